@@ -1,0 +1,137 @@
+"""Tenant configuration: one YAML file per tenant, validated with file/field/fix errors.
+
+A tenant is an organisation (DESIGN.md, tenancy model). Its file names its
+plan (queue limits and run resources), data region, time zone, members,
+enabled workflow templates with their parameters and its compliance policy.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, load_yaml_model
+from klikkflow_pipelines.paths import tenants_config_dir
+
+TENANT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$"
+Role = Literal["viewer", "launcher", "editor", "admin"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Toleration(_Strict):
+    """A Kubernetes toleration for the tenant's node pool."""
+
+    key: str
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class NodePool(_Strict):
+    """Where the tenant's run pods are scheduled."""
+
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+
+
+class Plan(_Strict):
+    """Commercial plan: queue limits and per-run resources."""
+
+    name: str = "standard"
+    max_concurrent_runs: int = Field(default=4, ge=1, le=1000)
+    run_priority: int = Field(default=0, ge=-100, le=100)
+    max_runtime_seconds: int = Field(default=3600, ge=60)
+    cpu_request: str = "250m"
+    cpu_limit: str = "1"
+    memory_request: str = "512Mi"
+    memory_limit: str = "2Gi"
+
+
+class Member(_Strict):
+    """A local account (or OIDC subject/email) and its role in this tenant."""
+
+    user: str
+    role: Role
+
+
+class WorkflowSettings(_Strict):
+    """An enabled workflow template and its parameters (validated by the template)."""
+
+    enabled: bool = True
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TenantConfig(_Strict):
+    """The whole configuration of one tenant."""
+
+    id: str = Field(pattern=TENANT_ID_PATTERN)
+    name: str
+    region: str = "eu-north-1"
+    timezone: str = "UTC"
+    plan: Plan = Field(default_factory=Plan)
+    node_pool: NodePool = Field(default_factory=NodePool)
+    members: list[Member] = Field(default_factory=list)
+    oidc_groups: dict[str, Role] = Field(default_factory=dict)
+    workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
+    policy: str | None = None
+    source_path: str | None = Field(default=None, exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Oslo or America/New_York"
+            ) from None
+        return value
+
+    def policy_path(self) -> Path | None:
+        """The tenant's compliance policy file, resolved relative to the tenant file."""
+        if self.policy is None:
+            return None
+        path = Path(self.policy)
+        if not path.is_absolute() and self.source_path:
+            path = Path(self.source_path).parent / path
+        return path
+
+
+def load_tenant_file(path: Path) -> TenantConfig:
+    """Load and validate one tenant file; its ``id`` must match the file name."""
+    config = load_yaml_model(path, TenantConfig)
+    if config.id != path.stem:
+        raise ConfigError(
+            [ConfigProblem(str(path), "id", f"id {config.id!r} differs from the file name", f"rename the file to {config.id}.yaml or set id: {path.stem}")]
+        )
+    return config.model_copy(update={"source_path": str(path)})
+
+
+def tenant_files(directory: Path | None = None) -> list[Path]:
+    """Every ``*.yaml`` tenant file in the tenants directory, sorted by name."""
+    directory = directory or tenants_config_dir()
+    return sorted(p for p in directory.glob("*.yaml") if re.match(TENANT_ID_PATTERN, p.stem) or p.suffix)
+
+
+def load_tenant(tenant_id: str, directory: Path | None = None) -> TenantConfig:
+    """Load the tenant called ``tenant_id`` from the tenants directory."""
+    return load_tenant_file((directory or tenants_config_dir()) / f"{tenant_id}.yaml")
+
+
+def load_all_tenants(directory: Path | None = None) -> tuple[dict[str, TenantConfig], dict[str, ConfigError]]:
+    """Load every tenant; a broken file is returned as an error and never stops the others."""
+    loaded: dict[str, TenantConfig] = {}
+    failed: dict[str, ConfigError] = {}
+    for path in tenant_files(directory):
+        try:
+            loaded[path.stem] = load_tenant_file(path)
+        except ConfigError as exc:
+            failed[path.stem] = exc
+    return loaded, failed

@@ -1,0 +1,78 @@
+"""Each tenant's own Dagster instance.
+
+The repo-root ``dagster.yaml`` (embedded default, SQLite) or
+``deploy/dagster.production.yaml`` (``KLIKKFLOW_ENV=production``, Postgres) is
+rendered into the tenant's home with the tenant's plan limits and database
+name, so that every tenant has its own storage and its own run queue.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dagster import DagsterInstance
+
+from klikkflow_pipelines.paths import PROJECT_ROOT, tenant_home
+from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant
+
+EMBEDDED_CONFIG = PROJECT_ROOT / "dagster.yaml"
+PRODUCTION_CONFIG = PROJECT_ROOT / "deploy" / "dagster.production.yaml"
+
+
+def is_production() -> bool:
+    """True when ``KLIKKFLOW_ENV=production`` selects the Postgres instance config."""
+    return os.environ.get("KLIKKFLOW_ENV", "local") == "production"
+
+
+def tenant_database_name(tenant_id: str) -> str:
+    """The Postgres database that holds a tenant's Dagster storage in production."""
+    return f"klikkflow_{tenant_id.replace('-', '_')}"
+
+
+def render_instance_config(tenant: TenantConfig, production: bool | None = None) -> dict[str, Any]:
+    """The tenant's ``dagster.yaml`` content: the base config with its plan's queue limits."""
+    production = is_production() if production is None else production
+    base = PRODUCTION_CONFIG if production else EMBEDDED_CONFIG
+    config = yaml.safe_load(base.read_text(encoding="utf-8"))
+    runs = config["concurrency"]["runs"]
+    runs["max_concurrent_runs"] = tenant.plan.max_concurrent_runs
+    for limit in runs["tag_concurrency_limits"]:
+        if limit["key"] == "klikkflow/tenant":
+            limit["limit"] = tenant.plan.max_concurrent_runs
+    if production:
+        config["storage"]["postgres"]["postgres_db"]["db_name"] = tenant_database_name(tenant.id)
+    return config
+
+
+def write_instance_config(tenant: TenantConfig, directory: Path | None = None) -> Path:
+    """Write the tenant's ``dagster.yaml`` into its home (or ``directory``); return that directory."""
+    directory = directory or tenant_home(tenant.id)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "dagster.yaml"
+    text = yaml.safe_dump(render_instance_config(tenant), sort_keys=False)
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    return directory
+
+
+def tenant_instance(tenant_id: str | TenantConfig) -> DagsterInstance:
+    """Open the tenant's own persistent Dagster instance (config written first).
+
+    ``DAGSTER_HOME`` is set to the tenant's home for the duration of config
+    loading, because the embedded config resolves its SQLite ``base_dir``
+    from it.
+    """
+    tenant = tenant_id if isinstance(tenant_id, TenantConfig) else load_tenant(tenant_id)
+    home = write_instance_config(tenant)
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        return DagsterInstance.from_config(str(home))
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
