@@ -68,14 +68,20 @@ def _field_path(loc: Sequence[str | int]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def problems_from_validation_error(file: str, error: ValidationError) -> list[ConfigProblem]:
-    """Turn a pydantic ``ValidationError`` into file/field/fix problems."""
+def problems_from_validation_error(
+    file: str, error: ValidationError, field_prefix: Sequence[str | int] = ()
+) -> list[ConfigProblem]:
+    """Turn a pydantic ``ValidationError`` into file/field/fix problems.
+
+    ``field_prefix`` locates the validated mapping inside its file (for a
+    mapping nested in a larger document).
+    """
     problems = []
     for err in error.errors():
         ctx_fix = (err.get("ctx") or {}).get("fix")
         fix = ctx_fix or _FIXES.get(err["type"], "correct the value")
         message = err["msg"].removeprefix("Value error, ")
-        problems.append(ConfigProblem(file, _field_path(err["loc"]), message, fix))
+        problems.append(ConfigProblem(file, _field_path([*field_prefix, *err["loc"]]), message, fix))
     return problems
 
 
@@ -85,7 +91,9 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([ConfigProblem(file, "(file)", "file not found", "create it or correct the path")]) from None
+        raise ConfigError(
+            [ConfigProblem(file, "(file)", "file not found", "create it or correct the path")]
+        ) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
             [ConfigProblem(file, "(file)", f"not UTF-8 text ({exc.reason})", "save the file as UTF-8")]
@@ -96,20 +104,31 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigProblem(file, where, f"invalid YAML: {problem}", "fix the YAML syntax there")]) from None
+        raise ConfigError(
+            [ConfigProblem(file, where, f"invalid YAML: {problem}", "fix the YAML syntax there")]
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(
-            [ConfigProblem(file, "(top level)", "expected a mapping of fields", "write the file as `field: value` lines")]
+            [
+                ConfigProblem(
+                    file,
+                    "(top level)",
+                    "expected a mapping of fields",
+                    "write the file as `field: value` lines",
+                )
+            ]
         )
     return data
 
 
-def validate_mapping(file: str, data: dict[str, Any], model: type[ModelT]) -> ModelT:
+def validate_mapping(
+    file: str, data: dict[str, Any], model: type[ModelT], field_prefix: Sequence[str | int] = ()
+) -> ModelT:
     """Validate an already-parsed mapping against ``model`` with file/field/fix errors."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(problems_from_validation_error(file, exc)) from None
+        raise ConfigError(problems_from_validation_error(file, exc, field_prefix)) from None
 
 
 def load_yaml_model(path: Path, model: type[ModelT]) -> ModelT:

@@ -7,12 +7,14 @@ enabled workflow templates with their parameters and its compliance policy.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, load_yaml_model
 from klikkflow_pipelines.paths import tenants_config_dir
@@ -41,6 +43,14 @@ class NodePool(_Strict):
     tolerations: list[Toleration] = Field(default_factory=list)
 
 
+def _invalid(message: str, fix: str) -> PydanticCustomError:
+    """A validation error whose message and fix reach the user through ``ConfigProblem``."""
+    return PydanticCustomError("value_error", message.replace("{", "(").replace("}", ")"), {"fix": fix})
+
+
+_QUANTITY_PATTERN = r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?"
+
+
 class Plan(_Strict):
     """Commercial plan: queue limits and per-run resources."""
 
@@ -52,6 +62,82 @@ class Plan(_Strict):
     cpu_limit: str = "1"
     memory_request: str = "512Mi"
     memory_limit: str = "2Gi"
+
+    @field_validator("cpu_request", "cpu_limit", "memory_request", "memory_limit")
+    @classmethod
+    def _kubernetes_quantity(cls, value: str) -> str:
+        if not re.fullmatch(_QUANTITY_PATTERN, value):
+            raise _invalid(
+                f"{value!r} is not a Kubernetes quantity",
+                "write CPU like 500m or 2 and memory like 512Mi or 4Gi",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Plan:
+        from kubernetes.utils.quantity import parse_quantity
+
+        for kind in ("cpu", "memory"):
+            request, limit = getattr(self, f"{kind}_request"), getattr(self, f"{kind}_limit")
+            if parse_quantity(request) > parse_quantity(limit):
+                raise _invalid(
+                    f"{kind}_request {request} exceeds {kind}_limit {limit}",
+                    f"lower {kind}_request or raise {kind}_limit",
+                )
+        return self
+
+
+def _network_cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as exc:
+        raise _invalid(
+            f"{value!r} is not a network in CIDR notation ({exc})",
+            "write it like 10.20.0.0/16 or 203.0.113.7/32 (no host bits set)",
+        ) from None
+
+
+class EgressRule(_Strict):
+    """A declared outbound destination of the tenant's run pods (becomes a NetworkPolicy rule).
+
+    Kubernetes NetworkPolicy matches addresses, not host names: declare the
+    CIDR a host resolves to; ``host`` is kept as documentation on the rule.
+    """
+
+    cidr: str
+    ports: list[int] = Field(default_factory=lambda: [443], min_length=1)
+    protocol: Literal["TCP", "UDP"] = "TCP"
+    host: str | None = None
+
+    @field_validator("cidr")
+    @classmethod
+    def _valid_cidr(cls, value: str) -> str:
+        return _network_cidr(value)
+
+    @field_validator("ports")
+    @classmethod
+    def _valid_ports(cls, value: list[int]) -> list[int]:
+        bad = [port for port in value if not 1 <= port <= 65535]
+        if bad:
+            raise _invalid(f"ports {bad} are outside 1-65535", "give TCP/UDP port numbers")
+        return value
+
+
+class Network(_Strict):
+    """Network reach of the tenant's run pods: its database and declared egress (default deny otherwise).
+
+    ``database_cidr`` unset means the tenant database runs in the cluster's
+    platform namespace (``klikkflow-system``) and is reached by namespace selector.
+    """
+
+    database_cidr: str | None = None
+    database_port: int = Field(default=5432, ge=1, le=65535)
+    egress: list[EgressRule] = Field(default_factory=list)
+
+    @field_validator("database_cidr")
+    @classmethod
+    def _valid_cidr(cls, value: str | None) -> str | None:
+        return None if value is None else _network_cidr(value)
 
 
 class Member(_Strict):
@@ -79,6 +165,7 @@ class TenantConfig(_Strict):
     node_pool: NodePool = Field(default_factory=NodePool)
     members: list[Member] = Field(default_factory=list)
     oidc_groups: dict[str, Role] = Field(default_factory=dict)
+    network: Network = Field(default_factory=Network)
     workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
     policy: str | None = None
     source_path: str | None = Field(default=None, exclude=True)
@@ -109,7 +196,14 @@ def load_tenant_file(path: Path) -> TenantConfig:
     config = load_yaml_model(path, TenantConfig)
     if config.id != path.stem:
         raise ConfigError(
-            [ConfigProblem(str(path), "id", f"id {config.id!r} differs from the file name", f"rename the file to {config.id}.yaml or set id: {path.stem}")]
+            [
+                ConfigProblem(
+                    str(path),
+                    "id",
+                    f"id {config.id!r} differs from the file name",
+                    f"rename the file to {config.id}.yaml or set id: {path.stem}",
+                )
+            ]
         )
     return config.model_copy(update={"source_path": str(path)})
 

@@ -1,0 +1,48 @@
+# The two README commands: `make demo` and `make test`. Only python3 and make are needed first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The venv is refreshed whenever pyproject.toml changes.
+DEPS_HASH := $(shell cat pyproject.toml | $(PYTHON) -c "import hashlib,sys; print(hashlib.sha1(sys.stdin.buffer.read()).hexdigest()[:12])")
+RUNTIME_STAMP := $(VENV)/.runtime-$(DEPS_HASH)
+DEV_STAMP := $(VENV)/.dev-$(DEPS_HASH)
+
+.PHONY: demo test lint format bench dev validate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUNTIME_STAMP): $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@ $(RUNTIME_STAMP)
+
+demo: $(RUNTIME_STAMP)  ## install and run the sample workflows on the embedded default
+	$(BIN)/klikkflow demo
+
+dev: $(RUNTIME_STAMP)  ## Dagster UI + daemon on http://127.0.0.1:3000
+	$(BIN)/klikkflow dev
+
+validate: $(RUNTIME_STAMP)
+	$(BIN)/klikkflow validate
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(DEV_STAMP) lint  ## the whole test suite (needs PostgreSQL and RabbitMQ on localhost)
+	$(BIN)/pytest
+
+format: $(DEV_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(DEV_STAMP)  ## every benchmark, each against its baseline
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .klikkflow .pytest_cache .ruff_cache

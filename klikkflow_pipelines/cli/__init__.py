@@ -1,0 +1,5 @@
+"""The ``klikkflow`` command line."""
+
+from klikkflow_pipelines.cli.main import app
+
+__all__ = ["app"]

@@ -1,0 +1,19 @@
+"""The ``klikkflow`` typer app: every command group is registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from klikkflow_pipelines.cli.demo import demo
+from klikkflow_pipelines.cli.dev import dev
+from klikkflow_pipelines.cli.validate import validate
+
+app = typer.Typer(
+    name="klikkflow",
+    help="KlikkFlow: compliant workflow automation on Dagster.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command()(demo)
+app.command()(dev)
+app.command()(validate)

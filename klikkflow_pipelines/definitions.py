@@ -1,0 +1,97 @@
+"""The one place where a tenant's Dagster Definitions are assembled.
+
+``build_definitions(tenant)`` turns a tenant config into Definitions: the
+shared workflow library's templates the tenant enabled, with its parameters,
+run tags and resources. The module-level ``defs`` is the code location of
+the tenant named by ``$KLIKKFLOW_TENANT`` (default ``default``), so each
+tenant's code location is this module run with its own environment.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, validate_mapping
+from klikkflow_pipelines.paths import tenant_home
+from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant
+from klikkflow_pipelines.workflows.registry import TEMPLATES
+from klikkflow_pipelines.workflows.template import GOVERNED_IO_MANAGER, WorkflowDefs
+from resources.frame_io import ParquetFrameIOManager
+from resources.warehouse import WarehouseResource
+
+
+def build_resources(tenant: TenantConfig) -> dict[str, object]:
+    """Resources for the tenant, chosen per environment.
+
+    ``KLIKKFLOW_WAREHOUSE_URL`` (read by Dagster at run time through
+    ``dg.EnvVar``, so no URL or password is stored in code or run config)
+    selects the production warehouse; without it the warehouse is a SQLite
+    file in the tenant's home. ``KLIKKFLOW_STORAGE_DIR`` moves frame storage.
+    """
+    home = tenant_home(tenant.id)
+    warehouse_url = (
+        dg.EnvVar("KLIKKFLOW_WAREHOUSE_URL")
+        if os.environ.get("KLIKKFLOW_WAREHOUSE_URL")
+        else f"sqlite:///{home / 'warehouse.db'}"
+    )
+    storage_dir = os.environ.get("KLIKKFLOW_STORAGE_DIR") or str(home / "storage")
+    frames = ParquetFrameIOManager(base_dir=storage_dir)
+    return {
+        "warehouse": WarehouseResource(url=warehouse_url),
+        "io_manager": frames,
+        GOVERNED_IO_MANAGER: frames,
+    }
+
+
+def build_workflows(tenant: TenantConfig) -> list[WorkflowDefs]:
+    """Build every workflow the tenant enabled; all parameter problems are reported together."""
+    file = tenant.source_path or f"tenant {tenant.id}"
+    built, problems = [], []
+    for name, settings in tenant.workflows.items():
+        template = TEMPLATES.get(name)
+        if template is None:
+            problems.append(
+                ConfigProblem(
+                    file,
+                    f"workflows.{name}",
+                    "unknown workflow template",
+                    f"use one of {', '.join(sorted(TEMPLATES))}",
+                )
+            )
+            continue
+        if not settings.enabled:
+            continue
+        try:
+            params = validate_mapping(
+                file, settings.params, template.params_model, ("workflows", name, "params")
+            )
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        built.append(template.build(tenant, params))
+    if problems:
+        raise ConfigError(problems)
+    return built
+
+
+def build_definitions(tenant: TenantConfig) -> dg.Definitions:
+    """The tenant's Definitions: its enabled workflows plus per-environment resources."""
+    workflows = build_workflows(tenant)
+    return dg.Definitions(
+        assets=[a for w in workflows for a in w.assets],
+        asset_checks=[c for w in workflows for c in w.asset_checks],
+        jobs=[j for w in workflows for j in w.jobs],
+        schedules=[s for w in workflows for s in w.schedules],
+        sensors=[s for w in workflows for s in w.sensors],
+        resources=build_resources(tenant),
+    )
+
+
+def current_tenant_id() -> str:
+    """The tenant this process serves: ``$KLIKKFLOW_TENANT`` or ``default``."""
+    return os.environ.get("KLIKKFLOW_TENANT", "default")
+
+
+defs = build_definitions(load_tenant(current_tenant_id()))

@@ -1,0 +1,123 @@
+"""`klikkflow validate`: load every tenant, its definitions and its instance config.
+
+Each check returns :class:`ConfigProblem` s naming file, field and fix; one
+tenant's broken file never hides the checks of the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster._config import Shape, validate_config
+from dagster._core.instance.config import dagster_instance_config_schema
+
+from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, read_yaml_mapping
+from klikkflow_pipelines.paths import PROJECT_ROOT
+from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants
+from klikkflow_pipelines.tenancy.instance import EMBEDDED_CONFIG, PRODUCTION_CONFIG, render_instance_config
+
+TenantCheck = Callable[[TenantConfig], list[ConfigProblem]]
+TENANT_CHECKS: list[TenantCheck] = []
+"""Further per-tenant checks (for example the compliance policy); each returns its problems."""
+
+
+@dataclass
+class ValidationReport:
+    """What ``klikkflow validate`` found, per tenant and for the project files."""
+
+    tenants_ok: list[str] = field(default_factory=list)
+    problems: list[ConfigProblem] = field(default_factory=list)
+    checked_files: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+
+def check_instance_config(file: str, config: dict[str, Any]) -> list[ConfigProblem]:
+    """Validate a ``dagster.yaml`` mapping against Dagster's instance config schema."""
+    result = validate_config(Shape(dagster_instance_config_schema()), config)
+    if result.success:
+        return []
+    problems = []
+    for error in result.errors or []:
+        path = ".".join(str(e) for e in error.stack.entries) if error.stack else "(top level)"
+        problems.append(
+            ConfigProblem(
+                file,
+                path or "(top level)",
+                error.message,
+                "see https://docs.dagster.io/deployment/oss/dagster-yaml",
+            )
+        )
+    return problems
+
+
+def check_project_files() -> tuple[list[ConfigProblem], list[str]]:
+    """Check the instance configs and the workspace file shipped with the project."""
+    problems: list[ConfigProblem] = []
+    files = [EMBEDDED_CONFIG, PRODUCTION_CONFIG, PROJECT_ROOT / "workspace.yaml"]
+    for path in files[:2]:
+        try:
+            problems += check_instance_config(str(path), read_yaml_mapping(path))
+        except ConfigError as exc:
+            problems += exc.problems
+    workspace = files[2]
+    try:
+        entries = read_yaml_mapping(workspace).get("load_from")
+        if not isinstance(entries, list) or not entries:
+            problems.append(
+                ConfigProblem(
+                    str(workspace),
+                    "load_from",
+                    "no code locations listed",
+                    "list the python_module of the definitions",
+                )
+            )
+    except ConfigError as exc:
+        problems += exc.problems
+    return problems, [str(p) for p in files]
+
+
+def check_tenant(tenant: TenantConfig) -> list[ConfigProblem]:
+    """Build the tenant's Definitions and instance config; run the registered tenant checks."""
+    from klikkflow_pipelines.definitions import build_definitions
+
+    file = tenant.source_path or tenant.id
+    problems: list[ConfigProblem] = []
+    try:
+        dg.Definitions.validate_loadable(build_definitions(tenant))
+    except ConfigError as exc:
+        problems += exc.problems
+    except dg.DagsterError as exc:
+        problems.append(
+            ConfigProblem(
+                file, "workflows", f"definitions do not load: {exc}", "correct the workflow parameters"
+            )
+        )
+    rendered = render_instance_config(tenant)
+    problems += check_instance_config(f"{file} (rendered dagster.yaml)", rendered)
+    for check in TENANT_CHECKS:
+        problems += check(tenant)
+    return problems
+
+
+def validate_project(tenants_dir: Path | None = None) -> ValidationReport:
+    """Everything ``klikkflow validate`` checks."""
+    report = ValidationReport()
+    report.problems, report.checked_files = check_project_files()
+    tenants, failed = load_all_tenants(tenants_dir)
+    for error in failed.values():
+        report.problems += error.problems
+    for tenant_id, tenant in tenants.items():
+        report.checked_files.append(tenant.source_path or tenant_id)
+        problems = check_tenant(tenant)
+        report.problems += problems
+        if not problems:
+            report.tenants_ok.append(tenant_id)
+    return report

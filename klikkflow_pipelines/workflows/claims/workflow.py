@@ -1,0 +1,59 @@
+"""The insurance claims processing workflow template."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field, ValidationInfo, field_validator
+
+from klikkflow_pipelines.tenancy.config import TenantConfig
+from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
+from klikkflow_pipelines.workflows.claims.assets import GROUP, build_claims_assets, routed_claims_all_routed
+from klikkflow_pipelines.workflows.template import TemplateParams, WorkflowDefs, WorkflowTemplate
+from sensors.schedules import build_tenant_schedule
+
+
+class ClaimsParams(TemplateParams):
+    """Routing thresholds of the claims workflow."""
+
+    schedule: str = "0 7-18 * * 1-5"
+    review_threshold: int = Field(default=40, ge=0, le=100)
+    fraud_threshold: int = Field(default=70, ge=0, le=100)
+    auto_approve_limit: float = Field(default=20_000, gt=0, description="largest amount paid without review")
+
+    @field_validator("fraud_threshold")
+    @classmethod
+    def _above_review(cls, value: int, info: ValidationInfo) -> int:
+        review = info.data.get("review_threshold")
+        if review is not None and value <= review:
+            raise ValueError(f"fraud_threshold ({value}) must be greater than review_threshold ({review})")
+        return value
+
+
+def build_claims(tenant: TenantConfig, params: ClaimsParams) -> WorkflowDefs:
+    """Assets, job and schedule of claims processing for one tenant."""
+    assets = build_claims_assets(params.review_threshold, params.fraud_threshold, params.auto_approve_limit)
+    job = dg.define_asset_job(
+        "claims_processing_job",
+        selection=dg.AssetSelection.groups(GROUP),
+        tags={**tenant_run_tags(tenant), "klikkflow/workflow": "claims_processing"},
+        description="Validate, score, route and record the day's insurance claims.",
+    )
+    schedule = build_tenant_schedule(
+        "claims_processing_business_hours",
+        job,
+        params.schedule,
+        tenant.timezone,
+        run_config_for=lambda day: {"ops": {"raw_claims": {"config": {"business_date": day}}}},
+        enabled=params.schedule_enabled,
+    )
+    return WorkflowDefs(
+        assets=assets, asset_checks=[routed_claims_all_routed], jobs=[job], schedules=[schedule]
+    )
+
+
+CLAIMS = WorkflowTemplate(
+    name="claims_processing",
+    description="Insurance claims: validate, score with transparent rules, route to queues, record outcomes.",
+    params_model=ClaimsParams,
+    build=build_claims,
+)

@@ -1,0 +1,135 @@
+"""Customer onboarding ETL: ingest CSV/JSON drops, clean and de-duplicate, load the warehouse.
+
+No ``from __future__ import annotations`` here: Dagster resolves config annotations at definition time.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from klikkflow_pipelines.workflows.onboarding.cleaning import REQUIRED_COLUMNS, split_clean_and_rejected
+from klikkflow_pipelines.workflows.template import GOVERNED_IO_MANAGER
+from resources.warehouse import WarehouseResource
+
+GROUP = "customer_onboarding"
+DROP_SUFFIXES = (".csv", ".json", ".jsonl")
+
+
+class DropConfig(dg.Config):
+    """Which drop files to ingest; empty means every file currently in the inbox."""
+
+    paths: list[str] = []
+
+
+def read_drop(path: Path) -> pl.DataFrame:
+    """Read one CSV or JSON Lines drop with every field as text, plus its source file name."""
+    if path.suffix == ".csv":
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    else:
+        frame = pl.read_ndjson(path, infer_schema_length=None)
+        frame = frame.with_columns(pl.all().cast(pl.String))
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"missing columns {', '.join(missing)}")
+    return frame.select(*REQUIRED_COLUMNS).with_columns(pl.lit(path.name).alias("source_file"))
+
+
+def build_onboarding_assets(inbox: Path) -> list[dg.AssetsDefinition]:
+    """The three onboarding assets reading drops from ``inbox``."""
+
+    @dg.asset(group_name=GROUP, kinds={"polars"}, io_manager_key=GOVERNED_IO_MANAGER)
+    def raw_customer_drops(context: dg.AssetExecutionContext, config: DropConfig) -> pl.DataFrame:
+        """Every customer record from the drop files, as text, with the file it came from.
+
+        A file that cannot be read (bad encoding, broken JSON, missing columns)
+        is reported by name in the metadata and skipped; the others load.
+        """
+        paths = [Path(p) for p in config.paths] or sorted(
+            p for p in inbox.glob("*") if p.suffix in DROP_SUFFIXES
+        )
+        frames, unreadable = [], {}
+        for path in paths:
+            try:
+                frames.append(read_drop(path))
+            except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+                unreadable[str(path)] = str(exc).splitlines()[0][:300]
+                context.log.error(f"drop {path} skipped: {unreadable[str(path)]}")
+        if not frames:
+            detail = f" ({len(unreadable)} unreadable)" if unreadable else ""
+            raise dg.Failure(
+                f"No readable customer drops in {inbox}{detail}", metadata={"unreadable": unreadable}
+            )
+        raw = pl.concat(frames, how="vertical")
+        context.add_output_metadata(
+            {
+                "files": [p.name for p in paths],
+                "unreadable_files": unreadable,
+                "dagster/row_count": raw.height,
+            }
+        )
+        return raw
+
+    @dg.multi_asset(
+        group_name=GROUP,
+        outs={
+            "clean_customers": dg.AssetOut(kinds={"polars"}, io_manager_key=GOVERNED_IO_MANAGER),
+            "customer_rejects": dg.AssetOut(kinds={"polars"}, io_manager_key=GOVERNED_IO_MANAGER),
+        },
+    )
+    def clean_customers(raw_customer_drops: pl.DataFrame):
+        """Normalise names, e-mails, phones, countries and dates; reject bad rows with a reason;
+        keep one row per e-mail address (latest signup)."""
+        clean, rejected = split_clean_and_rejected(raw_customer_drops)
+        reasons = rejected.group_by("reject_reason").len().sort("reject_reason")
+        yield dg.Output(
+            clean,
+            output_name="clean_customers",
+            metadata={
+                "dagster/row_count": clean.height,
+                "duplicates_removed": raw_customer_drops.height - rejected.height - clean.height,
+            },
+        )
+        yield dg.Output(
+            rejected,
+            output_name="customer_rejects",
+            metadata={
+                "dagster/row_count": rejected.height,
+                "reasons": {r["reject_reason"]: r["len"] for r in reasons.iter_rows(named=True)},
+            },
+        )
+
+    @dg.asset(group_name=GROUP, kinds={"sqlalchemy"})
+    def warehouse_customers(
+        warehouse: WarehouseResource, clean_customers: pl.DataFrame
+    ) -> dg.MaterializeResult:
+        """Upsert the cleaned customers into the warehouse table ``customers`` (key: e-mail)."""
+        incoming = clean_customers.with_columns(pl.col("signup_date").cast(pl.String))
+        if warehouse.has_table("customers"):
+            existing = warehouse.read_frame("SELECT * FROM customers").select(incoming.columns)
+            existing = existing.cast(dict(incoming.schema), strict=False)
+            merged = pl.concat([existing, incoming], how="vertical")
+        else:
+            merged = incoming
+        merged = (
+            merged.sort(["signup_date", "source_file"])
+            .unique(subset=["email"], keep="last")
+            .sort("customer_ref")
+        )
+        warehouse.write_frame("customers", merged)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": merged.height,
+                "rows_loaded": incoming.height,
+                "table": "customers",
+            }
+        )
+
+    return [raw_customer_drops, clean_customers, warehouse_customers]
+
+
+@dg.asset_check(asset="clean_customers", blocking=True, description="One row per e-mail address.")
+def clean_customers_unique_email(clean_customers: pl.DataFrame) -> dg.AssetCheckResult:
+    """Blocks the warehouse load if de-duplication left two rows with one e-mail."""
+    duplicates = clean_customers.height - clean_customers["email"].n_unique()
+    return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicate_emails": duplicates})

@@ -1,0 +1,75 @@
+"""The customer onboarding workflow template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from klikkflow_pipelines.paths import tenant_home
+from klikkflow_pipelines.tenancy.config import TenantConfig
+from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
+from klikkflow_pipelines.workflows.onboarding.assets import (
+    DROP_SUFFIXES,
+    GROUP,
+    build_onboarding_assets,
+    clean_customers_unique_email,
+)
+from klikkflow_pipelines.workflows.template import TemplateParams, WorkflowDefs, WorkflowTemplate
+from sensors.file_arrival import build_file_arrival_sensor
+from sensors.schedules import build_tenant_schedule
+
+
+class OnboardingParams(TemplateParams):
+    """Parameters of the customer onboarding workflow."""
+
+    inbox_dir: str | None = Field(
+        default=None, description="drop folder; default <tenant home>/inbox/onboarding"
+    )
+    sensor_interval_seconds: int = Field(default=30, ge=5)
+    min_file_age_seconds: float = Field(default=2.0, ge=0)
+
+
+def onboarding_inbox(tenant: TenantConfig, params: OnboardingParams) -> Path:
+    """The folder the file-arrival sensor watches."""
+    return Path(params.inbox_dir) if params.inbox_dir else tenant_home(tenant.id) / "inbox" / "onboarding"
+
+
+def build_onboarding(tenant: TenantConfig, params: OnboardingParams) -> WorkflowDefs:
+    """Assets, job, schedule and file-arrival sensor of customer onboarding for one tenant."""
+    inbox = onboarding_inbox(tenant, params)
+    assets = build_onboarding_assets(inbox)
+    job = dg.define_asset_job(
+        "customer_onboarding_job",
+        selection=dg.AssetSelection.groups(GROUP),
+        tags={**tenant_run_tags(tenant), "klikkflow/workflow": "customer_onboarding"},
+        description="Ingest customer drops, clean and de-duplicate them, load the warehouse.",
+    )
+    schedule = build_tenant_schedule(
+        "customer_onboarding_daily", job, params.schedule, tenant.timezone, enabled=params.schedule_enabled
+    )
+    sensor = build_file_arrival_sensor(
+        "customer_drop_arrival",
+        job,
+        inbox,
+        DROP_SUFFIXES,
+        run_config_for=lambda path: {"ops": {"raw_customer_drops": {"config": {"paths": [str(path)]}}}},
+        min_age_seconds=params.min_file_age_seconds,
+        interval_seconds=params.sensor_interval_seconds,
+    )
+    return WorkflowDefs(
+        assets=assets,
+        asset_checks=[clean_customers_unique_email],
+        jobs=[job],
+        schedules=[schedule],
+        sensors=[sensor],
+    )
+
+
+ONBOARDING = WorkflowTemplate(
+    name="customer_onboarding",
+    description="Customer onboarding ETL: CSV/JSON drops → clean, de-duplicated customers in the warehouse.",
+    params_model=OnboardingParams,
+    build=build_onboarding,
+)
