@@ -38,4 +38,4 @@ def dev(
         "-p",
         str(port),
     ]
-    raise typer.Exit(subprocess.call(command, env=env, cwd=PROJECT_ROOT))
+    raise typer.Exit(subprocess.call(command, env=env, cwd=home))
