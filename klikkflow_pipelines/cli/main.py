@@ -6,6 +6,7 @@ import typer
 
 from klikkflow_pipelines.cli.demo import demo
 from klikkflow_pipelines.cli.dev import dev
+from klikkflow_pipelines.cli.tenant import tenant_app
 from klikkflow_pipelines.cli.validate import validate
 
 app = typer.Typer(
@@ -17,3 +18,4 @@ app = typer.Typer(
 app.command()(demo)
 app.command()(dev)
 app.command()(validate)
+app.add_typer(tenant_app, name="tenant")

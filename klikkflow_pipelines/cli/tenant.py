@@ -1,0 +1,242 @@
+"""`klikkflow tenant`: create, list, show and delete tenants.
+
+Every tenant file is validated on its own: a broken file is reported with
+file, field and fix, and never hides or stops the other tenants.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg2
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from klikkflow_pipelines.config_errors import ConfigError, load_yaml_model, validate_mapping
+from klikkflow_pipelines.paths import tenants_config_dir
+from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants, load_tenant_file
+from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings, tenant_namespace
+from klikkflow_pipelines.tenancy.instance import tenant_database_name
+from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
+from klikkflow_pipelines.tenancy.provisioning import TenantLocation, delete_tenant, provision_tenant
+
+tenant_app = typer.Typer(help="Create, list, show and delete tenants.", no_args_is_help=True)
+_out = Console()
+_err = Console(stderr=True)
+
+
+def _report_config_error(error: ConfigError) -> None:
+    for problem in error.problems:
+        _err.print(f"[bold red]error[/] {problem.file}: [bold]{problem.field}[/]: {problem.message}")
+        _err.print(f"      fix: {problem.fix}")
+
+
+def _server(storage: str, pg_url: str | None) -> PostgresServer | None:
+    if storage != "postgres":
+        return None
+    try:
+        return PostgresServer.from_url(pg_url) if pg_url else PostgresServer.from_env()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--pg-url") from None
+
+
+def _config_from_options(tenant_id: str, options: dict[str, object]) -> TenantConfig:
+    """Build and validate a new tenant config from command-line options."""
+    plan = {
+        k: v for k, v in options.items() if k in {"max_concurrent_runs", "run_priority"} and v is not None
+    }
+    if options.get("plan_name"):
+        plan["name"] = options["plan_name"]
+    data: dict[str, object] = {"id": tenant_id, "name": options.get("name") or tenant_id}
+    for key in ("region", "timezone"):
+        if options.get(key):
+            data[key] = options[key]
+    if plan:
+        data["plan"] = plan
+    return validate_mapping(f"command line (tenant {tenant_id})", data, TenantConfig)
+
+
+@tenant_app.command("create")
+def create(
+    tenant_id: str = typer.Argument(..., help="Tenant id: lowercase letters, digits and dashes."),
+    name: str | None = typer.Option(None, help="Display name (default: the id)."),
+    from_file: Path | None = typer.Option(None, "--from-file", help="Copy and provision this tenant file."),
+    region: str | None = typer.Option(None, help="Data region, e.g. eu-north-1."),
+    timezone: str | None = typer.Option(None, help="IANA time zone of the tenant's schedules."),
+    plan: str | None = typer.Option(None, help="Plan name."),
+    max_concurrent_runs: int | None = typer.Option(None, help="Plan: runs executing at once."),
+    run_priority: int | None = typer.Option(None, help="Plan: dagster/priority of the tenant's runs."),
+    storage: str = typer.Option("sqlite", help="sqlite (local dir) or postgres (database klikkflow_<id>)."),
+    pg_url: str | None = typer.Option(
+        None, help="postgresql://user:pw@host:port/ (default: KLIKKFLOW_PG_*)."
+    ),
+    tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
+) -> None:
+    """Provision a tenant: its file, storage, instance config, code location, k8s manifests and Helm values.
+
+    With only an id and an existing ``<id>.yaml`` in the tenants directory, that file is provisioned.
+    """
+    if storage not in ("sqlite", "postgres"):
+        raise typer.BadParameter("use sqlite or postgres", param_hint="--storage")
+    directory = tenants_dir or tenants_config_dir()
+    existing = directory / f"{tenant_id}.yaml"
+    options = {
+        "name": name,
+        "region": region,
+        "timezone": timezone,
+        "plan_name": plan,
+        "max_concurrent_runs": max_concurrent_runs,
+        "run_priority": run_priority,
+    }
+    try:
+        if from_file is not None:
+            config = load_yaml_model(from_file, TenantConfig)
+            if config.id != tenant_id:
+                raise typer.BadParameter(
+                    f"{from_file} has id {config.id!r}, not {tenant_id!r}", param_hint="--from-file"
+                )
+        elif existing.exists() and not any(v is not None for v in options.values()):
+            config = load_tenant_file(existing)
+        else:
+            config = _config_from_options(tenant_id, options)
+        result = provision_tenant(
+            config,
+            storage=storage,  # type: ignore[arg-type]
+            server=_server(storage, pg_url),
+            tenants_dir=directory,
+            settings=DeploySettings.from_env(),
+        )
+    except ConfigError as exc:
+        _report_config_error(exc)
+        raise typer.Exit(1) from None
+    except (psycopg2.Error, OSError) as exc:  # database unreachable, permission denied, unwritable dir
+        _err.print(f"[bold red]error[/] provisioning tenant {tenant_id!r} failed: {exc}")
+        raise typer.Exit(1) from None
+    for action in result.actions:
+        _out.print(f"[green]✓[/] {action}")
+    _out.print(f"Tenant [bold]{tenant_id}[/] is ready. Start it locally with `klikkflow dev`.")
+
+
+@tenant_app.command("list")
+def list_tenants(
+    tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
+) -> None:
+    """List every tenant with its plan; broken tenant files are listed with what to fix."""
+    loaded, failed = load_all_tenants(tenants_dir)
+    table = Table(title="Tenants")
+    for column in ("id", "name", "plan", "max runs", "priority", "region", "namespace", "status"):
+        table.add_column(column)
+    for tenant_id in sorted({*loaded, *failed}):
+        if tenant_id in loaded:
+            t = loaded[tenant_id]
+            table.add_row(
+                t.id,
+                t.name,
+                t.plan.name,
+                str(t.plan.max_concurrent_runs),
+                str(t.plan.run_priority),
+                t.region,
+                tenant_namespace(t.id),
+                "[green]ok[/]",
+            )
+        else:
+            table.add_row(tenant_id, "", "", "", "", "", "", "[bold red]BROKEN[/] (see below)")
+    _out.print(table)
+    for error in failed.values():
+        _report_config_error(error)
+    if failed:
+        raise typer.Exit(1)
+
+
+@tenant_app.command("show")
+def show(
+    tenant_id: str = typer.Argument(...),
+    tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
+) -> None:
+    """Show one tenant's configuration and where its storage and deployment files are."""
+    directory = tenants_dir or tenants_config_dir()
+    try:
+        tenant = load_tenant_file(directory / f"{tenant_id}.yaml")
+    except ConfigError as exc:
+        _report_config_error(exc)
+        raise typer.Exit(1) from None
+    where = TenantLocation(tenant.id, directory)
+    plan = tenant.plan
+    table = Table(title=f"Tenant {tenant.id}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    rows = [
+        ("name", tenant.name),
+        ("region / timezone", f"{tenant.region} / {tenant.timezone}"),
+        (
+            "plan",
+            f"{plan.name}: {plan.max_concurrent_runs} concurrent runs, priority {plan.run_priority}, "
+            f"max runtime {plan.max_runtime_seconds}s",
+        ),
+        (
+            "run resources",
+            f"cpu {plan.cpu_request}-{plan.cpu_limit}, memory {plan.memory_request}-{plan.memory_limit}",
+        ),
+        (
+            "node pool",
+            f"{tenant.node_pool.node_selector or '-'}; {len(tenant.node_pool.tolerations)} toleration(s)",
+        ),
+        (
+            "egress",
+            ", ".join(f"{r.host or r.cidr}:{','.join(map(str, r.ports))}" for r in tenant.network.egress)
+            or "-",
+        ),
+        ("members", ", ".join(f"{m.user} ({m.role})" for m in tenant.members) or "-"),
+        ("OIDC groups", ", ".join(f"{g} → {r}" for g, r in tenant.oidc_groups.items()) or "-"),
+        ("workflows", ", ".join(n for n, w in tenant.workflows.items() if w.enabled) or "-"),
+        ("policy", str(tenant.policy_path() or "-")),
+        ("file", str(where.tenant_file)),
+        ("local home", f"{where.home}{'' if where.home.exists() else ' (not provisioned)'}"),
+        ("Postgres database", tenant_database_name(tenant.id)),
+        ("k8s namespace", tenant_namespace(tenant.id)),
+        ("k8s files", f"{where.k8s_dir}{'' if where.k8s_dir.exists() else ' (not rendered)'}"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    _out.print(table)
+
+
+@tenant_app.command("delete")
+def delete(
+    tenant_id: str = typer.Argument(...),
+    confirm: str | None = typer.Option(None, help="Repeat the tenant id to confirm without a prompt."),
+    drop_database: bool = typer.Option(False, help="Also drop the Postgres database klikkflow_<id>."),
+    pg_url: str | None = typer.Option(
+        None, help="postgresql://user:pw@host:port/ (default: KLIKKFLOW_PG_*)."
+    ),
+    tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
+) -> None:
+    """Delete one tenant's file, local storage, k8s files and optionally its database (asks first)."""
+    directory = tenants_dir or tenants_config_dir()
+    where = TenantLocation(tenant_id, directory)
+    if not where.tenant_file.exists() and not where.home.exists():
+        _err.print(
+            f"[bold red]error[/] no tenant {tenant_id!r} in {directory} and no local home {where.home}"
+        )
+        raise typer.Exit(1)
+    if confirm is None:
+        _out.print(
+            f"This deletes tenant [bold]{tenant_id}[/]: {where.tenant_file}, {where.home}, {where.k8s_dir}"
+            + (f" and database {tenant_database_name(tenant_id)}" if drop_database else "")
+            + "."
+        )
+        confirm = typer.prompt("Type the tenant id to confirm")
+    try:
+        result = delete_tenant(
+            tenant_id,
+            confirm=confirm,
+            drop_database=drop_database,
+            server=_server("postgres", pg_url) if drop_database else None,
+            tenants_dir=directory,
+        )
+    except (ValueError, ConfigError) as exc:
+        _err.print(f"[bold red]error[/] {exc}")
+        raise typer.Exit(1) from None
+    for action in result.actions:
+        _out.print(f"[green]✓[/] {action}")

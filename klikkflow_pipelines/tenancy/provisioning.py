@@ -1,0 +1,225 @@
+"""Create and delete tenants: config file, storage, instance config, code location, k8s files.
+
+``provision_tenant`` is idempotent (re-running it re-renders files and keeps
+existing storage). ``delete_tenant`` removes exactly one tenant's files and
+storage, and only when the caller repeats the tenant id as confirmation.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem
+from klikkflow_pipelines.paths import PROJECT_ROOT, klikkflow_home, tenants_config_dir
+from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant_file
+from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
+from klikkflow_pipelines.tenancy.helm_values import write_helm_values
+from klikkflow_pipelines.tenancy.instance import render_instance_config
+from klikkflow_pipelines.tenancy.k8s_manifests import write_manifests
+from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
+
+Storage = Literal["sqlite", "postgres"]
+DEFINITIONS_MODULE = "klikkflow_pipelines.definitions"
+
+
+def k8s_dir(deploy_root: Path | None = None) -> Path:
+    """Where rendered per-tenant Kubernetes files go: ``<deploy root>/k8s/<id>/``.
+
+    The deploy root is ``deploy_root``, else ``$KLIKKFLOW_DEPLOY_DIR``, else the checkout's ``deploy/``.
+    """
+    root = deploy_root or Path(os.environ.get("KLIKKFLOW_DEPLOY_DIR") or PROJECT_ROOT / "deploy")
+    return root / "k8s"
+
+
+@dataclass(frozen=True)
+class TenantLocation:
+    """Every path one tenant owns on this machine and in the repository."""
+
+    tenant_id: str
+    tenants_dir: Path
+    deploy_root: Path | None = None
+
+    @property
+    def tenant_file(self) -> Path:
+        return self.tenants_dir / f"{self.tenant_id}.yaml"
+
+    @property
+    def home(self) -> Path:
+        return klikkflow_home() / "tenants" / self.tenant_id
+
+    @property
+    def instance_config(self) -> Path:
+        return self.home / "dagster.yaml"
+
+    @property
+    def workspace_file(self) -> Path:
+        return self.home / "workspace.yaml"
+
+    @property
+    def k8s_dir(self) -> Path:
+        return k8s_dir(self.deploy_root) / self.tenant_id
+
+    @property
+    def manifests(self) -> Path:
+        return self.k8s_dir / "manifests.yaml"
+
+    @property
+    def helm_values(self) -> Path:
+        return self.k8s_dir / "helm-values.yaml"
+
+
+@dataclass
+class ProvisionResult:
+    """What provisioning or deletion did, for the CLI to report."""
+
+    tenant_id: str
+    actions: list[str] = field(default_factory=list)
+
+
+def tenant_file_text(tenant: TenantConfig) -> str:
+    """The YAML text of a tenant file (only fields that differ from the defaults, plus id and name)."""
+    data = tenant.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    data = {"id": tenant.id, "name": tenant.name, **data}
+    return f"# Tenant {tenant.id!r}, created by `klikkflow tenant create`.\n" + yaml.safe_dump(
+        data, sort_keys=False
+    )
+
+
+def workspace_config(tenant: TenantConfig) -> dict:
+    """The tenant's code location for webserver and daemon (run them with ``KLIKKFLOW_TENANT=<id>``)."""
+    return {
+        "load_from": [
+            {
+                "python_module": {
+                    "module_name": DEFINITIONS_MODULE,
+                    "attribute": "defs",
+                    "location_name": tenant.id,
+                    "working_directory": str(PROJECT_ROOT),
+                }
+            }
+        ]
+    }
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def render_deploy_files(
+    tenant: TenantConfig, deploy_root: Path | None = None, settings: DeploySettings | None = None
+) -> list[Path]:
+    """Write the tenant's Kubernetes manifests and Helm values under ``deploy/k8s/<id>/``."""
+    directory = k8s_dir(deploy_root) / tenant.id
+    return [
+        write_manifests(tenant, directory / "manifests.yaml", settings),
+        write_helm_values(tenant, directory / "helm-values.yaml", settings),
+    ]
+
+
+def provision_tenant(
+    tenant: TenantConfig,
+    *,
+    storage: Storage = "sqlite",
+    server: PostgresServer | None = None,
+    tenants_dir: Path | None = None,
+    deploy_root: Path | None = None,
+    settings: DeploySettings | None = None,
+) -> ProvisionResult:
+    """Provision a tenant: write its file (if new), storage, instance config, code location and k8s files.
+
+    An existing tenant file with the same id is kept when it holds the same config, and is an
+    error otherwise (so ``create`` never silently overwrites another tenant's settings).
+    """
+    where = TenantLocation(tenant.id, tenants_dir or tenants_config_dir(), deploy_root)
+    result = ProvisionResult(tenant.id)
+    existing = load_tenant_file(where.tenant_file) if where.tenant_file.exists() else None
+    if existing and existing.model_dump(exclude={"source_path"}) != tenant.model_dump(
+        exclude={"source_path"}
+    ):
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    str(where.tenant_file),
+                    "id",
+                    f"a different tenant {tenant.id!r} already exists",
+                    f"choose another id, or edit {where.tenant_file.name} and run "
+                    f"`klikkflow tenant create {tenant.id}` without options to re-provision it",
+                )
+            ]
+        )
+    # Storage first: if the database cannot be created, no tenant file is left behind.
+    if storage == "postgres":
+        server = server or PostgresServer.from_env()
+        name, created = server.create_tenant_database(tenant.id)
+        verb = "created" if created else "kept existing"
+        result.actions.append(f"{verb} Postgres database {name} on {server.host}:{server.port}")
+    where.home.mkdir(parents=True, exist_ok=True)
+    if storage == "sqlite":
+        result.actions.append(f"SQLite storage in {where.home}")
+    if existing:
+        tenant = existing
+    else:
+        _write_if_changed(where.tenant_file, tenant_file_text(tenant))
+        tenant = load_tenant_file(where.tenant_file)
+        result.actions.append(f"wrote tenant file {where.tenant_file}")
+    instance = render_instance_config(tenant, production=storage == "postgres")
+    _write_if_changed(where.instance_config, yaml.safe_dump(instance, sort_keys=False))
+    result.actions.append(f"wrote instance config {where.instance_config}")
+    _write_if_changed(where.workspace_file, yaml.safe_dump(workspace_config(tenant), sort_keys=False))
+    result.actions.append(f"wrote code location {where.workspace_file}")
+    for path in render_deploy_files(tenant, deploy_root, settings):
+        result.actions.append(f"wrote {path}")
+    return result
+
+
+def delete_tenant(
+    tenant_id: str,
+    *,
+    confirm: str,
+    drop_database: bool = False,
+    server: PostgresServer | None = None,
+    tenants_dir: Path | None = None,
+    deploy_root: Path | None = None,
+) -> ProvisionResult:
+    """Remove one tenant's file, local home, rendered k8s files and (optionally) its Postgres database.
+
+    ``confirm`` must equal ``tenant_id``. Only paths and the database derived from this id are
+    touched; every path is checked to lie inside its expected parent before removal.
+    """
+    if confirm != tenant_id:
+        raise ValueError(
+            f"confirmation {confirm!r} does not match tenant id {tenant_id!r}; nothing was deleted"
+        )
+    where = TenantLocation(tenant_id, tenants_dir or tenants_config_dir(), deploy_root)
+    if where.tenant_file.exists() and load_tenant_file(where.tenant_file).id != tenant_id:
+        raise ValueError(f"{where.tenant_file} does not describe tenant {tenant_id!r}; nothing was deleted")
+    result = ProvisionResult(tenant_id)
+    for path, parent in (
+        (where.home, klikkflow_home() / "tenants"),
+        (where.k8s_dir, k8s_dir(deploy_root)),
+    ):
+        if path.resolve().parent != parent.resolve() or path.name != tenant_id:
+            raise ValueError(f"refusing to delete {path}: not the directory of tenant {tenant_id!r}")
+        if path.exists():
+            shutil.rmtree(path)
+            result.actions.append(f"removed {path}")
+    if drop_database:
+        server = server or PostgresServer.from_env()
+        name, dropped = server.drop_tenant_database(tenant_id)
+        result.actions.append(
+            f"dropped Postgres database {name}" if dropped else f"no Postgres database {name}"
+        )
+    if where.tenant_file.exists():
+        where.tenant_file.unlink()
+        result.actions.append(f"removed tenant file {where.tenant_file}")
+    return result

@@ -1,0 +1,244 @@
+"""Local development: every tenant's Dagster daemon (and webserver), supervised.
+
+``run_dev`` starts, per tenant, one ``dagster-daemon run`` with
+``DAGSTER_HOME=<tenant home>`` and ``KLIKKFLOW_TENANT=<id>`` (so it serves only
+that tenant's instance and run queue) and, unless the gateway serves the UIs,
+one ``dagster-webserver``. Output lines are prefixed with ``[<tenant>/<role>]``.
+A process that dies is restarted with exponential back-off. A broken tenant
+file is reported loudly and skipped; the other tenants still start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from klikkflow_pipelines.paths import PROJECT_ROOT
+from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants, load_tenant
+from klikkflow_pipelines.tenancy.instance import tenant_instance
+from klikkflow_pipelines.tenancy.provisioning import workspace_config
+
+
+def _executable(name: str) -> str:
+    """A console script of this environment (next to the interpreter), else from ``PATH``."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One supervised command: its log prefix, argv, extra environment and working directory.
+
+    Tenant processes run in the tenant home, so Dagster never sees the checkout's ``dagster.yaml``.
+    """
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path = PROJECT_ROOT
+
+
+@dataclass
+class SupervisedProcess:
+    """A running (or waiting-to-restart) process and its restart history."""
+
+    spec: ProcessSpec
+    popen: subprocess.Popen[str] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    restart_at: float | None = None
+    backoff: float = 1.0
+    pids: list[int] = field(default_factory=list)
+
+
+class Supervisor:
+    """Starts processes, prefixes their output, restarts them when they die, stops them on request."""
+
+    def __init__(
+        self,
+        specs: Sequence[ProcessSpec],
+        output: TextIO | None = None,
+        min_backoff: float = 1.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.processes = {spec.name: SupervisedProcess(spec, backoff=min_backoff) for spec in specs}
+        self._output = output or sys.stdout
+        self._lock = threading.Lock()
+        self._min_backoff, self._max_backoff = min_backoff, max_backoff
+
+    def log(self, name: str, line: str) -> None:
+        """Write one line prefixed with the process name."""
+        with self._lock:
+            self._output.write(f"[{name}] {line.rstrip()}\n")
+            self._output.flush()
+
+    def _pump(self, name: str, stream: TextIO) -> None:
+        for line in stream:
+            self.log(name, line)
+
+    def _start(self, process: SupervisedProcess) -> None:
+        spec = process.spec
+        process.popen = subprocess.Popen(
+            spec.argv,
+            cwd=spec.cwd,
+            env={**os.environ, **spec.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # its own process group: stopping it also stops its code servers
+        )
+        process.pids.append(process.popen.pid)
+        process.started_at = time.monotonic()
+        process.restart_at = None
+        assert process.popen.stdout is not None
+        threading.Thread(target=self._pump, args=(spec.name, process.popen.stdout), daemon=True).start()
+        self.log(spec.name, f"started (pid {process.popen.pid})")
+
+    def start(self) -> None:
+        """Start every process."""
+        for process in self.processes.values():
+            self._start(process)
+
+    def check(self) -> None:
+        """Restart processes that died (after their back-off delay); call this periodically."""
+        now = time.monotonic()
+        for process in self.processes.values():
+            if process.popen is None or process.popen.poll() is None:
+                if process.restart_at is not None and now >= process.restart_at:
+                    process.restarts += 1
+                    self._start(process)
+                continue
+            code = process.popen.returncode
+            _signal_group(process.popen, signal.SIGTERM)  # children it left behind (code servers)
+            if now - process.started_at > 60:
+                process.backoff = self._min_backoff  # it ran fine for a while: restart promptly
+            process.popen = None
+            process.restart_at = now + process.backoff
+            self.log(process.spec.name, f"exited with code {code}; restarting in {process.backoff:.0f}s")
+            process.backoff = min(process.backoff * 2, self._max_backoff)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate every process group (SIGTERM, then SIGKILL after ``timeout``)."""
+        running = [p.popen for p in self.processes.values() if p.popen is not None and p.popen.poll() is None]
+        for popen in running:
+            _signal_group(popen, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for popen in running:
+            try:
+                popen.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(popen, signal.SIGKILL)
+                popen.wait()
+        for process in self.processes.values():
+            process.popen = None
+            process.restart_at = None
+
+    def run(self, stop_event: threading.Event | None = None, poll_seconds: float = 0.5) -> None:
+        """Start everything and supervise until ``stop_event`` is set or Ctrl-C; then stop everything."""
+        stop_event = stop_event or threading.Event()
+        self.start()
+        try:
+            while not stop_event.wait(poll_seconds):
+                self.check()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+
+def _signal_group(popen: subprocess.Popen[str], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(popen.pid, sig)
+
+
+def tenant_process_specs(
+    tenant: TenantConfig, webserver_port: int | None, host: str = "127.0.0.1"
+) -> list[ProcessSpec]:
+    """Write the tenant's instance config and code location; return its daemon (and webserver) specs."""
+    # open the instance once so its storage exists before the daemon and webserver race to create it
+    with tenant_instance(tenant) as instance:
+        home = Path(instance.root_directory)
+    workspace = home / "workspace.yaml"
+    workspace.write_text(yaml.safe_dump(workspace_config(tenant), sort_keys=False), encoding="utf-8")
+    env = {"DAGSTER_HOME": str(home), "KLIKKFLOW_TENANT": tenant.id}
+    if tenant.source_path:
+        env["KLIKKFLOW_TENANTS_DIR"] = str(Path(tenant.source_path).parent)
+    specs = [
+        ProcessSpec(
+            f"{tenant.id}/daemon", [_executable("dagster-daemon"), "run", "-w", str(workspace)], env, home
+        )
+    ]
+    if webserver_port is not None:
+        argv = [_executable("dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(webserver_port)]
+        specs.append(ProcessSpec(f"{tenant.id}/webserver", argv, env, home))
+    return specs
+
+
+def resolve_tenants(tenants: Iterable[str | TenantConfig] | None, output: TextIO) -> list[TenantConfig]:
+    """The given tenant ids/configs, or every tenant file; broken ones are reported and skipped."""
+    if tenants is None:
+        loaded, failed = load_all_tenants()
+        for tenant_id, error in failed.items():
+            output.write(f"[{tenant_id}] NOT STARTED: its tenant file is invalid:\n{error}\n")
+        return list(loaded.values())
+    resolved = []
+    for item in tenants:
+        if isinstance(item, TenantConfig):
+            resolved.append(item)
+            continue
+        try:
+            resolved.append(load_tenant(item))
+        except Exception as exc:  # ConfigError or unreadable file: this tenant only
+            output.write(f"[{item}] NOT STARTED: {exc}\n")
+    return resolved
+
+
+def build_supervisor(
+    tenants: Iterable[str | TenantConfig] | None = None,
+    *,
+    webservers: bool = True,
+    host: str = "127.0.0.1",
+    base_port: int = 3001,
+    output: TextIO | None = None,
+) -> Supervisor:
+    """A supervisor for the tenants' daemons and (with ``webservers``) webservers on consecutive ports."""
+    output = output or sys.stdout
+    specs: list[ProcessSpec] = []
+    for index, tenant in enumerate(resolve_tenants(tenants, output)):
+        port = base_port + index if webservers else None
+        specs.extend(tenant_process_specs(tenant, port, host))
+        if port is not None:
+            output.write(f"[{tenant.id}] UI on http://{host}:{port}\n")
+    return Supervisor(specs, output=output)
+
+
+def run_dev(
+    tenants: Iterable[str | TenantConfig] | None = None,
+    *,
+    webservers: bool = True,
+    host: str = "127.0.0.1",
+    base_port: int = 3001,
+    stop_event: threading.Event | None = None,
+    output: TextIO | None = None,
+) -> None:
+    """Run every tenant locally until Ctrl-C (or ``stop_event``): what ``klikkflow dev`` calls.
+
+    Pass ``webservers=False`` when the gateway serves the tenants' UIs itself.
+    """
+    supervisor = build_supervisor(
+        tenants, webservers=webservers, host=host, base_port=base_port, output=output
+    )
+    supervisor.run(stop_event)
