@@ -32,8 +32,17 @@ def tenant_database_name(tenant_id: str) -> str:
     return f"klikkflow_{tenant_id.replace('-', '_')}"
 
 
-def render_instance_config(tenant: TenantConfig, production: bool | None = None) -> dict[str, Any]:
-    """The tenant's ``dagster.yaml`` content: the base config with its plan's queue limits."""
+def render_instance_config(
+    tenant: TenantConfig, production: bool | None = None, home: Path | None = None
+) -> dict[str, Any]:
+    """The tenant's ``dagster.yaml`` content: the base config with its plan's queue limits.
+
+    The embedded config's SQLite ``base_dir`` becomes the literal tenant home
+    (``home``, default the tenant's home under ``KLIKKFLOW_HOME``): the code
+    servers and run workers Dagster starts re-read the instance config in
+    their own environment, where ``DAGSTER_HOME`` may name another tenant or
+    nothing at all.
+    """
     production = is_production() if production is None else production
     base = PRODUCTION_CONFIG if production else EMBEDDED_CONFIG
     config = yaml.safe_load(base.read_text(encoding="utf-8"))
@@ -44,6 +53,8 @@ def render_instance_config(tenant: TenantConfig, production: bool | None = None)
             limit["limit"] = tenant.plan.max_concurrent_runs
     if production:
         config["storage"]["postgres"]["postgres_db"]["db_name"] = tenant_database_name(tenant.id)
+    else:
+        config["storage"]["sqlite"]["base_dir"] = str(home or tenant_home(tenant.id))
     return config
 
 
@@ -52,27 +63,13 @@ def write_instance_config(tenant: TenantConfig, directory: Path | None = None) -
     directory = directory or tenant_home(tenant.id)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / "dagster.yaml"
-    text = yaml.safe_dump(render_instance_config(tenant), sort_keys=False)
+    text = yaml.safe_dump(render_instance_config(tenant, home=directory), sort_keys=False)
     if not target.exists() or target.read_text(encoding="utf-8") != text:
         target.write_text(text, encoding="utf-8")
     return directory
 
 
 def tenant_instance(tenant_id: str | TenantConfig) -> DagsterInstance:
-    """Open the tenant's own persistent Dagster instance (config written first).
-
-    ``DAGSTER_HOME`` is set to the tenant's home for the duration of config
-    loading, because the embedded config resolves its SQLite ``base_dir``
-    from it.
-    """
+    """Open the tenant's own persistent Dagster instance (its config written first)."""
     tenant = tenant_id if isinstance(tenant_id, TenantConfig) else load_tenant(tenant_id)
-    home = write_instance_config(tenant)
-    previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home)
-    try:
-        return DagsterInstance.from_config(str(home))
-    finally:
-        if previous is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = previous
+    return DagsterInstance.from_config(str(write_instance_config(tenant)))

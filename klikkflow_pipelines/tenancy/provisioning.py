@@ -172,7 +172,7 @@ def provision_tenant(
         _write_if_changed(where.tenant_file, tenant_file_text(tenant))
         tenant = load_tenant_file(where.tenant_file)
         result.actions.append(f"wrote tenant file {where.tenant_file}")
-    instance = render_instance_config(tenant, production=storage == "postgres")
+    instance = render_instance_config(tenant, production=storage == "postgres", home=where.home)
     _write_if_changed(where.instance_config, yaml.safe_dump(instance, sort_keys=False))
     result.actions.append(f"wrote instance config {where.instance_config}")
     _write_if_changed(where.workspace_file, yaml.safe_dump(workspace_config(tenant), sort_keys=False))

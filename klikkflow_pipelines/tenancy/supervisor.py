@@ -213,10 +213,14 @@ def build_supervisor(
     host: str = "127.0.0.1",
     base_port: int = 3001,
     output: TextIO | None = None,
+    extra: Sequence[ProcessSpec] = (),
 ) -> Supervisor:
-    """A supervisor for the tenants' daemons and (with ``webservers``) webservers on consecutive ports."""
+    """A supervisor for the tenants' daemons and (with ``webservers``) webservers on consecutive ports.
+
+    ``extra`` processes (for example the gateway) are supervised alongside.
+    """
     output = output or sys.stdout
-    specs: list[ProcessSpec] = []
+    specs: list[ProcessSpec] = list(extra)
     for index, tenant in enumerate(resolve_tenants(tenants, output)):
         port = base_port + index if webservers else None
         specs.extend(tenant_process_specs(tenant, port, host))
@@ -233,12 +237,14 @@ def run_dev(
     base_port: int = 3001,
     stop_event: threading.Event | None = None,
     output: TextIO | None = None,
+    extra: Sequence[ProcessSpec] = (),
 ) -> None:
     """Run every tenant locally until Ctrl-C (or ``stop_event``): what ``klikkflow dev`` calls.
 
-    Pass ``webservers=False`` when the gateway serves the tenants' UIs itself.
+    Pass ``webservers=False`` and the gateway as an ``extra`` process when the gateway serves the
+    tenants' UIs itself.
     """
     supervisor = build_supervisor(
-        tenants, webservers=webservers, host=host, base_port=base_port, output=output
+        tenants, webservers=webservers, host=host, base_port=base_port, output=output, extra=extra
     )
     supervisor.run(stop_event)

@@ -1,0 +1,48 @@
+"""`klikkflow gateway`: serve the access gateway and manage local accounts."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+gateway_app = typer.Typer(
+    help="The access gateway in front of each tenant's Dagster UI.", no_args_is_help=True
+)
+_console = Console(stderr=True)
+
+
+@gateway_app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(3000, "--port", "-p", help="TCP port."),
+) -> None:
+    """Serve the sign-in pages and every tenant's Dagster UI under /t/<tenant>/."""
+    from klikkflow_pipelines.gateway.server import serve as run
+
+    run(host=host, port=port)
+
+
+@gateway_app.command("add-user")
+def add_user(
+    username: str = typer.Argument(..., help="Account name; tenant files grant it roles under members."),
+    owner: bool = typer.Option(
+        False, "--owner", help="Make the account a platform owner (admin everywhere)."
+    ),
+    password: str = typer.Option(
+        ..., prompt=True, hide_input=True, confirmation_prompt=True, help="At least 12 characters."
+    ),
+) -> None:
+    """Create a local account (or reset its password); its existing sessions are revoked."""
+    from klikkflow_pipelines.gateway.accounts import Accounts
+    from klikkflow_pipelines.gateway.sessions import SessionManager
+    from klikkflow_pipelines.gateway.settings import settings_from_env
+    from klikkflow_pipelines.gateway.store import GatewayStore
+
+    settings = settings_from_env()
+    store = GatewayStore(settings.database_url)
+    try:
+        Accounts(store).create_user(username, password, owner=owner)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--password") from None
+    SessionManager(store, settings.secret_key, settings.session_ttl_seconds, 0).revoke_user(username)
+    _console.print(f"account [bold]{username}[/bold] ready{' (platform owner)' if owner else ''}")

@@ -1,0 +1,175 @@
+"""The gateway ASGI app: sign-in pages and API on the root, tenant Dagster apps under ``/t/<tenant>/``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from compliance.audit.log import AuditLog
+from klikkflow_pipelines.gateway.accounts import Accounts
+from klikkflow_pipelines.gateway.gate import TenantGate, origin_of
+from klikkflow_pipelines.gateway.metrics import GatewayMetrics
+from klikkflow_pipelines.gateway.oidc import OidcClient
+from klikkflow_pipelines.gateway.principal import (
+    Principal,
+    bearer_token,
+    cookie,
+    header,
+    token_principal,
+)
+from klikkflow_pipelines.gateway.ratelimit import TokenBuckets
+from klikkflow_pipelines.gateway.roles import resolve_roles
+from klikkflow_pipelines.gateway.sessions import CSRF_HEADER, SESSION_COOKIE, SessionManager
+from klikkflow_pipelines.gateway.settings import GatewaySettings
+from klikkflow_pipelines.gateway.store import GatewayStore
+from klikkflow_pipelines.tenancy.config import TenantConfig
+
+log = logging.getLogger("klikkflow.gateway")
+
+
+class Gateway:
+    """The whole gateway. Call it as an ASGI app.
+
+    ``tenant_apps`` maps tenant id to that tenant's Dagster ASGI app (built by
+    :mod:`klikkflow_pipelines.gateway.dagster_mount`); ``audit_logs`` maps tenant
+    id to its audit log, ``workspaces`` to its workspace process context. They
+    are plain mappings so more tenants plug in.
+    """
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        tenants: Mapping[str, TenantConfig],
+        tenant_apps: Mapping[str, ASGIApp],
+        audit_logs: Mapping[str, AuditLog],
+        store: GatewayStore | None = None,
+        workspaces: Mapping[str, Any] | None = None,
+    ) -> None:
+        from klikkflow_pipelines.gateway.routes import build_routes
+
+        self.settings = settings
+        self.tenants = dict(tenants)
+        self.tenant_apps = dict(tenant_apps)
+        self.audit_logs = dict(audit_logs)
+        self.workspaces = dict(workspaces or {})
+        self.store = store or GatewayStore(settings.database_url)
+        self.platform_audit = AuditLog(self.store.engine, "platform")
+        for audit in (self.platform_audit, *self.audit_logs.values()):
+            _ = audit.key  # resolve the signing key now, not from a request's environment
+        self.accounts = Accounts(self.store, settings.max_failed_logins, settings.lockout_seconds)
+        self.sessions = SessionManager(
+            self.store, settings.secret_key, settings.session_ttl_seconds, settings.session_cache_seconds
+        )
+        self.metrics = GatewayMetrics()
+        self.user_buckets = TokenBuckets(settings.rate_per_user, settings.burst_per_user)
+        self.tenant_buckets = TokenBuckets(settings.rate_per_tenant, settings.burst_per_tenant)
+        self.signin_buckets = TokenBuckets(
+            settings.signin_rate_per_address, settings.signin_burst_per_address
+        )
+        self.oidc = (
+            OidcClient(settings.oidc, settings.public_url + "/auth/callback") if settings.oidc else None
+        )
+        self.public_origin = origin_of(settings.public_url)
+        self.gate = TenantGate(self)
+        self.web = Starlette(routes=build_routes(self))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and path.startswith("/t/"):
+            tenant_id = path[3:].split("/", 1)[0]
+            await self.gate(scope, receive, send, tenant_id)
+            return
+        await self.web(scope, receive, send)
+
+    # identity ----------------------------------------------------------------
+    def roles_for(self, identities: list[str], groups: list[str], is_owner: bool) -> dict[str, str]:
+        """Current tenant roles of a user, from the tenant configs."""
+        return resolve_roles(self.tenants, identities, groups, is_owner)
+
+    def authenticate(self, scope: Scope) -> Principal | None:
+        """The caller of a request (session cookie or Bearer token), or None.
+
+        A session whose roles no longer match the tenant configuration (a role
+        change) is revoked here and treated as signed out.
+        """
+        token = bearer_token(scope)
+        if token is not None:
+            return token_principal(
+                self.store, token, lambda t: self.roles_for(t.identities, t.groups, t.is_owner).get(t.tenant)
+            )
+        record = self.sessions.load(cookie(scope, SESSION_COOKIE))
+        if record is None:
+            return None
+        current = self.roles_for(record.identities, record.groups, record.is_owner)
+        if current != record.roles:
+            self.sessions.revoke(record.id_hash)
+            self.platform_audit.append(
+                actor=record.username,
+                action="session.revoked",
+                target="role change",
+                outcome="success",
+                details={"old": record.roles, "new": current},
+            )
+            return None
+        return Principal(
+            username=record.username, roles=record.roles, is_owner=record.is_owner, session=record
+        )
+
+    # CSRF --------------------------------------------------------------------
+    def same_origin(self, scope: Scope) -> bool:
+        """True when the request's Origin (or Sec-Fetch-Site) shows it came from the gateway's own pages."""
+        origin = header(scope, b"origin")
+        if origin:
+            host = header(scope, b"host") or ""
+            scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+            return origin in (self.public_origin, f"{scheme}://{host}")
+        return header(scope, b"sec-fetch-site") == "same-origin"
+
+    def csrf_ok(self, scope: Scope, principal: Principal, form_token: str | None = None) -> bool:
+        """A state-changing cookie request must carry the session's CSRF token or come from our origin.
+
+        The gateway's own forms always need the token (``form_token`` or the
+        ``X-CSRF-Token`` header). Requests to a tenant's Dagster app may instead
+        prove same-origin with the Origin header, which browsers always send on
+        cross-origin and non-GET requests and scripts on another site cannot forge;
+        the Dagster UI cannot add our header.
+        """
+        session = principal.session
+        if session is None:
+            return False
+        given = form_token if form_token is not None else header(scope, CSRF_HEADER.encode())
+        if self.sessions.tokens_match(session.csrf_token, given):
+            return True
+        return form_token is None and scope.get("path", "").startswith("/t/") and self.same_origin(scope)
+
+    # audit -------------------------------------------------------------------
+    async def audit_async(
+        self,
+        tenant_id: str,
+        actor: str,
+        action: str,
+        target: str,
+        outcome: str,
+        source: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Append to a tenant's audit log (the platform log for unknown tenants) off the event loop."""
+        audit = self.audit_logs.get(tenant_id, self.platform_audit)
+
+        def _write() -> None:
+            audit.append(
+                actor=actor,
+                action=action,
+                target=target,
+                outcome=outcome,
+                source=source,
+                details=details,
+                tenant=tenant_id,
+            )
+
+        await anyio.to_thread.run_sync(_write)

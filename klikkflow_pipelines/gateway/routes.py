@@ -1,0 +1,460 @@
+"""The gateway's own pages: landing, sign-in (password, MFA, OIDC), sign-out, MFA enrollment,
+API tokens, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+import anyio
+import httpx
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from klikkflow_pipelines.gateway.oidc import OidcError
+from klikkflow_pipelines.gateway.pages import render
+from klikkflow_pipelines.gateway.principal import TOKEN_PREFIX, Principal
+from klikkflow_pipelines.gateway.ratelimit import retry_after_header
+from klikkflow_pipelines.gateway.roles import ROLES, role_at_least
+from klikkflow_pipelines.gateway.sessions import CSRF_FIELD, PREAUTH_COOKIE, SESSION_COOKIE
+from klikkflow_pipelines.gateway.store import sha256_hex
+
+if TYPE_CHECKING:
+    from klikkflow_pipelines.gateway.app import Gateway
+
+log = logging.getLogger("klikkflow.gateway")
+OIDC_TRANSACTION_SECONDS = 600
+MAX_FORM_BYTES = 64 * 1024
+
+
+def _safe_next(value: str | None) -> str:
+    """Only local absolute paths are followed after sign-in (no open redirects)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    parts = urlsplit(value)
+    return "/" if parts.scheme or parts.netloc else value
+
+
+def build_routes(gw: Gateway) -> list[Route]:
+    """All routes of the gateway's own pages, bound to ``gw``."""
+    settings = gw.settings
+
+    def client_ip(request: Request) -> str:
+        return request.client.host if request.client else ""
+
+    def set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            httponly=True,
+            samesite="lax",
+            secure=settings.secure_cookies,
+            path="/",
+        )
+
+    def preauth(request: Request) -> tuple[str, bool]:
+        raw = gw.sessions.unsign(request.cookies.get(PREAUTH_COOKIE))
+        return (raw, False) if raw else (secrets.token_urlsafe(32), True)
+
+    def principal_of(request: Request) -> Principal | None:
+        return gw.authenticate(request.scope)
+
+    def audit(
+        request: Request, actor: str, action: str, outcome: str, target: str = "", **details: object
+    ) -> None:
+        gw.platform_audit.append(
+            actor=actor,
+            action=action,
+            target=target,
+            outcome=outcome,
+            source=client_ip(request),
+            details=details,
+        )
+
+    def start_session(
+        request: Request,
+        response: Response,
+        username: str,
+        method: str,
+        identities: list[str],
+        groups: list[str],
+        is_owner: bool,
+        mfa_pending: bool = False,
+    ) -> None:
+        """Issue a brand-new session id (never reuse one presented before sign-in)."""
+        old = gw.sessions.unsign(request.cookies.get(SESSION_COOKIE))
+        if old:
+            gw.sessions.revoke(sha256_hex(old))
+        roles = gw.roles_for(identities, groups, is_owner)
+        value, _ = gw.sessions.create(username, method, identities, groups, roles, is_owner, mfa_pending)
+        set_cookie(response, SESSION_COOKIE, value, 300 if mfa_pending else settings.session_ttl_seconds)
+        if not mfa_pending:
+            response.delete_cookie(PREAUTH_COOKIE, path="/")
+
+    def login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+        raw, fresh = preauth(request)
+        next_url = _safe_next(request.query_params.get("next"))
+        html = render(
+            "login.html",
+            title="Sign in",
+            csrf=gw.sessions.preauth_csrf(raw),
+            next=next_url,
+            oidc=gw.oidc is not None,
+            error=error,
+        )
+        response = HTMLResponse(html, status_code=status)
+        if fresh:
+            set_cookie(response, PREAUTH_COOKIE, gw.sessions.sign(raw), 3600)
+        return response
+
+    def forbidden(message: str = "forbidden") -> Response:
+        return PlainTextResponse(message, status_code=403)
+
+    async def form_with_csrf(request: Request, principal: Principal | None) -> dict | None:
+        form = await read_form(request)
+        token = form.get(CSRF_FIELD)
+        if principal is not None:
+            ok = gw.csrf_ok(request.scope, principal, form_token=str(token or ""))
+        else:
+            raw = gw.sessions.unsign(request.cookies.get(PREAUTH_COOKIE))
+            ok = bool(raw) and gw.sessions.tokens_match(gw.sessions.preauth_csrf(raw), str(token or ""))
+        return form if ok else None
+
+    # pages -------------------------------------------------------------------
+    async def home(request: Request) -> Response:
+        principal = principal_of(request)
+        if principal is None or principal.via_token:
+            return RedirectResponse("/login", status_code=302)
+        tenants = [
+            {"id": tid, "name": gw.tenants[tid].name, "role": role}
+            for tid, role in sorted(principal.roles.items())
+            if tid in gw.tenant_apps
+        ]
+        html = render(
+            "home.html",
+            title="KlikkFlow",
+            user=principal.username,
+            owner=principal.is_owner,
+            tenants=tenants,
+            csrf=principal.session.csrf_token,
+            local=principal.session.method == "local",
+        )
+        return HTMLResponse(html)
+
+    async def login_get(request: Request) -> Response:
+        return login_page(request)
+
+    def signin_throttled(request: Request) -> Response | None:
+        wait = gw.signin_buckets.take(client_ip(request))
+        if wait <= 0:
+            return None
+        gw.metrics.signin_failures.labels("any", "rate_limit").inc()
+        return PlainTextResponse(
+            "too many sign-in attempts", status_code=429, headers={"retry-after": retry_after_header(wait)}
+        )
+
+    async def login_post(request: Request) -> Response:
+        throttled = signin_throttled(request)
+        if throttled:
+            return throttled
+        form = await form_with_csrf(request, None)
+        if form is None:
+            gw.metrics.signin_failures.labels("local", "csrf").inc()
+            return forbidden("CSRF check failed")
+        username = str(form.get("username", "")).strip()
+        password = str(form.get("password", ""))
+        next_url = _safe_next(str(form.get("next", "/")))
+        result = await _run(gw.accounts.check_password, username, password)
+        if result.status != "ok":
+            gw.metrics.signin_failures.labels("local", result.status).inc()
+            action = "signin.locked" if result.status == "locked" else "signin.password"
+            audit(request, username or "(empty)", action, "failure")
+            message = (
+                "Too many failed attempts: the account is locked for a while."
+                if result.status == "locked"
+                else "Wrong user name or password."
+            )
+            return login_page(request, message, 423 if result.status == "locked" else 401)
+        user = gw.store.get_user(username)
+        response = RedirectResponse("/login/mfa" if result.mfa_required else next_url, status_code=303)
+        start_session(
+            request,
+            response,
+            username,
+            "local",
+            [username],
+            [],
+            bool(user["is_owner"]),
+            mfa_pending=result.mfa_required,
+        )
+        if result.mfa_required:
+            audit(request, username, "signin.password", "success", mfa="pending")
+            response.set_cookie(
+                "kf_next",
+                next_url,
+                max_age=300,
+                httponly=True,
+                samesite="lax",
+                secure=settings.secure_cookies,
+            )
+        else:
+            gw.accounts.record_success(username)
+            audit(request, username, "signin", "success", method="local")
+        return response
+
+    async def mfa_get(request: Request) -> Response:
+        record = gw.sessions.load(request.cookies.get(SESSION_COOKIE), allow_mfa_pending=True)
+        if record is None or not record.mfa_pending:
+            return RedirectResponse("/login", status_code=302)
+        return HTMLResponse(render("mfa.html", title="Two-factor sign-in", csrf=record.csrf_token))
+
+    async def mfa_post(request: Request) -> Response:
+        throttled = signin_throttled(request)
+        if throttled:
+            return throttled
+        record = gw.sessions.load(request.cookies.get(SESSION_COOKIE), allow_mfa_pending=True)
+        if record is None or not record.mfa_pending:
+            return RedirectResponse("/login", status_code=303)
+        form = await read_form(request)
+        if not gw.sessions.tokens_match(record.csrf_token, str(form.get(CSRF_FIELD, ""))):
+            return forbidden("CSRF check failed")
+        code = str(form.get("code", ""))
+        username = record.username
+        if gw.accounts.is_locked(username):
+            gw.sessions.revoke(record.id_hash)
+            return login_page(request, "Too many failed attempts: the account is locked for a while.", 423)
+        ok = gw.accounts.verify_totp(username, code)
+        how = "totp"
+        if not ok and "-" in code:
+            ok, how = gw.accounts.use_recovery_code(username, code), "recovery_code"
+        if not ok:
+            gw.metrics.signin_failures.labels("mfa", "bad_code").inc()
+            result = gw.accounts.record_failure(username)
+            audit(request, username, "signin.mfa", "failure")
+            if result.status == "locked":
+                gw.sessions.revoke(record.id_hash)
+                return login_page(
+                    request, "Too many failed attempts: the account is locked for a while.", 423
+                )
+            return HTMLResponse(
+                render("mfa.html", title="Two-factor sign-in", csrf=record.csrf_token, error="Wrong code."),
+                status_code=401,
+            )
+        gw.sessions.revoke(record.id_hash)
+        response = RedirectResponse(_safe_next(request.cookies.get("kf_next")), status_code=303)
+        start_session(request, response, username, "local", record.identities, [], record.is_owner)
+        response.delete_cookie("kf_next", path="/")
+        gw.accounts.record_success(username)
+        audit(request, username, "signin", "success", method="local", mfa=how)
+        return response
+
+    async def logout(request: Request) -> Response:
+        principal = principal_of(request)
+        if principal is None or principal.session is None:
+            return RedirectResponse("/login", status_code=303)
+        if await form_with_csrf(request, principal) is None:
+            return forbidden("CSRF check failed")
+        gw.sessions.revoke(principal.session.id_hash)
+        audit(request, principal.username, "signout", "success")
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # OIDC --------------------------------------------------------------------
+    async def oidc_start(request: Request) -> Response:
+        if gw.oidc is None:
+            return PlainTextResponse("single sign-on is not configured", status_code=404)
+        raw, fresh = preauth(request)
+        try:
+            auth = await gw.oidc.authorization_request()
+        except (httpx.HTTPError, OidcError, ValueError) as exc:
+            log.error("identity provider unreachable: %s", exc)
+            return PlainTextResponse("the identity provider is unreachable; try again later", status_code=502)
+        gw.store.insert_oidc_transaction(
+            auth.state,
+            auth.nonce,
+            auth.code_verifier,
+            sha256_hex(raw),
+            _safe_next(request.query_params.get("next")),
+        )
+        response = RedirectResponse(auth.url, status_code=302)
+        if fresh:
+            set_cookie(response, PREAUTH_COOKIE, gw.sessions.sign(raw), 3600)
+        return response
+
+    async def oidc_callback(request: Request) -> Response:
+        if gw.oidc is None:
+            return PlainTextResponse("single sign-on is not configured", status_code=404)
+
+        def fail(reason: str, status: int = 400) -> Response:
+            gw.metrics.signin_failures.labels("oidc", reason.split(":")[0][:40]).inc()
+            audit(request, "(oidc)", "signin.oidc", "failure", reason=reason)
+            return PlainTextResponse(f"sign-in failed: {reason}", status_code=status)
+
+        params = request.query_params
+        if params.get("error"):
+            return fail(f"provider error: {params.get('error')}")
+        transaction = gw.store.take_oidc_transaction(params.get("state", ""), OIDC_TRANSACTION_SECONDS)
+        if transaction is None:
+            return fail("unknown, expired or replayed state")
+        raw = gw.sessions.unsign(request.cookies.get(PREAUTH_COOKIE))
+        if not raw or not gw.sessions.tokens_match(transaction["browser_binding"], sha256_hex(raw)):
+            return fail("state belongs to another browser")
+        try:
+            id_token = await gw.oidc.exchange_code(params.get("code", ""), transaction["code_verifier"])
+            identity = await gw.oidc.validate_id_token(id_token, transaction["nonce"])
+        except OidcError as exc:
+            return fail(str(exc))
+        owner = bool(set(identity.groups) & set(settings.oidc.owner_groups))
+        # never the bare subject: it could equal a local account name listed under a tenant's members
+        identities = [i for i in (identity.email, f"oidc:{identity.subject}") if i]
+        response = RedirectResponse(transaction["next_url"], status_code=303)
+        start_session(request, response, identity.username, "oidc", identities, identity.groups, owner)
+        audit(request, identity.username, "signin", "success", method="oidc", groups=identity.groups)
+        return response
+
+    # account: MFA enrollment and API tokens ----------------------------------
+    async def mfa_enroll(request: Request) -> Response:
+        principal = principal_of(request)
+        if principal is None or principal.session is None:
+            return RedirectResponse("/login", status_code=303)
+        if principal.session.method != "local":
+            return PlainTextResponse(
+                "two-factor sign-in is managed by your identity provider", status_code=400
+            )
+        csrf = principal.session.csrf_token
+        if request.method == "GET":
+            uri = gw.accounts.begin_totp_enrollment(principal.username)
+            audit(request, principal.username, "mfa.enroll_started", "success")
+            return HTMLResponse(render("mfa_enroll.html", title="Two-factor sign-in", uri=uri, csrf=csrf))
+        form = await form_with_csrf(request, principal)
+        if form is None:
+            return forbidden("CSRF check failed")
+        codes = gw.accounts.confirm_totp_enrollment(principal.username, str(form.get("code", "")))
+        if codes is None:
+            audit(request, principal.username, "mfa.enrolled", "failure")
+            return HTMLResponse(
+                render(
+                    "mfa_enroll.html",
+                    title="Two-factor sign-in",
+                    uri="(reload to start again)",
+                    csrf=csrf,
+                    error="Wrong code.",
+                ),
+                status_code=400,
+            )
+        audit(request, principal.username, "mfa.enrolled", "success")
+        return HTMLResponse(render("mfa_enroll.html", title="Two-factor sign-in", codes=codes))
+
+    async def tokens(request: Request) -> Response:
+        principal = principal_of(request)
+        if principal is None or principal.session is None:
+            return RedirectResponse("/login", status_code=303)
+        new_token = None
+        if request.method == "POST":
+            form = await form_with_csrf(request, principal)
+            if form is None:
+                return forbidden("CSRF check failed")
+            tenant, role = str(form.get("tenant", "")), str(form.get("role", ""))
+            name = str(form.get("name", "")).strip()[:128] or "token"
+            try:
+                days = min(365, max(1, int(str(form.get("days", "90")))))
+            except ValueError:
+                days = 90
+            if role not in ROLES or not role_at_least(principal.roles.get(tenant), role):
+                audit(request, principal.username, "token.create", "denied", target=f"{tenant}:{role}")
+                return forbidden("you cannot grant a role above your own in that tenant")
+            new_token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+            token_id = gw.store.insert_token(
+                sha256_hex(new_token), name, principal.session, tenant, role, days * 86400.0
+            )
+            audit(
+                request,
+                principal.username,
+                "token.create",
+                "success",
+                target=f"{tenant}:{role}",
+                token_id=token_id,
+                name=name,
+            )
+        html = render(
+            "tokens.html",
+            title="API tokens",
+            tokens=gw.store.list_tokens(principal.username),
+            roles=principal.roles,
+            csrf=principal.session.csrf_token,
+            new_token=new_token,
+        )
+        return HTMLResponse(html, status_code=201 if new_token else 200)
+
+    async def token_revoke(request: Request) -> Response:
+        principal = principal_of(request)
+        if principal is None or principal.session is None:
+            return RedirectResponse("/login", status_code=303)
+        if await form_with_csrf(request, principal) is None:
+            return forbidden("CSRF check failed")
+        token = gw.store.revoke_token(int(request.path_params["token_id"]), principal.username)
+        if token is None:
+            return PlainTextResponse("no such token", status_code=404)
+        audit(
+            request,
+            principal.username,
+            "token.revoke",
+            "success",
+            target=f"{token.tenant}:{token.role}",
+            token_id=token.id,
+        )
+        return RedirectResponse("/account/tokens", status_code=303)
+
+    # operations ----------------------------------------------------------------
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "tenants": len(gw.tenant_apps), "time": time.time()})
+
+    async def metrics(request: Request) -> Response:
+        token = settings.metrics_token
+        auth = request.headers.get("authorization", "")
+        principal = principal_of(request)
+        allowed = (principal is not None and principal.is_owner) or (
+            bool(token) and gw.sessions.tokens_match(f"Bearer {token}", auth)
+        )
+        if not allowed:
+            return PlainTextResponse("sign in as platform owner or send the metrics token", status_code=401)
+        return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return [
+        Route("/", home),
+        Route("/login", login_get, methods=["GET"]),
+        Route("/login", login_post, methods=["POST"]),
+        Route("/login/mfa", mfa_get, methods=["GET"]),
+        Route("/login/mfa", mfa_post, methods=["POST"]),
+        Route("/login/oidc", oidc_start, methods=["GET"]),
+        Route("/auth/callback", oidc_callback, methods=["GET"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/account/mfa", mfa_enroll, methods=["GET", "POST"]),
+        Route("/account/tokens", tokens, methods=["GET", "POST"]),
+        Route("/account/tokens/{token_id:int}/revoke", token_revoke, methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+    ]
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The fields of an url-encoded form post (the only kind the gateway's pages send)."""
+    if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+        return {}
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return {name: values[-1] for name, values in fields.items()}
+
+
+async def _run(func, *args):  # type: ignore[no-untyped-def]
+    """Run a blocking call (argon2, database) in a worker thread."""
+    return await anyio.to_thread.run_sync(func, *args)

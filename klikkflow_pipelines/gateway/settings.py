@@ -1,0 +1,94 @@
+"""Gateway settings, read from environment variables (``KLIKKFLOW_GATEWAY_*``, ``KLIKKFLOW_OIDC_*``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from klikkflow_pipelines.paths import klikkflow_home
+
+
+class OidcSettings(BaseModel):
+    """An OpenID provider: issuer URL, client credentials and which claim carries groups."""
+
+    model_config = ConfigDict(frozen=True)
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    groups_claim: str = "groups"
+    scopes: str = "openid email groups"
+    owner_groups: tuple[str, ...] = ()
+
+
+class GatewaySettings(BaseModel):
+    """Everything the gateway needs to run; :func:`settings_from_env` builds it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    secret_key: str = Field(min_length=32)
+    database_url: str
+    public_url: str = "http://127.0.0.1:3000"
+    session_ttl_seconds: int = 8 * 3600
+    session_cache_seconds: float = 2.0
+    max_failed_logins: int = 5
+    lockout_seconds: int = 15 * 60
+    rate_per_user: float = 50.0
+    burst_per_user: float = 200.0
+    rate_per_tenant: float = 200.0
+    burst_per_tenant: float = 800.0
+    signin_rate_per_address: float = 0.5
+    signin_burst_per_address: float = 20.0
+    metrics_token: str | None = None
+    oidc: OidcSettings | None = None
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies get the Secure flag when the gateway is served over TLS."""
+        return self.public_url.startswith("https://")
+
+
+def _secret_from_file(name: str) -> str:
+    path = klikkflow_home() / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    return Path(path).read_text().strip()
+
+
+def settings_from_env() -> GatewaySettings:
+    """Settings from the environment; local defaults keep state under ``$KLIKKFLOW_HOME``.
+
+    ``KLIKKFLOW_GATEWAY_SECRET`` signs cookies (generated into the secrets
+    directory when unset), ``KLIKKFLOW_GATEWAY_DB_URL`` is the platform database
+    (sqlite under ``$KLIKKFLOW_HOME`` by default, a Postgres URL in production),
+    ``KLIKKFLOW_PUBLIC_URL`` is the external URL. OIDC is enabled when
+    ``KLIKKFLOW_OIDC_ISSUER``, ``KLIKKFLOW_OIDC_CLIENT_ID`` and
+    ``KLIKKFLOW_OIDC_CLIENT_SECRET`` are all set.
+    """
+    env = os.environ
+    oidc = None
+    if env.get("KLIKKFLOW_OIDC_ISSUER"):
+        oidc = OidcSettings(
+            issuer=env["KLIKKFLOW_OIDC_ISSUER"],
+            client_id=env.get("KLIKKFLOW_OIDC_CLIENT_ID", ""),
+            client_secret=env.get("KLIKKFLOW_OIDC_CLIENT_SECRET", ""),
+            groups_claim=env.get("KLIKKFLOW_OIDC_GROUPS_CLAIM", "groups"),
+            owner_groups=tuple(g for g in env.get("KLIKKFLOW_OWNER_GROUPS", "").split(",") if g),
+        )
+    return GatewaySettings(
+        secret_key=env.get("KLIKKFLOW_GATEWAY_SECRET") or _secret_from_file("gateway.key"),
+        database_url=env.get("KLIKKFLOW_GATEWAY_DB_URL") or f"sqlite:///{klikkflow_home() / 'gateway.db'}",
+        public_url=env.get("KLIKKFLOW_PUBLIC_URL", "http://127.0.0.1:3000").rstrip("/"),
+        metrics_token=env.get("KLIKKFLOW_METRICS_TOKEN") or None,
+        oidc=oidc,
+    )

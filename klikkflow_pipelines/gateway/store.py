@@ -1,0 +1,342 @@
+"""The platform database: users, sessions, API tokens, recovery codes and OIDC sign-in transactions.
+
+SQLite under ``$KLIKKFLOW_HOME`` locally, a Postgres URL
+(``KLIKKFLOW_GATEWAY_DB_URL``) in production. Secrets are never stored in
+the clear: passwords are argon2 hashes, session ids, API tokens and recovery
+codes are SHA-256 hashes of high-entropy random values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    select,
+    update,
+)
+
+from compliance.audit.log import AuditLog
+from klikkflow_pipelines.tenancy.storage import create_storage_engine
+
+metadata = MetaData()
+
+users = Table(
+    "gateway_users",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("password_hash", Text, nullable=True),
+    Column("totp_secret", String(64), nullable=True),
+    Column("totp_enabled", Boolean, nullable=False, default=False),
+    Column("totp_last_step", Integer, nullable=False, default=0),
+    Column("is_owner", Boolean, nullable=False, default=False),
+    Column("failed_attempts", Integer, nullable=False, default=0),
+    Column("locked_until", Float, nullable=False, default=0.0),
+    Column("created_at", Float, nullable=False),
+)
+
+sessions = Table(
+    "gateway_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("username", String(255), nullable=False, index=True),
+    Column("method", String(16), nullable=False),
+    Column("identities", Text, nullable=False),
+    Column("groups", Text, nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("is_owner", Boolean, nullable=False),
+    Column("mfa_pending", Boolean, nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+api_tokens = Table(
+    "gateway_api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("name", String(128), nullable=False),
+    Column("username", String(255), nullable=False, index=True),
+    Column("tenant", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("identities", Text, nullable=False),
+    Column("groups", Text, nullable=False),
+    Column("is_owner", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+recovery_codes = Table(
+    "gateway_recovery_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("username", String(255), nullable=False, index=True),
+    Column("used", Boolean, nullable=False, default=False),
+)
+
+oidc_transactions = Table(
+    "gateway_oidc_transactions",
+    metadata,
+    Column("state", String(128), primary_key=True),
+    Column("nonce", String(128), nullable=False),
+    Column("code_verifier", String(128), nullable=False),
+    Column("browser_binding", String(64), nullable=False),
+    Column("next_url", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+
+def sha256_hex(value: str) -> str:
+    """SHA-256 hex digest of a secret (ids, tokens, codes are high-entropy, so no salt is needed)."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass
+class SessionRecord:
+    """A server-side session."""
+
+    id_hash: str
+    username: str
+    method: str
+    identities: list[str]
+    groups: list[str]
+    roles: dict[str, str]
+    is_owner: bool
+    mfa_pending: bool
+    csrf_token: str
+    created_at: float
+    expires_at: float
+    revoked: bool = False
+    fetched_at: float = field(default=0.0, compare=False)
+
+    @property
+    def active(self) -> bool:
+        """Not revoked, not expired, MFA complete."""
+        return not self.revoked and not self.mfa_pending and self.expires_at > time.time()
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An API token (the secret itself is never stored)."""
+
+    id: int
+    name: str
+    username: str
+    tenant: str
+    role: str
+    identities: list[str]
+    groups: list[str]
+    is_owner: bool
+    created_at: float
+    expires_at: float
+    revoked: bool
+
+
+def _token_record(row) -> TokenRecord:  # type: ignore[no-untyped-def]
+    data = row._asdict()
+    data.pop("token_hash")
+    data["identities"], data["groups"] = json.loads(data["identities"]), json.loads(data["groups"])
+    return TokenRecord(**data)
+
+
+class GatewayStore:
+    """Typed access to the platform database tables."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine: Engine = create_storage_engine(database_url)
+        metadata.create_all(self.engine)
+
+    # users -------------------------------------------------------------
+    def get_user(self, username: str) -> dict | None:
+        """The user row as a dict, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(users.c.username == username)).first()
+        return row._asdict() if row else None
+
+    def upsert_user(self, username: str, **values: object) -> None:
+        """Create the user or update the given columns."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(users).where(users.c.username == username).values(**values)).rowcount
+            if not done:
+                defaults = {"totp_enabled": False, "totp_last_step": 0, "is_owner": False}
+                defaults |= {"failed_attempts": 0, "locked_until": 0.0, "created_at": time.time()}
+                conn.execute(users.insert().values(username=username, **(defaults | values)))
+
+    # sessions ----------------------------------------------------------
+    def insert_session(self, record: SessionRecord) -> None:
+        """Persist a new session."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sessions.insert().values(
+                    id_hash=record.id_hash,
+                    username=record.username,
+                    method=record.method,
+                    identities=json.dumps(record.identities),
+                    groups=json.dumps(record.groups),
+                    roles=json.dumps(record.roles),
+                    is_owner=record.is_owner,
+                    mfa_pending=record.mfa_pending,
+                    csrf_token=record.csrf_token,
+                    created_at=record.created_at,
+                    expires_at=record.expires_at,
+                    revoked=False,
+                )
+            )
+
+    def get_session(self, id_hash: str) -> SessionRecord | None:
+        """Load a session by the hash of its id."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sessions).where(sessions.c.id_hash == id_hash)).first()
+        if row is None:
+            return None
+        data = row._asdict()
+        for key in ("identities", "groups", "roles"):
+            data[key] = json.loads(data[key])
+        return SessionRecord(**data, fetched_at=time.time())
+
+    def revoke_session(self, id_hash: str) -> None:
+        """Revoke one session."""
+        with self.engine.begin() as conn:
+            conn.execute(update(sessions).where(sessions.c.id_hash == id_hash).values(revoked=True))
+
+    def revoke_user_sessions(self, username: str) -> list[str]:
+        """Revoke every session of a user; return the revoked id hashes."""
+        with self.engine.begin() as conn:
+            hashes = list(
+                conn.execute(
+                    select(sessions.c.id_hash).where(
+                        sessions.c.username == username, sessions.c.revoked.is_(False)
+                    )
+                ).scalars()
+            )
+            conn.execute(update(sessions).where(sessions.c.username == username).values(revoked=True))
+        return hashes
+
+    # API tokens --------------------------------------------------------
+    def insert_token(
+        self, token_hash: str, name: str, session: SessionRecord, tenant: str, role: str, ttl: float
+    ) -> int:
+        """Persist a token hash with the creator's identities (its role is re-checked on every use)."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                api_tokens.insert().values(
+                    token_hash=token_hash,
+                    name=name,
+                    username=session.username,
+                    tenant=tenant,
+                    role=role,
+                    identities=json.dumps(session.identities),
+                    groups=json.dumps(session.groups),
+                    is_owner=session.is_owner,
+                    created_at=now,
+                    expires_at=now + ttl,
+                    revoked=False,
+                )
+            )
+        return int(result.inserted_primary_key[0])
+
+    def find_token(self, token_hash: str) -> TokenRecord | None:
+        """The token with this hash, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(api_tokens).where(api_tokens.c.token_hash == token_hash)).first()
+        return None if row is None else _token_record(row)
+
+    def list_tokens(self, username: str) -> list[TokenRecord]:
+        """A user's tokens, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(api_tokens).where(api_tokens.c.username == username).order_by(api_tokens.c.id.desc())
+            ).all()
+        return [_token_record(row) for row in rows]
+
+    def revoke_token(self, token_id: int, username: str) -> TokenRecord | None:
+        """Revoke a token owned by ``username``; return it (None if not theirs)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(api_tokens)
+                .where(api_tokens.c.id == token_id, api_tokens.c.username == username)
+                .values(revoked=True)
+            ).rowcount
+        if not done:
+            return None
+        return next((t for t in self.list_tokens(username) if t.id == token_id), None)
+
+    # recovery codes ----------------------------------------------------
+    def replace_recovery_codes(self, username: str, code_hashes: list[str]) -> None:
+        """Replace a user's recovery codes."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(recovery_codes).where(recovery_codes.c.username == username))
+            for code_hash in code_hashes:
+                conn.execute(
+                    recovery_codes.insert().values(code_hash=code_hash, username=username, used=False)
+                )
+
+    def use_recovery_code(self, username: str, code_hash: str) -> bool:
+        """Consume an unused recovery code; True when it was valid."""
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(recovery_codes)
+                    .where(
+                        recovery_codes.c.username == username,
+                        recovery_codes.c.code_hash == code_hash,
+                        recovery_codes.c.used.is_(False),
+                    )
+                    .values(used=True)
+                ).rowcount
+            )
+
+    # OIDC transactions -------------------------------------------------
+    def insert_oidc_transaction(
+        self, state: str, nonce: str, verifier: str, binding: str, next_url: str
+    ) -> None:
+        """Remember a sign-in attempt until its callback arrives."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                oidc_transactions.insert().values(
+                    state=state,
+                    nonce=nonce,
+                    code_verifier=verifier,
+                    browser_binding=binding,
+                    next_url=next_url,
+                    created_at=time.time(),
+                )
+            )
+
+    def take_oidc_transaction(self, state: str, max_age: float) -> dict | None:
+        """Consume the transaction for ``state`` (single use: a replayed state finds nothing)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(oidc_transactions).where(oidc_transactions.c.state == state)).first()
+            if row is None:
+                return None
+            deleted = conn.execute(
+                delete(oidc_transactions).where(oidc_transactions.c.state == state)
+            ).rowcount
+        if not deleted or row.created_at < time.time() - max_age:
+            return None
+        return row._asdict()
+
+
+def platform_audit_log(store: GatewayStore | None = None) -> AuditLog:
+    """The audit log of platform events (sign-ins, MFA, tokens) in the platform database."""
+    if store is None:
+        from klikkflow_pipelines.gateway.settings import settings_from_env
+
+        store = GatewayStore(settings_from_env().database_url)
+    return AuditLog(store.engine, "platform")

@@ -1,0 +1,311 @@
+"""Local accounts by attack: CSRF, session fixation, revocation, expiry, brute force, TOTP and recovery codes,
+API tokens."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import httpx
+import pyotp
+import pytest
+
+from klikkflow_pipelines.gateway.accounts import Accounts
+from klikkflow_pipelines.gateway.store import GatewayStore, SessionRecord, sha256_hex
+
+from .conftest import LiveGateway
+from .helpers import PASSWORD, graphql, login_form_csrf, page_csrf, sign_in
+
+RUNS = "{ runsOrError { __typename } }"
+WIPE = "mutation { wipeAssets(assetPartitionRanges: []) { __typename } }"
+
+
+# --- CSRF -------------------------------------------------------------------------------------------
+def test_sign_in_form_needs_its_csrf_token(live_gateway: LiveGateway) -> None:
+    client = live_gateway.client()
+    login_form_csrf(client)
+    form = {"username": "vera", "password": PASSWORD, "next": "/"}
+    assert client.post("/login", data=form).status_code == 403
+    assert client.post("/login", data={**form, "csrf_token": "forged"}).status_code == 403
+    other = live_gateway.client()
+    stolen = login_form_csrf(other)  # a token bound to someone else's pre-auth cookie
+    assert client.post("/login", data={**form, "csrf_token": stolen}).status_code == 403
+
+
+def test_state_changing_pages_need_the_session_csrf_token(live_gateway: LiveGateway) -> None:
+    client = live_gateway.login("ada")
+    assert client.post("/logout").status_code == 403
+    assert client.post("/logout", data={"csrf_token": "nope"}).status_code == 403
+    token_form = {"name": "ci", "tenant": "acme", "role": "viewer", "days": "1"}
+    assert client.post("/account/tokens", data=token_form).status_code == 403
+    assert graphql(client, "acme", RUNS).status_code == 200  # still signed in
+
+
+def test_dagster_mutations_need_same_origin_or_the_csrf_header(live_gateway: LiveGateway) -> None:
+    client = live_gateway.login("edda")
+    body = {"query": WIPE}
+    evil = client.post("/t/acme/graphql", json=body, headers={"origin": "https://evil.example"})
+    assert evil.status_code == 403 and "CSRF" in evil.text
+    no_origin = client.post("/t/acme/graphql", json=body)
+    assert no_origin.status_code == 403
+    cross_site = client.post("/t/acme/graphql", json=body, headers={"sec-fetch-site": "cross-site"})
+    assert cross_site.status_code == 403
+    report = client.post(
+        "/t/acme/report_asset_materialization/orders", headers={"origin": "https://evil.example"}
+    )
+    assert report.status_code == 403
+    home = client.get("/")
+    header_ok = client.post("/t/acme/graphql", json=body, headers={"x-csrf-token": page_csrf(home.text)})
+    assert header_ok.status_code == 200, header_ok.text
+    assert client.post("/t/acme/graphql", json={"query": RUNS}).status_code == 200  # reads need no token
+
+
+# --- sessions ---------------------------------------------------------------------------------------
+def test_cookie_flags(live_gateway: LiveGateway) -> None:
+    client = live_gateway.client()
+    response = sign_in(client, "vera", PASSWORD)
+    cookie = next(
+        v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("kf_session")
+    )
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=" in cookie
+    assert "Secure" not in cookie  # served over plain http on loopback
+
+
+def test_cookies_are_secure_under_tls(live_gateway: LiveGateway) -> None:
+    from starlette.testclient import TestClient
+
+    from klikkflow_pipelines.gateway.app import Gateway
+
+    gw = live_gateway.gateway
+    tls = Gateway(
+        gw.settings.model_copy(update={"public_url": "https://gw.example"}), gw.tenants, {}, {}, gw.store
+    )
+    with TestClient(tls, base_url="https://gw.example") as client:  # in-process: only the header is checked
+        response = client.get("/login")
+    assert "Secure" in response.headers["set-cookie"]
+
+
+def test_session_fixation_planted_id_is_not_valid_after_sign_in(live_gateway: LiveGateway) -> None:
+    client = live_gateway.client()
+    planted = live_gateway.gateway.sessions.sign("attacker-chosen-id")
+    client.cookies.set("kf_session", planted, domain="127.0.0.1")
+    assert sign_in(client, "vera", PASSWORD).status_code == 303
+    issued = client.cookies["kf_session"]
+    assert issued != planted
+    attacker = live_gateway.client(cookies={"kf_session": planted})
+    assert graphql(attacker, "acme", RUNS).status_code == 401
+    # signing in again in the same browser rotates the id and revokes the previous one
+    assert sign_in(client, "vera", PASSWORD).status_code == 303
+    assert client.cookies["kf_session"] != issued
+    assert graphql(live_gateway.client(cookies={"kf_session": issued}), "acme", RUNS).status_code == 401
+
+
+def test_sign_out_revokes_the_session_server_side(live_gateway: LiveGateway) -> None:
+    client = live_gateway.login("vera")
+    cookie = client.cookies["kf_session"]
+    assert client.post("/logout", data={"csrf_token": page_csrf(client.get("/").text)}).status_code == 303
+    replay = live_gateway.client(cookies={"kf_session": cookie})
+    assert graphql(replay, "acme", RUNS).status_code == 401
+
+
+def test_expired_session_is_rejected(live_gateway: LiveGateway) -> None:
+    gw = live_gateway.gateway
+    raw = "expired-session-id"
+    now = time.time()
+    gw.store.insert_session(
+        SessionRecord(
+            sha256_hex(raw),
+            "ada",
+            "local",
+            ["ada"],
+            [],
+            {"acme": "admin"},
+            False,
+            False,
+            "c",
+            now - 100,
+            now - 1,
+        )
+    )
+    client = live_gateway.client(cookies={"kf_session": gw.sessions.sign(raw)})
+    assert graphql(client, "acme", RUNS).status_code == 401
+
+
+def test_role_change_revokes_sessions(live_gateway: LiveGateway) -> None:
+    gw = live_gateway.gateway
+    original = gw.tenants["acme"]
+    members = [*original.members, {"user": "rita", "role": "viewer"}]
+    gw.tenants["acme"] = original.model_validate({**original.model_dump(), "members": members})
+    try:
+        gw.accounts.create_user("rita", PASSWORD)
+        client = live_gateway.login("rita")
+        assert graphql(client, "acme", RUNS).status_code == 200
+        members[-1] = {"user": "rita", "role": "editor"}
+        gw.tenants["acme"] = original.model_validate({**original.model_dump(), "members": members})
+        assert graphql(client, "acme", RUNS).status_code == 401
+        revoked = [
+            e for e in gw.platform_audit.entries() if e.action == "session.revoked" and e.actor == "rita"
+        ]
+        assert revoked and revoked[-1].target == "role change"
+        assert graphql(live_gateway.login("rita"), "acme", WIPE).status_code == 200  # the new role applies
+    finally:
+        gw.tenants["acme"] = original
+
+
+# --- brute force ------------------------------------------------------------------------------------
+def test_repeated_failures_lock_the_account(live_gateway: LiveGateway) -> None:
+    gw = live_gateway.gateway
+    gw.accounts.create_user("bruno", PASSWORD)
+    client = live_gateway.client()
+    for _ in range(gw.settings.max_failed_logins - 1):
+        assert sign_in(client, "bruno", "wrong password!").status_code == 401
+    assert sign_in(client, "bruno", "wrong password!").status_code == 423
+    locked = sign_in(client, "bruno", PASSWORD)
+    assert locked.status_code == 423 and "locked" in locked.text
+    assert "kf_session" not in locked.headers.get("set-cookie", "")
+    failures = [e for e in gw.platform_audit.entries() if e.actor == "bruno"]
+    assert [e.action for e in failures].count("signin.locked") >= 1
+    assert all(e.outcome == "failure" for e in failures)
+
+
+def test_unknown_user_and_wrong_password_look_the_same(live_gateway: LiveGateway) -> None:
+    client = live_gateway.client()
+    a = sign_in(client, "nobody-here", PASSWORD)
+    b = sign_in(client, "vera", "wrong password!")
+    assert a.status_code == b.status_code == 401
+    assert "Wrong user name or password." in a.text and "Wrong user name or password." in b.text
+
+
+# --- TOTP -------------------------------------------------------------------------------------------
+@pytest.fixture
+def accounts(tmp_path) -> Accounts:  # type: ignore[no-untyped-def]
+    return Accounts(GatewayStore(f"sqlite:///{tmp_path / 'gw.db'}"))
+
+
+def _enroll(accounts: Accounts, user: str, now: float) -> pyotp.TOTP:
+    accounts.create_user(user, PASSWORD)
+    uri = accounts.begin_totp_enrollment(user)
+    totp = pyotp.TOTP(parse_qs(urlsplit(uri).query)["secret"][0])
+    assert accounts.confirm_totp_enrollment(user, totp.at(now - 30)) is not None
+    return totp
+
+
+def test_totp_codes_outside_the_window_are_rejected(accounts: Accounts) -> None:
+    now = time.time()
+    totp = _enroll(accounts, "tina", now)
+    assert not accounts.verify_totp("tina", totp.at(now - 90), now=now)
+    assert not accounts.verify_totp("tina", totp.at(now + 90), now=now)
+    assert not accounts.verify_totp("tina", "000000" if totp.at(now) != "000000" else "111111", now=now)
+    assert accounts.verify_totp("tina", totp.at(now), now=now)
+
+
+def test_totp_code_cannot_be_replayed(accounts: Accounts) -> None:
+    now = time.time()
+    totp = _enroll(accounts, "tom", now)
+    code = totp.at(now)
+    assert accounts.verify_totp("tom", code, now=now)
+    assert not accounts.verify_totp("tom", code, now=now)
+    assert not accounts.verify_totp("tom", totp.at(now - 30), now=now)  # older step after a newer one
+    assert accounts.verify_totp("tom", totp.at(now + 30), now=now)
+
+
+def test_mfa_enrollment_sign_in_and_recovery_codes(live_gateway: LiveGateway) -> None:
+    gw = live_gateway.gateway
+    gw.accounts.create_user("mia", PASSWORD)
+    client = live_gateway.login("mia")
+    page = client.get("/account/mfa")
+    uri = unquote(re.search(r'id="totp-uri">([^<]+)<', page.text).group(1).replace("&amp;", "&"))
+    totp = pyotp.TOTP(parse_qs(urlsplit(uri).query)["secret"][0])
+    wrong = client.post("/account/mfa", data={"csrf_token": page_csrf(page.text), "code": "123456"})
+    assert wrong.status_code == 400 or totp.now() == "123456"
+    done = client.post(
+        "/account/mfa", data={"csrf_token": page_csrf(page.text), "code": totp.at(time.time() - 30)}
+    )
+    codes = re.findall(r"<code>([0-9a-f]{8}-[0-9a-f]{8})</code>", done.text)
+    assert len(codes) == 10
+    stored = gw.store.engine.connect().exec_driver_sql("SELECT code_hash FROM gateway_recovery_codes").all()
+    assert codes[0] not in {row[0] for row in stored}
+
+    fresh = live_gateway.client()
+    pending = sign_in(fresh, "mia", PASSWORD)
+    assert pending.status_code == 303 and pending.headers["location"] == "/login/mfa"
+    assert graphql(fresh, "acme", RUNS).status_code == 401  # password alone opens nothing
+    pending_cookie = fresh.cookies["kf_session"]
+    mfa_page = fresh.get("/login/mfa")
+    assert fresh.post(
+        "/login/mfa", data={"csrf_token": page_csrf(mfa_page.text), "code": "999999"}
+    ).status_code in (
+        401,
+        303,
+    )
+    ok = fresh.post("/login/mfa", data={"csrf_token": page_csrf(mfa_page.text), "code": totp.at(time.time())})
+    assert ok.status_code == 303, ok.text
+    assert fresh.cookies["kf_session"] != pending_cookie
+    assert fresh.get("/").status_code == 200 and "mia" in fresh.get("/").text
+
+    # a recovery code works once
+    for attempt in range(2):
+        browser = live_gateway.client()
+        sign_in(browser, "mia", PASSWORD)
+        page = browser.get("/login/mfa")
+        result = browser.post("/login/mfa", data={"csrf_token": page_csrf(page.text), "code": codes[0]})
+        assert result.status_code == (303 if attempt == 0 else 401)
+    actions = [(e.action, e.outcome) for e in gw.platform_audit.entries() if e.actor == "mia"]
+    assert ("mfa.enrolled", "success") in actions and ("signin.mfa", "failure") in actions
+
+
+# --- API tokens -------------------------------------------------------------------------------------
+def _create_token(client: httpx.Client, tenant: str, role: str) -> httpx.Response:
+    csrf = page_csrf(client.get("/account/tokens").text)
+    return client.post(
+        "/account/tokens",
+        data={"csrf_token": csrf, "name": "ci", "tenant": tenant, "role": role, "days": "7"},
+    )
+
+
+def test_api_tokens_are_scoped_shown_once_hashed_and_revocable(live_gateway: LiveGateway) -> None:
+    gw = live_gateway.gateway
+    assert _create_token(live_gateway.login("vera"), "acme", "launcher").status_code == 403  # above own role
+    owner = live_gateway.login("lars")
+    created = _create_token(owner, "acme", "launcher")
+    assert created.status_code == 201
+    token = re.search(r'id="new-token">(kft_[^<]+)<', created.text).group(1)
+    assert token not in owner.get("/account/tokens").text
+    with gw.store.engine.connect() as conn:
+        hashes = [r[0] for r in conn.exec_driver_sql("SELECT token_hash FROM gateway_api_tokens").all()]
+    assert sha256_hex(token) in hashes and token not in hashes
+
+    bearer = live_gateway.client(headers={"authorization": f"Bearer {token}"})
+    from .test_rbac import LAUNCH, launch_params
+
+    launched = bearer.post("/t/acme/graphql", json={"query": LAUNCH, "variables": launch_params("acme")})
+    assert launched.json()["data"]["launchRun"]["__typename"] == "LaunchRunSuccess"  # no CSRF for Bearer
+    assert bearer.post("/t/acme/graphql", json={"query": WIPE}).status_code == 403  # role scope
+    assert bearer.post("/t/globex/graphql", json={"query": RUNS}).status_code == 403  # tenant scope
+    assert bearer.get("/").headers.get("location", "/login").startswith("/login")  # not a browser session
+
+    token_id = re.findall(r"/account/tokens/(\d+)/revoke", owner.get("/account/tokens").text)[0]
+    csrf = page_csrf(owner.get("/account/tokens").text)
+    assert owner.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": csrf}).status_code == 303
+    assert bearer.post("/t/acme/graphql", json={"query": RUNS}).status_code == 401
+    actions = [e.action for e in gw.platform_audit.entries() if e.actor == "lars"]
+    assert "token.create" in actions and "token.revoke" in actions
+
+
+def test_tokens_stop_working_when_the_creator_loses_the_role(live_gateway: LiveGateway) -> None:
+    gw = live_gateway.gateway
+    original = gw.tenants["acme"]
+    members = [*original.members, {"user": "tess", "role": "editor"}]
+    gw.tenants["acme"] = original.model_validate({**original.model_dump(), "members": members})
+    try:
+        gw.accounts.create_user("tess", PASSWORD)
+        created = _create_token(live_gateway.login("tess"), "acme", "editor")
+        token = re.search(r'id="new-token">(kft_[^<]+)<', created.text).group(1)
+        bearer = live_gateway.client(headers={"authorization": f"Bearer {token}"})
+        assert bearer.post("/t/acme/graphql", json={"query": RUNS}).status_code == 200
+        members[-1] = {"user": "tess", "role": "viewer"}
+        gw.tenants["acme"] = original.model_validate({**original.model_dump(), "members": members})
+        assert bearer.post("/t/acme/graphql", json={"query": RUNS}).status_code == 401
+    finally:
+        gw.tenants["acme"] = original

@@ -1,0 +1,110 @@
+"""Health, Prometheus metrics, rate limits (429 + Retry-After) and the gateway CLI."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from klikkflow_pipelines.cli.gateway import gateway_app
+from klikkflow_pipelines.gateway.accounts import Accounts
+from klikkflow_pipelines.gateway.app import Gateway
+from klikkflow_pipelines.gateway.ratelimit import TokenBuckets
+from klikkflow_pipelines.gateway.store import GatewayStore
+
+from .conftest import LiveGateway, free_port, running_server
+from .helpers import PASSWORD, graphql, sign_in
+
+RUNS = "{ runsOrError { __typename } }"
+
+
+def test_healthz(live_gateway: LiveGateway) -> None:
+    health = live_gateway.client().get("/healthz").json()
+    assert health["status"] == "ok" and health["tenants"] == 2
+
+
+def test_metrics_need_owner_or_token_and_count_requests(live_gateway: LiveGateway) -> None:
+    vera = live_gateway.login("vera")
+    graphql(vera, "acme", RUNS)
+    graphql(vera, "globex", RUNS)
+    graphql(vera, "acme", "mutation { wipeAssets(assetPartitionRanges: []) { __typename } }")
+    assert vera.get("/metrics").status_code == 401  # tenant users do not see platform metrics
+    wrong = live_gateway.client(headers={"authorization": "Bearer nope"})
+    assert wrong.get("/metrics").status_code == 401
+    scraper = live_gateway.client(headers={"authorization": "Bearer metrics-token-for-tests"})
+    text = scraper.get("/metrics").text
+    assert 'klikkflow_gateway_requests_total{route="graphql",status="200",tenant="acme"}' in text
+    assert 'klikkflow_gateway_denials_total{reason="tenant",tenant="globex"}' in text
+    assert 'klikkflow_gateway_denials_total{reason="rbac",tenant="acme"}' in text
+    assert "klikkflow_gateway_request_seconds_bucket" in text
+    live_gateway.client().post("/login", data={})
+    text = scraper.get("/metrics").text
+    assert 'klikkflow_gateway_signin_failures_total{method="local",reason="csrf"}' in text
+    assert live_gateway.login("owner").get("/metrics").status_code == 200
+
+
+def test_token_bucket_refills() -> None:
+    bucket = TokenBuckets(rate=2.0, burst=2.0)
+    assert bucket.take("u", now=0.0) == 0.0
+    assert bucket.take("u", now=0.0) == 0.0
+    assert bucket.take("u", now=0.0) == pytest.approx(0.5)
+    assert bucket.take("other", now=0.0) == 0.0  # keys are independent
+    assert bucket.take("u", now=0.6) == 0.0
+
+
+def test_rate_limits_per_user_and_per_tenant(live_gateway: LiveGateway) -> None:
+    gw = live_gateway.gateway
+    port = free_port()
+    settings = gw.settings.model_copy(
+        update={
+            "public_url": f"http://127.0.0.1:{port}",
+            "rate_per_user": 0.2,
+            "burst_per_user": 3.0,
+            "rate_per_tenant": 0.2,
+            "burst_per_tenant": 5.0,
+        }
+    )
+    limited = Gateway(settings, gw.tenants, gw.tenant_apps, gw.audit_logs, gw.store)
+    with running_server(limited, port) as url:
+        live = LiveGateway(url=url, gateway=limited, oidc=live_gateway.oidc, home=live_gateway.home)
+        vera = live.login("vera")
+        statuses = [graphql(vera, "acme", RUNS).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        limited_response = graphql(vera, "acme", RUNS)
+        assert int(limited_response.headers["retry-after"]) >= 1
+        assert "data" not in limited_response.json()
+        # another user still has personal budget, but the tenant's budget (5) runs out
+        lars = live.login("lars")
+        assert [graphql(lars, "acme", RUNS).status_code for _ in range(3)].count(429) >= 1
+
+
+def test_sign_in_attempts_are_rate_limited_per_address(live_gateway: LiveGateway) -> None:
+    gw = live_gateway.gateway
+    port = free_port()
+    settings = gw.settings.model_copy(
+        update={
+            "public_url": f"http://127.0.0.1:{port}",
+            "signin_rate_per_address": 0.1,
+            "signin_burst_per_address": 3,
+        }
+    )
+    limited = Gateway(settings, gw.tenants, gw.tenant_apps, gw.audit_logs, gw.store)
+    with running_server(limited, port) as url:
+        live = LiveGateway(url=url, gateway=limited, oidc=live_gateway.oidc, home=live_gateway.home)
+        client = live.client()
+        statuses = [sign_in(client, f"spray{i}", "guess-password").status_code for i in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        throttled = sign_in(client, "vera", PASSWORD)
+        assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
+
+
+def test_cli_add_user(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("KLIKKFLOW_GATEWAY_DB_URL", f"sqlite:///{db}")
+    runner = CliRunner()
+    short = runner.invoke(gateway_app, ["add-user", "carl", "--owner"], input="short\nshort\n")
+    assert short.exit_code != 0 and "12 characters" in short.output
+    ok = runner.invoke(gateway_app, ["add-user", "carl", "--owner"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert ok.exit_code == 0, ok.output
+    store = GatewayStore(f"sqlite:///{db}")
+    assert store.get_user("carl")["is_owner"]
+    assert Accounts(store).check_password("carl", PASSWORD).status == "ok"
