@@ -14,6 +14,7 @@ import os
 import dagster as dg
 
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, validate_mapping
+from klikkflow_pipelines.events.definitions import build_event_definitions
 from klikkflow_pipelines.paths import tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant
 from klikkflow_pipelines.workflows.registry import TEMPLATES
@@ -77,16 +78,19 @@ def build_workflows(tenant: TenantConfig) -> list[WorkflowDefs]:
 
 
 def build_definitions(tenant: TenantConfig) -> dg.Definitions:
-    """The tenant's Definitions: its enabled workflows plus per-environment resources."""
+    """The tenant's Definitions: its enabled workflows, per-environment resources and the
+    event triggers (webhook/queue outbox sensors, failure alerts, dead letters) of its jobs."""
     workflows = build_workflows(tenant)
-    return dg.Definitions(
+    jobs = [j for w in workflows for j in w.jobs]
+    workflow_defs = dg.Definitions(
         assets=[a for w in workflows for a in w.assets],
         asset_checks=[c for w in workflows for c in w.asset_checks],
-        jobs=[j for w in workflows for j in w.jobs],
+        jobs=jobs,
         schedules=[s for w in workflows for s in w.schedules],
         sensors=[s for w in workflows for s in w.sensors],
         resources=build_resources(tenant),
     )
+    return dg.Definitions.merge(workflow_defs, build_event_definitions(tenant, jobs))
 
 
 def current_tenant_id() -> str:

@@ -7,6 +7,7 @@ import typer
 from klikkflow_pipelines.cli.audit import audit_app
 from klikkflow_pipelines.cli.demo import demo
 from klikkflow_pipelines.cli.dev import dev
+from klikkflow_pipelines.cli.dlq import dlq_app
 from klikkflow_pipelines.cli.gateway import gateway_app, serve
 from klikkflow_pipelines.cli.tenant import tenant_app
 from klikkflow_pipelines.cli.validate import validate
@@ -24,3 +25,4 @@ app.add_typer(tenant_app, name="tenant")
 app.command("serve")(serve)
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(audit_app, name="audit")
+app.add_typer(dlq_app, name="dlq")

@@ -8,9 +8,12 @@ from typing import Any
 
 import anyio
 from starlette.applications import Starlette
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from compliance.audit.log import AuditLog
+from klikkflow_pipelines.events.signing import webhook_secret
+from klikkflow_pipelines.events.webhook_app import create_webhook_app
 from klikkflow_pipelines.gateway.accounts import Accounts
 from klikkflow_pipelines.gateway.gate import TenantGate, origin_of
 from klikkflow_pipelines.gateway.metrics import GatewayMetrics
@@ -76,7 +79,13 @@ class Gateway:
         )
         self.public_origin = origin_of(settings.public_url)
         self.gate = TenantGate(self)
-        self.web = Starlette(routes=build_routes(self))
+        # Signed webhooks (HMAC per workflow, no session) for the tenants this gateway serves.
+        hooks = create_webhook_app(
+            secret_lookup=lambda tenant, workflow: (
+                webhook_secret(tenant, workflow) if tenant in self.tenants else None
+            )
+        )
+        self.web = Starlette(routes=[*build_routes(self), Mount("/hooks", app=hooks)])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")

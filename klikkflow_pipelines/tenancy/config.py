@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -48,7 +49,7 @@ def _invalid(message: str, fix: str) -> PydanticCustomError:
     return PydanticCustomError("value_error", message.replace("{", "(").replace("}", ")"), {"fix": fix})
 
 
-_QUANTITY_PATTERN = r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?"
+_QUANTITY_PATTERN = r"(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<suffix>m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?"
 
 
 class Plan(_Strict):
@@ -75,8 +76,6 @@ class Plan(_Strict):
 
     @model_validator(mode="after")
     def _requests_within_limits(self) -> Plan:
-        from kubernetes.utils.quantity import parse_quantity
-
         for kind in ("cpu", "memory"):
             request, limit = getattr(self, f"{kind}_request"), getattr(self, f"{kind}_limit")
             if parse_quantity(request) > parse_quantity(limit):
@@ -85,6 +84,36 @@ class Plan(_Strict):
                     f"lower {kind}_request or raise {kind}_limit",
                 )
         return self
+
+
+_QUANTITY_SUFFIXES = {
+    "": 1,
+    "m": Decimal("0.001"),
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def parse_quantity(value: str) -> Decimal:
+    """The numeric value of a Kubernetes quantity such as ``500m`` or ``4Gi``.
+
+    Written here rather than imported from the kubernetes client, whose import
+    costs almost a second on every code-location load.
+    """
+    match = re.fullmatch(_QUANTITY_PATTERN, value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+    return Decimal(match["number"]) * _QUANTITY_SUFFIXES[match["suffix"] or ""]
 
 
 def _network_cidr(value: str) -> str:

@@ -1,0 +1,119 @@
+"""``build_event_definitions``: the sensors and resources that make a tenant's jobs event-driven."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+
+from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem
+from klikkflow_pipelines.events.config import (
+    EventsConfig,
+    NotifierSettings,
+    events_config_path,
+    load_events_config,
+)
+from klikkflow_pipelines.events.resources import EventStoreResource, TriggerEventResource
+from klikkflow_pipelines.tenancy.config import TenantConfig
+from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
+from resources.notifier import NotifierResource
+from resources.rabbitmq import RabbitMQResource
+from sensors.outbox_events import build_outbox_sensor
+from sensors.rabbitmq_events import build_rabbitmq_sensor
+from sensors.run_alerts import build_alert_sensors
+
+
+def notifier_resource(settings: NotifierSettings) -> NotifierResource:
+    """The notifier with every secret bound to its environment variable (``dg.EnvVar``)."""
+
+    def env(name: str | None) -> Any:
+        return dg.EnvVar(name) if name else None
+
+    return NotifierResource(
+        slack_webhook_url=env(settings.slack_webhook_url_env),
+        teams_webhook_url=env(settings.teams_webhook_url_env),
+        webhook_url=env(settings.webhook_url_env),
+        webhook_secret=env(settings.webhook_secret_env),
+        smtp_host=settings.smtp_host,
+        smtp_port=settings.smtp_port,
+        smtp_username=env(settings.smtp_username_env),
+        smtp_password=env(settings.smtp_password_env),
+        smtp_starttls=settings.smtp_starttls,
+        email_from=settings.email_from,
+        email_to=list(settings.email_to),
+        oncall_email_to=list(settings.oncall_email_to),
+        run_link_base=settings.run_link_base,
+    )
+
+
+def _check_workflows(tenant_id: str, config: EventsConfig, job_names: set[str]) -> None:
+    problems = []
+    fix = f"use one of the tenant's jobs: {', '.join(sorted(job_names)) or '(none)'}"
+    for index, name in enumerate(config.webhooks or []):
+        if name not in job_names:
+            problems.append(
+                ConfigProblem(
+                    str(events_config_path(tenant_id)), f"webhooks[{index}]", f"no job {name!r}", fix
+                )
+            )
+    for index, binding in enumerate(config.rabbitmq.queues if config.rabbitmq else []):
+        if binding.workflow not in job_names:
+            problems.append(
+                ConfigProblem(
+                    str(events_config_path(tenant_id)),
+                    f"rabbitmq.queues[{index}].workflow",
+                    f"no job {binding.workflow!r}",
+                    fix,
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+
+
+def build_event_definitions(
+    tenant: TenantConfig, jobs: Sequence[Any], config: EventsConfig | None = None
+) -> dg.Definitions:
+    """Sensors and resources making ``jobs`` event-driven for ``tenant`` (merge into its Definitions).
+
+    * one outbox sensor per webhook/queue workflow (``run_key`` = event id),
+    * one RabbitMQ sensor per configured queue,
+    * the failure-alert, success-resolve and delivery-retry sensors,
+    * resources ``event_store``, ``trigger_event``, ``notifier`` and, with queues, ``rabbitmq``.
+
+    ``config`` defaults to the tenant's ``events/<tenant>.yaml``.
+    """
+    config = config or load_events_config(tenant.id)
+    by_name = {job.name: job for job in jobs}
+    _check_workflows(tenant.id, config, set(by_name))
+    queues = config.rabbitmq.queues if config.rabbitmq else []
+    triggered = list(config.webhooks) if config.webhooks is not None else list(by_name)
+    triggered += [b.workflow for b in queues if b.workflow not in triggered]
+    run_tags = tenant_run_tags(tenant)
+    sensors: list[dg.SensorDefinition] = [
+        build_outbox_sensor(
+            by_name[name], tags=run_tags, minimum_interval_seconds=config.sensor_interval_seconds
+        )
+        for name in triggered
+    ]
+    sensors += [
+        build_rabbitmq_sensor(
+            tenant=tenant.id,
+            queue=binding.queue,
+            workflow=binding.workflow,
+            minimum_interval_seconds=config.sensor_interval_seconds,
+            max_messages=config.rabbitmq.max_messages_per_tick,
+        )
+        for binding in queues
+    ]
+    sensors += build_alert_sensors(
+        tenant=tenant.id, policy=config.alerts, minimum_interval_seconds=config.alert_sensor_interval_seconds
+    )
+    resources: dict[str, Any] = {
+        "event_store": EventStoreResource(tenant=tenant.id),
+        "trigger_event": TriggerEventResource(),
+        "notifier": notifier_resource(config.notifier),
+    }
+    if queues:
+        resources["rabbitmq"] = RabbitMQResource(url=dg.EnvVar(config.rabbitmq.url_env))
+    return dg.Definitions(sensors=sensors, resources=resources)
