@@ -13,18 +13,27 @@ import os
 
 import dagster as dg
 
+from compliance.io_manager import CompliantIOManager
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, validate_mapping
 from klikkflow_pipelines.events.definitions import build_event_definitions
-from klikkflow_pipelines.paths import tenant_home
+from klikkflow_pipelines.paths import PROJECT_ROOT, tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant
+from klikkflow_pipelines.tenancy.instance import is_production
 from klikkflow_pipelines.workflows.registry import TEMPLATES
 from klikkflow_pipelines.workflows.template import GOVERNED_IO_MANAGER, WorkflowDefs
 from resources.frame_io import ParquetFrameIOManager
+from resources.secrets import TENANT_KEY_ENV, SecretsResource, local_tenant_key_file
 from resources.warehouse import WarehouseResource
+from sensors.compliance_audit import build_compliance_audit_sensor
+
+DEFAULT_POLICY = PROJECT_ROOT / "deploy" / "policies" / "default.yaml"
 
 
 def build_resources(tenant: TenantConfig) -> dict[str, object]:
     """Resources for the tenant, chosen per environment.
+
+    Frames of governed assets pass the compliance layer (classification and
+    the tenant's policy) before the Parquet storage writes them.
 
     ``KLIKKFLOW_WAREHOUSE_URL`` (read by Dagster at run time through
     ``dg.EnvVar``, so no URL or password is stored in code or run config)
@@ -39,10 +48,25 @@ def build_resources(tenant: TenantConfig) -> dict[str, object]:
     )
     storage_dir = os.environ.get("KLIKKFLOW_STORAGE_DIR") or str(home / "storage")
     frames = ParquetFrameIOManager(base_dir=storage_dir)
+    if os.environ.get(TENANT_KEY_ENV):
+        secrets = SecretsResource(tenant_key=dg.EnvVar(TENANT_KEY_ENV))
+    elif is_production():
+        secrets = SecretsResource()  # hash/tokenize rules then fail with "set KLIKKFLOW_TENANT_KEY"
+    else:
+        secrets = SecretsResource(tenant_key_file=str(local_tenant_key_file(home)))
+    governed = CompliantIOManager(
+        inner=frames,
+        secrets=secrets,
+        tenant_id=tenant.id,
+        policy_path=str(tenant.policy_path() or DEFAULT_POLICY),
+        destination="storage",
+        region=tenant.region,
+    )
     return {
         "warehouse": WarehouseResource(url=warehouse_url),
         "io_manager": frames,
-        GOVERNED_IO_MANAGER: frames,
+        GOVERNED_IO_MANAGER: governed,
+        "secrets": secrets,
     }
 
 
@@ -87,7 +111,7 @@ def build_definitions(tenant: TenantConfig) -> dg.Definitions:
         asset_checks=[c for w in workflows for c in w.asset_checks],
         jobs=jobs,
         schedules=[s for w in workflows for s in w.schedules],
-        sensors=[s for w in workflows for s in w.sensors],
+        sensors=[*(s for w in workflows for s in w.sensors), build_compliance_audit_sensor(tenant.id)],
         resources=build_resources(tenant),
     )
     return dg.Definitions.merge(workflow_defs, build_event_definitions(tenant, jobs))

@@ -21,8 +21,24 @@ from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants
 from klikkflow_pipelines.tenancy.instance import EMBEDDED_CONFIG, PRODUCTION_CONFIG, render_instance_config
 
 TenantCheck = Callable[[TenantConfig], list[ConfigProblem]]
-TENANT_CHECKS: list[TenantCheck] = []
-"""Further per-tenant checks (for example the compliance policy); each returns its problems."""
+
+
+def check_policy(tenant: TenantConfig) -> list[ConfigProblem]:
+    """The tenant's compliance policy file loads and validates."""
+    from compliance.policy import load_policy
+
+    path = tenant.policy_path()
+    if path is None:
+        return []
+    try:
+        load_policy(path)
+    except ConfigError as exc:
+        return exc.problems
+    return []
+
+
+TENANT_CHECKS: list[TenantCheck] = [check_policy]
+"""Checks beyond the Definitions build; each returns its problems."""
 
 
 @dataclass

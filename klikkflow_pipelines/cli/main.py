@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from klikkflow_pipelines.cli.audit import audit_app
+from klikkflow_pipelines.cli.compliance import classify, policy_app
 from klikkflow_pipelines.cli.demo import demo
 from klikkflow_pipelines.cli.dev import dev
 from klikkflow_pipelines.cli.dlq import dlq_app
@@ -26,3 +27,5 @@ app.command("serve")(serve)
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(audit_app, name="audit")
 app.add_typer(dlq_app, name="dlq")
+app.command()(classify)
+app.add_typer(policy_app, name="policy")

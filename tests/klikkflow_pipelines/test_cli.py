@@ -23,6 +23,7 @@ def test_validate_passes_on_the_shipped_configs() -> None:
 
 def test_validate_names_file_and_field_of_a_broken_tenant(tmp_path: Path) -> None:
     good = yaml.safe_load(Path("deploy/tenants/default.yaml").read_text())
+    good["policy"] = str(Path("deploy/policies/default.yaml").resolve())
     (tmp_path / "default.yaml").write_text(yaml.safe_dump(good))
     broken = {**good, "id": "broken", "timezone": "Mars/Olympus", "plan": {"max_concurrent_runs": "lots"}}
     (tmp_path / "broken.yaml").write_text(yaml.safe_dump(broken))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field, ValidationInfo, field_validator
 
+from compliance.quality import SUITES_DIR, suite_asset_check
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
 from klikkflow_pipelines.workflows.claims.assets import GROUP, build_claims_assets, routed_claims_all_routed
@@ -47,7 +48,13 @@ def build_claims(tenant: TenantConfig, params: ClaimsParams) -> WorkflowDefs:
         enabled=params.schedule_enabled,
     )
     return WorkflowDefs(
-        assets=assets, asset_checks=[routed_claims_all_routed], jobs=[job], schedules=[schedule]
+        assets=assets,
+        asset_checks=[
+            routed_claims_all_routed,
+            suite_asset_check("routed_claims", SUITES_DIR / "routed_claims.yaml"),
+        ],
+        jobs=[job],
+        schedules=[schedule],
     )
 
 

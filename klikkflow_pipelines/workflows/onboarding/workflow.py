@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from compliance.quality import SUITES_DIR, suite_asset_check
 from klikkflow_pipelines.paths import tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
@@ -60,7 +61,10 @@ def build_onboarding(tenant: TenantConfig, params: OnboardingParams) -> Workflow
     )
     return WorkflowDefs(
         assets=assets,
-        asset_checks=[clean_customers_unique_email],
+        asset_checks=[
+            clean_customers_unique_email,
+            suite_asset_check("clean_customers", SUITES_DIR / "clean_customers.yaml"),
+        ],
         jobs=[job],
         schedules=[schedule],
         sensors=[sensor],

@@ -79,7 +79,10 @@ def test_claims_workflow_materializes_and_records_outcomes(defs, group_assets, r
     checks = [
         e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
-    assert [c.passed for c in checks] == [True]
+    assert {c.check_name: c.passed for c in checks} == {
+        "routed_claims_all_routed": True,
+        "routed_claims_quality": True,
+    }
 
     stored = resources["warehouse"].read_frame(
         "SELECT claim_id, queue, risk_score FROM claim_outcomes ORDER BY claim_id"

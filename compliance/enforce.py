@@ -1,0 +1,305 @@
+"""Vectorized enforcement of a policy on a Polars frame (pandas frames are converted).
+
+:func:`plan` decides one action per column from the classification report;
+:func:`enforce` applies the plan. ``block`` raises :class:`PolicyBlocked`
+before any column is touched, so callers that write after enforcing write
+nothing. Every action except the NER part of ``redact`` is a Polars
+expression or a per-distinct-value map joined back to the rows.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from compliance import patterns
+from compliance.classify import ColumnReport, FrameReport
+from compliance.crypto import KeyMaterialError, Keys, hash_series, tokenize_series
+from compliance.entities import NER_ENTITIES, PATTERN_ENTITIES
+from compliance.frames import to_polars
+from compliance.nlp import SPACY_LABELS, NlpEngines, build_engines
+from compliance.policy import DEFAULT_REDACT, Policy
+
+# Order matters: e-mail addresses before phone numbers, IBANs and cards before SSNs.
+_REDACT_ORDER = ("EMAIL_ADDRESS", "IBAN_CODE", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "PHONE_NUMBER")
+NER_BATCH = 512
+
+
+@dataclass(frozen=True)
+class ColumnDecision:
+    """The action chosen for one column and why."""
+
+    column: str
+    action: str
+    rule: str | None
+    entities: tuple[str, ...]
+    sensitivity: str
+    keep_last: int | None = None
+    redact_entities: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-data form for metadata and events."""
+        out: dict[str, Any] = {
+            "column": self.column,
+            "action": self.action,
+            "rule": self.rule,
+            "entities": list(self.entities),
+            "sensitivity": self.sensitivity,
+        }
+        if self.keep_last is not None:
+            out["keep_last"] = self.keep_last
+        if self.redact_entities:
+            out["redact_entities"] = list(self.redact_entities)
+        return out
+
+
+class PolicyBlocked(Exception):
+    """A ``block`` rule matched: the data must not be written anywhere."""
+
+    def __init__(self, asset: str, decisions: list[ColumnDecision]):
+        self.asset = asset
+        self.decisions = decisions
+        cols = ", ".join(
+            f"{d.column} ({'/'.join(d.entities) or d.sensitivity}, rule {d.rule})" for d in decisions
+        )
+        super().__init__(f"policy blocks writing {asset}: {cols}")
+
+
+class ResidencyViolation(Exception):
+    """The destination's region is not allowed for this data by the policy's residency rules."""
+
+    def __init__(self, destination: str, region: str, allowed: list[str]):
+        self.destination, self.region, self.allowed = destination, region, allowed
+        super().__init__(
+            f"data residency: destination {destination!r} is in region {region!r}, "
+            f"the policy allows only {', '.join(allowed)}"
+        )
+
+
+@dataclass
+class EnforcementResult:
+    """The protected frame and the decision taken for every column."""
+
+    frame: pl.DataFrame
+    decisions: list[ColumnDecision] = field(default_factory=list)
+
+    def actions(self) -> dict[str, str]:
+        """Column -> action, for columns where something other than ``allow`` happened."""
+        return {d.column: d.action for d in self.decisions if d.action != "allow"}
+
+
+def plan(policy: Policy, report: FrameReport, asset: str) -> list[ColumnDecision]:
+    """Decide the action of every column of ``report`` under ``policy`` (first matching rule wins)."""
+    decisions = []
+    for name, col in report.columns.items():
+        decisions.append(_decide(policy, asset, name, col))
+    return decisions
+
+
+def _decide(policy: Policy, asset: str, name: str, col: ColumnReport) -> ColumnDecision:
+    carried = col.carried if col.score >= policy.min_score else set()
+    entities = tuple(sorted(carried))
+    sensitivity = col.sensitivity if carried else ("public" if col.sensitivity == "public" else "internal")
+    rule = policy.rule_for(asset, name, carried, sensitivity, col.free_text)
+    if rule is None:
+        action = policy.default_action if carried else "allow"
+        return ColumnDecision(name, action, None, entities, sensitivity)
+    redact: tuple[str, ...] = ()
+    if rule.action == "redact":
+        wanted = rule.redact_entities if rule.redact_entities is not None else DEFAULT_REDACT
+        redact = tuple(e for e in wanted if e in carried or col.free_text)
+    keep = rule.mask_keep_last if rule.action == "mask" else None
+    return ColumnDecision(name, rule.action, rule.name, entities, sensitivity, keep, redact)
+
+
+def check_residency(policy: Policy, destination: str, region: str, report: FrameReport) -> None:
+    """Raise :class:`ResidencyViolation` when ``region`` is not allowed for ``destination``."""
+    allowed = policy.allowed_regions(destination, has_pii=bool(report.pii_columns()))
+    if allowed is not None and region not in allowed:
+        raise ResidencyViolation(destination, region, allowed)
+
+
+def enforce(
+    frame: Any,
+    policy: Policy,
+    report: FrameReport,
+    *,
+    asset: str,
+    keys: Keys | None,
+    engines: NlpEngines | None = None,
+) -> EnforcementResult:
+    """Apply ``policy`` to ``frame`` and return the protected Polars frame with the decisions.
+
+    Raises :class:`PolicyBlocked` (before changing anything) when a ``block``
+    rule matches, and :class:`KeyMaterialError` when hash/tokenize is needed without keys.
+    """
+    df = to_polars(frame)
+    decisions = plan(policy, report, asset)
+    blocked = [d for d in decisions if d.action == "block"]
+    if blocked:
+        raise PolicyBlocked(asset, blocked)
+    if keys is None and any(d.action in ("hash", "tokenize") for d in decisions):
+        raise KeyMaterialError(
+            "hash/tokenize rules need the tenant key; set KLIKKFLOW_TENANT_KEY for the secrets resource"
+        )
+    expressions: list[pl.Expr] = []
+    texts: list[ColumnDecision] = []
+    crypto: list[ColumnDecision] = []
+    dropped: list[str] = []
+    for d in decisions:
+        if d.action == "drop":
+            dropped.append(d.column)
+        elif d.action == "mask":
+            expressions.append(mask_expr(d.column, d.keep_last or 0))
+        elif d.action in ("hash", "tokenize"):
+            crypto.append(d)
+        elif d.action == "redact" and report.columns[d.column].free_text:
+            texts.append(d)
+        elif d.action == "redact":
+            col = report.columns[d.column]
+            label = f"<{col.entity or (d.entities[0] if d.entities else 'REDACTED')}>"
+            expressions.append(
+                pl.when(pl.col(d.column).is_null()).then(None).otherwise(pl.lit(label)).alias(d.column)
+            )
+
+    def _polars_work() -> list[pl.Series]:
+        """Masking and text redaction: Polars releases the GIL, so this overlaps the per-value crypto."""
+        out = [redact_text(df.get_column(d.column), d.redact_entities, engines) for d in texts]
+        return out + (df.select(expressions).get_columns() if expressions else [])
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        polars_result = pool.submit(_polars_work)
+        replaced = [
+            hash_series(df.get_column(d.column), keys.hash_key)  # type: ignore[union-attr]
+            if d.action == "hash"
+            else tokenize_series(df.get_column(d.column), keys.token_key)  # type: ignore[union-attr]
+            for d in crypto
+        ]
+        replaced += polars_result.result()
+    if replaced:
+        df = df.with_columns(replaced)
+    if dropped:
+        df = df.drop(dropped)
+    return EnforcementResult(frame=df, decisions=decisions)
+
+
+def mask_expr(column: str, keep_last: int) -> pl.Expr:
+    """Letters and digits replaced by ``*`` except the last ``keep_last`` characters; separators stay."""
+    text = pl.col(column).cast(pl.String, strict=False)
+    length = text.str.len_chars().cast(pl.Int64)
+    cut = (length - keep_last).clip(lower_bound=0)
+    head = text.str.slice(0, cut).str.replace_all(r"[\p{L}\p{N}]", "*")
+    tail = text.str.slice(cut)
+    return pl.concat_str([head, tail]).alias(column)
+
+
+def redact_text(series: pl.Series, entities: tuple[str, ...], engines: NlpEngines | None) -> pl.Series:
+    """Replace entity spans inside free text with ``<ENTITY>``.
+
+    Pattern entities use vectorized Polars regexes over the whole column; names
+    and places (PERSON, LOCATION) use batched NER over the distinct texts when
+    a spaCy model is available (``engines`` defaults to the configured model;
+    pass ``build_engines("")`` for pattern-only).
+    """
+    text = series.cast(pl.String, strict=False)
+    wanted = set(entities)
+    expr = pl.col("t")
+    for entity in _REDACT_ORDER:
+        if entity in wanted and entity in PATTERN_ENTITIES:
+            expr = expr.str.replace_all(patterns.SPAN[entity], f"<{entity}>")
+    text = pl.DataFrame({"t": text}).select(expr).to_series()
+    ner_wanted = [e for e in NER_ENTITIES if e in wanted]
+    if ner_wanted and engines is None:
+        engines = build_engines()
+    if ner_wanted and engines is not None and engines.has_ner:
+        text = _redact_ner(text, ner_wanted, engines)
+    return text.alias(series.name)
+
+
+_LABEL_TO_ENTITY = SPACY_LABELS
+
+
+NER_CHUNK = 100_000  # characters per NER call; spaCy refuses texts over nlp.max_length
+NER_CONTEXT = 3  # words of context kept on each side of a capitalised word
+_WORD = re.compile(r"\S+")
+
+
+def _chunks(text: str, size: int = NER_CHUNK) -> list[str]:
+    """Split ``text`` into pieces of at most ``size`` characters, at whitespace where possible."""
+    pieces, start = [], 0
+    while len(text) - start > size:
+        cut = text.rfind(" ", start + size // 2, start + size)
+        cut = start + size if cut == -1 else cut + 1
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    return pieces
+
+
+def ner_windows(text: str, context: int = NER_CONTEXT) -> list[tuple[int, int]]:
+    """Character ranges worth sending to NER: each capitalised word with ``context`` words around it.
+
+    Names and places in the languages we handle start with a capital letter, so
+    text without one needs no NER at all, and lower-case stretches far from any
+    capital cannot hold an entity; skipping them is most of the speed-up over
+    running the model on every character. Overlapping ranges are merged.
+    """
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    ranges: list[tuple[int, int]] = []
+    for index, (start, end) in enumerate(words):
+        word = text[start:end].lstrip("(\"'[")
+        if not word or not word[0].isupper() or word.startswith("<"):
+            continue
+        low = words[max(0, index - context)][0]
+        high = words[min(len(words) - 1, index + context)][1]
+        if ranges and low <= ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], max(high, ranges[-1][1]))
+        else:
+            ranges.append((low, high))
+    return ranges
+
+
+def redact_names(texts: list[str], entities: list[str], engines: NlpEngines) -> list[str]:
+    """Replace PERSON/LOCATION spans found by the NER pipeline (``nlp.pipe``, batched).
+
+    Only :func:`ner_windows` of each text go through the model, each distinct
+    window once, in pieces of at most :data:`NER_CHUNK` characters.
+    """
+    pieces: dict[str, int] = {}
+    placements: list[tuple[int, int, str]] = []  # (text index, offset in text, piece)
+    for index, text in enumerate(texts):
+        for low, high in ner_windows(text):
+            offset = low
+            for piece in _chunks(text[low:high]):
+                pieces.setdefault(piece, len(pieces))
+                placements.append((index, offset, piece))
+                offset += len(piece)
+    found: list[list[tuple[int, int, str]]] = []
+    for doc in engines.ner.pipe(list(pieces), batch_size=NER_BATCH):
+        spans = [(e.start_char, e.end_char, _LABEL_TO_ENTITY.get(e.label_, "")) for e in doc.ents]
+        found.append([span for span in spans if span[2] in entities])
+    per_text: list[list[tuple[int, int, str]]] = [[] for _ in texts]
+    for index, offset, piece in placements:
+        per_text[index].extend((offset + a, offset + b, label) for a, b, label in found[pieces[piece]])
+    out = []
+    for text, spans in zip(texts, per_text, strict=True):
+        parts, last = [], 0
+        for start, end, label in sorted(spans):
+            if start < last:
+                continue
+            parts.append(text[last:start])
+            parts.append(f"<{label}>")
+            last = end
+        parts.append(text[last:])
+        out.append("".join(parts))
+    return out
+
+
+def _redact_ner(text: pl.Series, entities: list[str], engines: NlpEngines) -> pl.Series:
+    distinct = text.drop_nulls().unique()
+    redacted = pl.Series(redact_names(distinct.to_list(), entities, engines), dtype=pl.String)
+    return text.replace_strict(distinct, redacted, default=None, return_dtype=pl.String)

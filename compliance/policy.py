@@ -1,0 +1,184 @@
+"""The per-tenant compliance policy: a YAML file of rules, validated with file/rule/field errors.
+
+Rules are tried in order and the first whose ``match`` fits a column decides
+its action; columns no rule matches get ``default_action``. See POLICY.md.
+Keys never live in the policy: hashing and tokenization keys come from the
+secrets resource (:mod:`resources.secrets`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from compliance.entities import ENTITIES, PATTERN_ENTITIES, Sensitivity
+from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, read_yaml_mapping, validate_mapping
+
+Action = Literal["allow", "mask", "hash", "tokenize", "redact", "drop", "block"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_entities(values: list[str]) -> list[str]:
+    unknown = [v for v in values if v not in ENTITIES]
+    if unknown:
+        raise ValueError(
+            f"unknown entity {', '.join(map(repr, unknown))}; known entities: {', '.join(ENTITIES)}"
+        )
+    return values
+
+
+class Match(_Strict):
+    """Which columns a rule applies to; every given selector must fit (globs are shell-style)."""
+
+    entities: list[str] = Field(default_factory=list)
+    sensitivity: list[Sensitivity] = Field(default_factory=list)
+    free_text: bool | None = None
+    assets: list[str] = Field(default_factory=list)
+    columns: list[str] = Field(default_factory=list)
+
+    @field_validator("entities")
+    @classmethod
+    def _known_entities(cls, value: list[str]) -> list[str]:
+        return _check_entities(value)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Match:
+        if not (
+            self.entities or self.sensitivity or self.free_text is not None or self.assets or self.columns
+        ):
+            raise ValueError(
+                "match selects nothing; give entities, sensitivity, free_text, assets or columns"
+            )
+        return self
+
+    def fits(self, asset: str, column: str, carried: set[str], sensitivity: str, free_text: bool) -> bool:
+        """True when a column of ``asset`` with these findings is selected."""
+        if self.assets and not any(fnmatch.fnmatchcase(asset, g) for g in self.assets):
+            return False
+        if self.columns and not any(fnmatch.fnmatchcase(column, g) for g in self.columns):
+            return False
+        if self.free_text is not None and self.free_text != free_text:
+            return False
+        if self.entities and not carried.intersection(self.entities):
+            return False
+        return not self.sensitivity or sensitivity in self.sensitivity
+
+
+class Rule(_Strict):
+    """One policy rule: a name, what it matches and the action taken."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    match: Match
+    action: Action
+    keep_last: int | None = Field(default=None, ge=0, le=64)
+    redact_entities: list[str] | None = None
+    description: str = ""
+
+    @field_validator("redact_entities")
+    @classmethod
+    def _known_redact_entities(cls, value: list[str] | None) -> list[str] | None:
+        return value if value is None else _check_entities(value)
+
+    @model_validator(mode="after")
+    def _action_fields(self) -> Rule:
+        if self.keep_last is not None and self.action != "mask":
+            raise ValueError("keep_last applies only to action mask")
+        if self.redact_entities is not None and self.action != "redact":
+            raise ValueError("redact_entities applies only to action redact")
+        return self
+
+    @property
+    def mask_keep_last(self) -> int:
+        """Characters left visible by ``mask`` (default 4)."""
+        return 4 if self.keep_last is None else self.keep_last
+
+
+class ResidencyRule(_Strict):
+    """Where data may be written: destinations (globs) and the regions allowed for them."""
+
+    destinations: list[str] = Field(min_length=1)
+    allowed_regions: list[str] = Field(min_length=1)
+    only_with_pii: bool = True
+
+
+class Policy(_Strict):
+    """A tenant's whole compliance policy."""
+
+    version: Literal[1] = 1
+    description: str = ""
+    default_action: Literal["allow", "drop", "block"] = "allow"
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    rules: list[Rule] = Field(default_factory=list)
+    residency: list[ResidencyRule] = Field(default_factory=list)
+    source: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Policy:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.name in seen:
+                raise ValueError(f"rule name {rule.name!r} is used twice; rule names must be unique")
+            seen.add(rule.name)
+        return self
+
+    def rule_for(
+        self, asset: str, column: str, carried: set[str], sensitivity: str, free_text: bool
+    ) -> Rule | None:
+        """The first rule that matches the column, or ``None``."""
+        for rule in self.rules:
+            if rule.match.fits(asset, column, carried, sensitivity, free_text):
+                return rule
+        return None
+
+    def allowed_regions(self, destination: str, has_pii: bool) -> list[str] | None:
+        """Regions allowed for ``destination``, or ``None`` when no residency rule applies."""
+        for rule in self.residency:
+            if rule.only_with_pii and not has_pii:
+                continue
+            if any(fnmatch.fnmatchcase(destination, g) for g in rule.destinations):
+                return list(rule.allowed_regions)
+        return None
+
+
+DEFAULT_REDACT: tuple[str, ...] = (*PATTERN_ENTITIES, "PERSON", "LOCATION")
+
+
+def _name_rules(problems: list[ConfigProblem], data: dict[str, Any]) -> list[ConfigProblem]:
+    """Add each rule's name to field paths like ``rules[2].action`` so errors name the rule."""
+    rules = data.get("rules") if isinstance(data.get("rules"), list) else []
+    named = []
+    for problem in problems:
+        field = problem.field
+        if field.startswith("rules[") and "]" in field:
+            index = field[6 : field.index("]")]
+            if index.isdigit() and int(index) < len(rules) and isinstance(rules[int(index)], dict):
+                name = rules[int(index)].get("name")
+                if name:
+                    field = f"rules[{index}] (rule {name!r}){field[field.index(']') + 1 :]}"
+        named.append(ConfigProblem(problem.file, field, problem.message, problem.fix))
+    return named
+
+
+def load_policy(path: Path | str) -> Policy:
+    """Load and validate a policy file; :class:`ConfigError` names file, rule and field on any problem."""
+    path = Path(path)
+    data = read_yaml_mapping(path)
+    try:
+        policy = validate_mapping(str(path), data, Policy)
+    except ConfigError as exc:
+        raise ConfigError(_name_rules(exc.problems, data)) from None
+    return policy.model_copy(update={"source": str(path)})
+
+
+def policy_from_mapping(data: dict[str, Any], source: str = "<policy>") -> Policy:
+    """Validate an in-memory policy mapping (tests, generated policies) with the same messages."""
+    try:
+        return validate_mapping(source, data, Policy)
+    except ConfigError as exc:
+        raise ConfigError(_name_rules(exc.problems, data)) from None

@@ -1,0 +1,114 @@
+"""``klikkflow classify`` and ``klikkflow policy check|apply``: the compliance layer on files."""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from compliance.classify import DEFAULT_SAMPLE, FrameReport, classify_frame
+from compliance.crypto import KeyMaterialError
+from compliance.enforce import PolicyBlocked, enforce
+from compliance.files import DataFileError, read_frame, write_frame
+from compliance.policy import Policy, load_policy
+from klikkflow_pipelines.config_errors import ConfigError
+from resources.secrets import TENANT_KEY_ENV, SecretsResource
+
+policy_app = typer.Typer(
+    help="Check compliance policy files and apply them to data files.", no_args_is_help=True
+)
+
+
+class OutputFormat(StrEnum):
+    """Output formats of ``klikkflow classify``."""
+
+    json = "json"
+    table = "table"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _report_table(report: FrameReport, path: Path) -> Table:
+    table = Table(title=f"{path} ({report.rows} rows)")
+    for header in ("column", "entity", "score", "sensitivity", "entities"):
+        table.add_column(header)
+    for name, col in report.columns.items():
+        rates = ", ".join(f"{e} {r:.0%}" for e, r in sorted(col.entities.items(), key=lambda kv: -kv[1]))
+        label = col.entity or ("free text" if col.free_text else "-")
+        table.add_row(name, label, f"{col.score:.2f}", col.sensitivity, rates)
+    return table
+
+
+def classify(
+    path: Path = typer.Argument(..., help="CSV, Parquet or JSON Lines file."),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="json or table."),
+    sample: int = typer.Option(
+        DEFAULT_SAMPLE, "--sample", min=1, help="Distinct values examined per column."
+    ),
+) -> None:
+    """Classify the columns of a data file for PII."""
+    try:
+        frame = read_frame(path)
+    except DataFileError as exc:
+        raise _fail(str(exc)) from None
+    report = classify_frame(frame, sample=sample)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(report.to_json()))
+    else:
+        Console().print(_report_table(report, path))
+
+
+def _load(policy_file: Path) -> Policy:
+    try:
+        return load_policy(policy_file)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+@policy_app.command("check")
+def check(policy_file: Path = typer.Argument(..., help="Policy YAML file.")) -> None:
+    """Validate a policy file; errors name file, rule, field and fix."""
+    policy = _load(policy_file)
+    typer.echo(f"{policy_file}: OK ({len(policy.rules)} rules, {len(policy.residency)} residency rules)")
+
+
+@policy_app.command("apply")
+def apply(
+    policy_file: Path = typer.Argument(..., help="Policy YAML file."),
+    input_path: Path = typer.Argument(..., metavar="IN", help="CSV, Parquet or JSON Lines input."),
+    output_path: Path = typer.Argument(..., metavar="OUT", help="Output file (format from its extension)."),
+    asset: str = typer.Option("", help="Asset name matched by rule globs (default: the input file's stem)."),
+    sample: int = typer.Option(
+        DEFAULT_SAMPLE, "--sample", min=1, help="Distinct values examined per column."
+    ),
+) -> None:
+    """Classify IN, apply the policy and write OUT; a block rule writes nothing and exits 3."""
+    policy = _load(policy_file)
+    try:
+        frame = read_frame(input_path)
+        keys = (
+            SecretsResource(tenant_key=os.environ.get(TENANT_KEY_ENV)).compliance_keys()
+            if os.environ.get(TENANT_KEY_ENV)
+            else None
+        )
+        report = classify_frame(frame, sample=sample)
+        result = enforce(frame, policy, report, asset=asset or input_path.stem, keys=keys)
+        write_frame(result.frame, output_path)
+    except DataFileError as exc:
+        raise _fail(str(exc)) from None
+    except PolicyBlocked as exc:
+        raise _fail(f"{exc}. Nothing was written to {output_path}.", code=3) from None
+    except KeyMaterialError as exc:
+        raise _fail(f"{exc}. Fix: export {TENANT_KEY_ENV} (hex or base64, 32+ bytes)") from None
+    for decision in result.decisions:
+        if decision.action != "allow":
+            typer.echo(f"{decision.column}: {decision.action} (rule {decision.rule})")
+    typer.echo(f"wrote {result.frame.height} rows to {output_path}")

@@ -1,0 +1,96 @@
+"""Secrets and encryption keys for a tenant, read from the environment (never from config files).
+
+Construct with ``dg.EnvVar`` so the value is resolved at run time and never
+stored in the run config::
+
+    SecretsResource(tenant_key=dg.EnvVar("KLIKKFLOW_TENANT_KEY"))
+
+The tenant key is 32+ random bytes, given as hex or base64, for example
+``python -c "import secrets; print(secrets.token_hex(32))"``. The compliance
+layer derives its hashing and tokenization keys from it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from compliance.crypto import KeyMaterialError, Keys, derive_keys
+
+TENANT_KEY_ENV = "KLIKKFLOW_TENANT_KEY"
+
+
+def decode_key(text: str) -> bytes:
+    """Decode a key given as hex or (URL-safe) base64; raise :class:`KeyMaterialError` otherwise."""
+    text = text.strip()
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        pass
+    try:
+        return base64.b64decode(
+            text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True
+        )
+    except (binascii.Error, ValueError):
+        raise KeyMaterialError(
+            f"{TENANT_KEY_ENV} is neither hex nor base64; generate one with "
+            '`python -c "import secrets; print(secrets.token_hex(32))"`'
+        ) from None
+
+
+def local_tenant_key_file(home: Path) -> Path:
+    """The embedded default's tenant key file in the tenant's home, created (0600) on first use.
+
+    Production sets ``KLIKKFLOW_TENANT_KEY`` from its secret store instead.
+    """
+    path = home / "secrets" / "tenant.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path
+
+
+class SecretsResource(dg.ConfigurableResource):
+    """The tenant's secrets: the master key for hashing and tokenization.
+
+    From ``tenant_key`` (``dg.EnvVar("KLIKKFLOW_TENANT_KEY")`` in production) or,
+    for the embedded default, ``tenant_key_file``; the key itself is never
+    part of any config file or run config.
+    """
+
+    tenant_key: str | None = Field(
+        default=None,
+        description="Master key as hex or base64 (32+ bytes); pass dg.EnvVar('KLIKKFLOW_TENANT_KEY').",
+    )
+    tenant_key_file: str | None = Field(
+        default=None, description="File holding the master key (embedded default), read at run time."
+    )
+
+    def _key_text(self) -> str | None:
+        if self.tenant_key:
+            return self.tenant_key
+        if self.tenant_key_file and Path(self.tenant_key_file).is_file():
+            return Path(self.tenant_key_file).read_text(encoding="utf-8").strip() or None
+        return None
+
+    def has_tenant_key(self) -> bool:
+        """True when a tenant key is configured."""
+        return self._key_text() is not None
+
+    def compliance_keys(self) -> Keys:
+        """The hash and token keys derived from the tenant key; a clear error when it is missing or short."""
+        key = self._key_text()
+        if not key:
+            raise KeyMaterialError(
+                f"no tenant key: set {TENANT_KEY_ENV} (hex or base64, 32+ bytes) "
+                "for policies that hash or tokenize"
+            )
+        return derive_keys(decode_key(key))
