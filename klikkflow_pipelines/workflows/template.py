@@ -6,10 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import dagster as dg
 from dagster._utils.schedules import is_valid_cron_string
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from klikkflow_pipelines.tenancy.config import TenantConfig
+from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
 
 ParamsT = TypeVar("ParamsT", bound="TemplateParams")
 
@@ -31,6 +33,19 @@ class TemplateParams(BaseModel):
         if not is_valid_cron_string(value):
             raise ValueError(f"{value!r} is not a valid cron string; use five fields, e.g. '0 6 * * *'")
         return value
+
+
+WORKFLOW_TAG = "klikkflow/workflow"
+
+
+def workflow_job(tenant: TenantConfig, workflow: str, group: str, description: str) -> Any:
+    """The asset job of one workflow: its asset group, with the tenant's run tags and the workflow tag."""
+    return dg.define_asset_job(
+        f"{workflow}_job",
+        selection=dg.AssetSelection.groups(group),
+        tags={**tenant_run_tags(tenant), WORKFLOW_TAG: workflow},
+        description=description,
+    )
 
 
 @dataclass

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import dagster as dg
 from pydantic import Field, ValidationInfo, field_validator
 
 from compliance.quality import SUITES_DIR, suite_asset_check
 from klikkflow_pipelines.tenancy.config import TenantConfig
-from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
 from klikkflow_pipelines.workflows.claims.assets import GROUP, build_claims_assets, routed_claims_all_routed
-from klikkflow_pipelines.workflows.template import TemplateParams, WorkflowDefs, WorkflowTemplate
+from klikkflow_pipelines.workflows.template import (
+    TemplateParams,
+    WorkflowDefs,
+    WorkflowTemplate,
+    workflow_job,
+)
 from sensors.schedules import build_tenant_schedule
 
 
@@ -33,11 +36,8 @@ class ClaimsParams(TemplateParams):
 def build_claims(tenant: TenantConfig, params: ClaimsParams) -> WorkflowDefs:
     """Assets, job and schedule of claims processing for one tenant."""
     assets = build_claims_assets(params.review_threshold, params.fraud_threshold, params.auto_approve_limit)
-    job = dg.define_asset_job(
-        "claims_processing_job",
-        selection=dg.AssetSelection.groups(GROUP),
-        tags={**tenant_run_tags(tenant), "klikkflow/workflow": "claims_processing"},
-        description="Validate, score, route and record the day's insurance claims.",
+    job = workflow_job(
+        tenant, "claims_processing", GROUP, "Validate, score, route and record the day's insurance claims."
     )
     schedule = build_tenant_schedule(
         "claims_processing_business_hours",

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dagster as dg
 from pydantic import Field
 
 from compliance.quality import SUITES_DIR, suite_asset_check
 from klikkflow_pipelines.paths import tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig
-from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
 from klikkflow_pipelines.workflows.onboarding.assets import (
     DROP_SUFFIXES,
     GROUP,
     build_onboarding_assets,
     clean_customers_unique_email,
 )
-from klikkflow_pipelines.workflows.template import TemplateParams, WorkflowDefs, WorkflowTemplate
+from klikkflow_pipelines.workflows.template import (
+    TemplateParams,
+    WorkflowDefs,
+    WorkflowTemplate,
+    workflow_job,
+)
 from sensors.file_arrival import build_file_arrival_sensor
 from sensors.schedules import build_tenant_schedule
 
@@ -41,11 +44,11 @@ def build_onboarding(tenant: TenantConfig, params: OnboardingParams) -> Workflow
     """Assets, job, schedule and file-arrival sensor of customer onboarding for one tenant."""
     inbox = onboarding_inbox(tenant, params)
     assets = build_onboarding_assets(inbox)
-    job = dg.define_asset_job(
-        "customer_onboarding_job",
-        selection=dg.AssetSelection.groups(GROUP),
-        tags={**tenant_run_tags(tenant), "klikkflow/workflow": "customer_onboarding"},
-        description="Ingest customer drops, clean and de-duplicate them, load the warehouse.",
+    job = workflow_job(
+        tenant,
+        "customer_onboarding",
+        GROUP,
+        "Ingest customer drops, clean and de-duplicate them, load the warehouse.",
     )
     schedule = build_tenant_schedule(
         "customer_onboarding_daily", job, params.schedule, tenant.timezone, enabled=params.schedule_enabled

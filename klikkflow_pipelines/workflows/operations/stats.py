@@ -8,7 +8,8 @@ import dagster as dg
 import polars as pl
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
-WORKFLOW_TAG = "klikkflow/workflow"
+from klikkflow_pipelines.workflows.template import WORKFLOW_TAG
+
 REPORT_SCHEMA = {
     "workflow": pl.String,
     "runs": pl.Int64,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import dagster as dg
 from pydantic import Field
 
 from klikkflow_pipelines.tenancy.config import TenantConfig
-from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
 from klikkflow_pipelines.workflows.operations.assets import GROUP, build_operations_assets
-from klikkflow_pipelines.workflows.template import TemplateParams, WorkflowDefs, WorkflowTemplate
+from klikkflow_pipelines.workflows.template import (
+    TemplateParams,
+    WorkflowDefs,
+    WorkflowTemplate,
+    workflow_job,
+)
 from sensors.schedules import build_tenant_schedule
 
 
@@ -21,11 +24,11 @@ class OperationsParams(TemplateParams):
 
 def build_operations(tenant: TenantConfig, params: OperationsParams) -> WorkflowDefs:
     """Assets, job and schedule of the daily operations report for one tenant."""
-    job = dg.define_asset_job(
-        "operations_report_job",
-        selection=dg.AssetSelection.groups(GROUP),
-        tags={**tenant_run_tags(tenant), "klikkflow/workflow": "operations_report"},
-        description="Runs, rows and failures per workflow from this tenant's Dagster instance.",
+    job = workflow_job(
+        tenant,
+        "operations_report",
+        GROUP,
+        "Runs, rows and failures per workflow from this tenant's Dagster instance.",
     )
     schedule = build_tenant_schedule(
         "operations_report_daily", job, params.schedule, tenant.timezone, enabled=params.schedule_enabled
