@@ -24,10 +24,10 @@ from klikkflow_pipelines.events.resources import (
     EventStoreResource,
     trigger_event_run_config,
 )
+from klikkflow_pipelines.workflows.template import WORKFLOW_TAG
 
 EVENT_ID_TAG = "klikkflow/event_id"
 EVENT_SOURCE_TAG = "klikkflow/event_source"
-WORKFLOW_TAG = "klikkflow/workflow"
 REPLAY_OF_RUN_TAG = "klikkflow/replay_of_run"
 REPLAY_OF_EVENT_TAG = "klikkflow/replay_of_event"
 

@@ -16,8 +16,9 @@ from dagster._core.storage.tags import RETRY_NUMBER_TAG, WILL_RETRY_TAG
 
 from klikkflow_pipelines.events.alerting import Alerter, AlertPolicy
 from klikkflow_pipelines.events.resources import EventStoreResource
+from klikkflow_pipelines.workflows.template import WORKFLOW_TAG
 from resources.notifier import NotifierResource
-from sensors.outbox_events import EVENT_ID_TAG, WORKFLOW_TAG
+from sensors.outbox_events import EVENT_ID_TAG
 
 
 def _failure_reason(context: dg.RunFailureSensorContext) -> str:
