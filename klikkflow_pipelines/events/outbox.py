@@ -104,26 +104,36 @@ class Outbox:
         return self.record_many([item])[0]
 
     def record_many(self, items: Sequence[dict[str, Any]]) -> list[RecordResult]:
-        """Record several events in one transaction (each item holds :meth:`record`'s keyword arguments)."""
-        results: list[RecordResult] = []
+        """Record several events in one transaction (each item holds :meth:`record`'s keyword arguments).
+
+        One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per call: an item whose
+        ``dedupe_key`` is already recorded (earlier, or by an earlier item of the same call) gets
+        the existing event id and ``created=False``.
+        """
+        if not items:
+            return []
+        rows = [self._row(new_event_id(), **item) for item in items]
         with self.engine.begin() as conn:
-            for item in items:
-                event_id = new_event_id()
-                statement = (
-                    self._insert(outbox)
-                    .values(**self._row(event_id, **item))
-                    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                    .returning(outbox.c.event_id)
+            statement = (
+                self._insert(outbox)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                .returning(outbox.c.event_id)
+            )
+            created = set(conn.execute(statement).scalars())
+            missing = {row["dedupe_key"] for row in rows if row["event_id"] not in created}
+            existing: dict[str, str] = {}
+            if missing:
+                query = select(outbox.c.dedupe_key, outbox.c.event_id).where(
+                    outbox.c.dedupe_key.in_(sorted(missing))
                 )
-                inserted = conn.execute(statement).scalar_one_or_none()
-                if inserted is None:
-                    existing = conn.execute(
-                        select(outbox.c.event_id).where(outbox.c.dedupe_key == item["dedupe_key"])
-                    ).scalar_one()
-                    results.append(RecordResult(existing, False))
-                else:
-                    results.append(RecordResult(inserted, True))
-        return results
+                existing = dict(conn.execute(query).all())
+        return [
+            RecordResult(row["event_id"], True)
+            if row["event_id"] in created
+            else RecordResult(existing[row["dedupe_key"]], False)
+            for row in rows
+        ]
 
     @staticmethod
     def _row(

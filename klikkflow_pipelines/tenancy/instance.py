@@ -52,7 +52,7 @@ def render_instance_config(
         if limit["key"] == "klikkflow/tenant":
             limit["limit"] = tenant.plan.max_concurrent_runs
     if production:
-        config["storage"]["postgres"]["postgres_db"]["db_name"] = tenant_database_name(tenant.id)
+        config["storage"]["custom"]["config"]["postgres_db"]["db_name"] = tenant_database_name(tenant.id)
     else:
         config["storage"]["sqlite"]["base_dir"] = str(home or tenant_home(tenant.id))
     return config

@@ -10,42 +10,24 @@ import uuid
 from collections.abc import Iterator
 
 import pika
-import psycopg2
 import pytest
 import uvicorn
-from sqlalchemy import URL
+import yaml
 
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+from klikkflow_pipelines.tenancy.pooled_postgres import storage_config
+
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
-@contextlib.contextmanager
-def fresh_database(prefix: str) -> Iterator[str]:
-    """Create a Postgres database with a unique name, yield its URL, drop it afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_ADMIN_DSN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield URL.create(
-            "postgresql+psycopg2", username="postgres", host="127.0.0.1", port=5432, database=name
-        ).render_as_string(hide_password=False)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 @pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
+def pg_url(fresh_database) -> Iterator[str]:
     """A fresh Postgres database for the event tables of this test run, dropped afterwards."""
     with fresh_database("kf_events_test") as url:
         yield url
 
 
 @pytest.fixture
-def pg_dagster_url() -> Iterator[str]:
+def pg_dagster_url(fresh_database) -> Iterator[str]:
     """A fresh Postgres database for one test's Dagster instance storage."""
     with fresh_database("kf_events_dagster") as url:
         yield url
@@ -173,9 +155,9 @@ def smtp_server() -> Iterator[tuple[list, int]]:
 
 
 def dagster_yaml(postgres_url: str) -> str:
-    """Instance config as in production: Postgres storage, queued runs (the queue is not drained here)."""
-    return (
-        "storage:\n  postgres:\n    postgres_url: " + postgres_url.replace("+psycopg2", "") + "\n"
+    """Instance config as in production: pooled Postgres storage, queued runs (the queue is not drained)."""
+    storage = {"storage": storage_config(postgres_url.replace("+psycopg2", ""))}
+    return yaml.safe_dump(storage) + (
         "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
         "sensors:\n  use_threads: true\n  num_workers: 2\n  num_submit_workers: 8\n"
         "telemetry:\n  enabled: false\n"

@@ -46,7 +46,7 @@ def pg_tenant(monkeypatch: pytest.MonkeyPatch) -> Iterator[TenantConfig]:
 def test_job_runs_on_postgres_backed_tenant_instance(pg_tenant: TenantConfig) -> None:
     defs = build_definitions(pg_tenant)
     with tenant_instance(pg_tenant) as instance:
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.run_storage).__name__ == "PooledPostgresRunStorage"
         result = defs.resolve_job_def("claims_processing_job").execute_in_process(
             instance=instance, run_config={"ops": {"raw_claims": {"config": {"business_date": "2026-11-25"}}}}
         )

@@ -97,7 +97,7 @@ def _gql(context: WorkspaceProcessContext, query: str, **variables: Any) -> dict
 def test_runs_logs_assets_and_schedules_stay_inside_their_tenant(tenants: list[TenantConfig]) -> None:
     alpha, beta = tenants
     with tenant_instance(alpha) as alpha_instance, tenant_instance(beta) as beta_instance:
-        assert alpha_instance.get_ref().run_storage_data.config_dict["postgres_db"]["db_name"] == (
+        assert alpha_instance.get_ref().storage_data.config_dict["postgres_db"]["db_name"] == (
             tenant_database_name(alpha.id)
         )
         alpha_run = dg.materialize([orders, customers], instance=alpha_instance, tags=tenant_run_tags(alpha))
