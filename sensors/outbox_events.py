@@ -24,7 +24,6 @@ from klikkflow_pipelines.events.resources import (
     EventStoreResource,
     trigger_event_run_config,
 )
-from klikkflow_pipelines.workflows.template import WORKFLOW_TAG
 
 EVENT_ID_TAG = "klikkflow/event_id"
 EVENT_SOURCE_TAG = "klikkflow/event_source"
@@ -61,8 +60,12 @@ class OutboxCursor:
 
 
 def event_run_tags(event: OutboxEvent) -> dict[str, str]:
-    """Tags linking a run to its event (and, for replays, to the failed run it replaces)."""
-    tags = {EVENT_ID_TAG: event.event_id, EVENT_SOURCE_TAG: event.source, WORKFLOW_TAG: event.workflow}
+    """Tags linking a run to its event (and, for replays, to the failed run it replaces).
+
+    ``klikkflow/workflow`` is left to the job: a workflow template's job carries its
+    workflow name, so event-triggered and scheduled runs of one workflow share it.
+    """
+    tags = {EVENT_ID_TAG: event.event_id, EVENT_SOURCE_TAG: event.source}
     if event.replay_of_run:
         tags[REPLAY_OF_RUN_TAG] = event.replay_of_run
     if event.replay_of_event:

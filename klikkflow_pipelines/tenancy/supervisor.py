@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -147,8 +147,10 @@ class Supervisor:
             process.restart_at = None
 
     def run(self, stop_event: threading.Event | None = None, poll_seconds: float = 0.5) -> None:
-        """Start everything and supervise until ``stop_event`` is set or Ctrl-C; then stop everything."""
+        """Start everything and supervise until ``stop_event`` is set, Ctrl-C, SIGTERM or SIGHUP;
+        then stop everything (a container runtime or ``kill`` stops ``klikkflow dev`` with SIGTERM)."""
         stop_event = stop_event or threading.Event()
+        restore = _stop_on_signals(stop_event)
         self.start()
         try:
             while not stop_event.wait(poll_seconds):
@@ -157,6 +159,21 @@ class Supervisor:
             pass
         finally:
             self.stop()
+            restore()
+
+
+def _stop_on_signals(stop_event: threading.Event) -> Callable[[], None]:
+    """Set ``stop_event`` on SIGTERM/SIGHUP (main thread only); return what restores the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    wanted = (signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, lambda _sig, _frame: stop_event.set()) for sig in wanted}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 def _signal_group(popen: subprocess.Popen[str], sig: signal.Signals) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from klikkflow_pipelines.events.outbox import Outbox, OutboxEvent
 from klikkflow_pipelines.events.resources import EventStoreResource, TriggerEventResource
+from klikkflow_pipelines.workflows.template import WORKFLOW_TAG
 from resources.rabbitmq import RabbitMQResource
 from sensors.outbox_events import EVENT_ID_TAG, OutboxCursor, build_outbox_sensor
 from sensors.rabbitmq_events import build_rabbitmq_sensor
@@ -38,6 +39,15 @@ def test_record_is_idempotent_per_dedupe_key(store_url: str) -> None:
     assert again.event_id == first.event_id
     assert outbox.count() == 1
     assert outbox.get(first.event_id).payload == {"a": 1}
+    # One batch with a repeat inside it and a key recorded earlier: one new event.
+    batch = [
+        {"tenant": "acme", "workflow": "w", "source": "webhook", "payload": {"n": n}, "dedupe_key": key}
+        for n, key in enumerate(["k2", "k2", "k1"])
+    ]
+    created, repeat, earlier = outbox.record_many(batch)
+    assert created.created and not repeat.created and not earlier.created
+    assert repeat.event_id == created.event_id and earlier.event_id == first.event_id
+    assert outbox.count() == 2
 
 
 def test_outbox_sensor_requests_one_run_per_event_and_runs_get_the_payload(store_url: str, tmp_path) -> None:
@@ -55,6 +65,7 @@ def test_outbox_sensor_requests_one_run_per_event_and_runs_get_the_payload(store
         request = result.run_requests[0]
         assert request.tags[EVENT_ID_TAG] == ids[0]
         assert request.tags["klikkflow/tenant"] == "acme"
+        assert WORKFLOW_TAG not in request.tags  # the job's own workflow tag applies
 
         # The cursor remembers what was requested: the next tick requests only new events.
         later = _record(outbox, "order_job", {"order_id": 3, "ledger": str(ledger)})

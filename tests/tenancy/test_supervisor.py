@@ -6,6 +6,8 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -124,3 +126,33 @@ def test_daemon_and_webserver_per_tenant_restarted_when_killed(
         for line in lines
         if line.startswith("[globex/daemon]") and "started" not in line
     )
+
+
+SIGTERM_SCRIPT = """
+import sys
+from pathlib import Path
+from klikkflow_pipelines.tenancy.supervisor import ProcessSpec, Supervisor
+
+child = "import os, time; print('pid', os.getpid(), flush=True); time.sleep(600)"
+Supervisor([ProcessSpec("child", [sys.executable, "-c", child], {}, Path.cwd())]).run()
+print("supervisor stopped", flush=True)
+"""
+
+
+def test_sigterm_stops_the_supervisor_and_its_children(tmp_path: Path) -> None:
+    script = tmp_path / "supervise.py"
+    script.write_text(SIGTERM_SCRIPT)
+    parent = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT
+    )
+    child_pid = 0
+    while not child_pid:
+        line = parent.stdout.readline()
+        assert line, "the supervisor exited before its child started"
+        if line.startswith("[child] pid "):
+            child_pid = int(line.split()[-1])
+    assert _alive(child_pid)
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(30) == 0
+    assert "supervisor stopped" in parent.stdout.read()
+    _wait_for(lambda: not _alive(child_pid), 15, "the supervised child to exit")
