@@ -21,7 +21,7 @@ Reported: accepted/s (ours, baseline, ratio; target >= 200/s), and per phase
 runs queued, runs/s and latency from accept (outbox ``received_at``) to the
 run's creation (p50/p99; target p99 <= sensor interval + 1 s).
 
-    python benchmarks/events_bench.py [--events 10000] [--rate 80] [--drain-timeout 600]
+    python benchmarks/events_bench.py [--events 10000] [--rate 100] [--drain-timeout 600]
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust); creates and drops
 ``kf_bench_*`` databases.
@@ -290,7 +290,7 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--rate", type=float, default=80.0, help="offered events/s of the paced phase")
+    parser.add_argument("--rate", type=float, default=100.0, help="offered events/s of the paced phase")
     parser.add_argument("--paced-events", type=int, default=2_400)
     parser.add_argument("--stock-events", type=int, default=1_000)
     parser.add_argument("--drain-timeout", type=float, default=600.0)

@@ -159,9 +159,8 @@ class TenantGate:
                 )
             await self._deny(scope, send, tenant_id, 403, "tenant", "you have no access to this tenant")
             return
-        wait = max(gw.user_buckets.take(principal.username), gw.tenant_buckets.take(tenant_id))
+        wait = self._throttle(principal, tenant_id)
         if wait > 0:
-            gw.metrics.denials.labels(tenant_id, "rate_limit").inc()
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4429})
                 return
@@ -248,6 +247,14 @@ class TenantGate:
             )
         await app(scope, receive, send)
 
+    def _throttle(self, principal: Principal, tenant_id: str) -> float:
+        """Take a token from the user's and the tenant's buckets: 0 when allowed, else seconds to wait."""
+        gw = self.gw
+        wait = max(gw.user_buckets.take(principal.username), gw.tenant_buckets.take(tenant_id))
+        if wait > 0:
+            gw.metrics.denials.labels(tenant_id, "rate_limit").inc()
+        return wait
+
     async def _audit_graphql(
         self,
         scope: Scope,
@@ -299,6 +306,12 @@ class TenantGate:
                     return {"type": "websocket.disconnect", "code": 4400}
                 if data.get("type") != "start":
                     return message
+                # Each operation started over the socket counts against the rate limits like a request.
+                wait = self._throttle(principal, tenant_id)
+                if wait > 0:
+                    reason = f"rate limit exceeded; retry after {retry_after_header(wait)} s"
+                    await send({"type": "websocket.send", "text": _operation_error(data, reason)})
+                    continue
                 payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
                 decision = authorize_document(payload.get("query"), role)
                 if decision.allowed:
@@ -307,14 +320,15 @@ class TenantGate:
                     return message
                 self.gw.metrics.denials.labels(tenant_id, "rbac").inc()
                 await self._audit_graphql(scope, tenant_id, principal, decision, "denied", decision.reason)
-                error = {
-                    "type": "error",
-                    "id": data.get("id"),
-                    "payload": [{"message": f"forbidden: {decision.reason}"}],
-                }
-                await send({"type": "websocket.send", "text": json.dumps(error)})
+                error = _operation_error(data, f"forbidden: {decision.reason}")
+                await send({"type": "websocket.send", "text": error})
 
         return _receive
+
+
+def _operation_error(message: dict[str, Any], reason: str) -> str:
+    """A graphql-ws ``error`` frame answering the operation started by ``message``."""
+    return json.dumps({"type": "error", "id": message.get("id"), "payload": [{"message": reason}]})
 
 
 def origin_of(url: str) -> str:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from typer.testing import CliRunner
+from websockets.sync.client import connect
 
 from klikkflow_pipelines.cli.gateway import gateway_app
 from klikkflow_pipelines.gateway.accounts import Accounts
@@ -51,21 +56,20 @@ def test_token_bucket_refills() -> None:
     assert bucket.take("u", now=0.6) == 0.0
 
 
-def test_rate_limits_per_user_and_per_tenant(live_gateway: LiveGateway) -> None:
+@contextmanager
+def limited_gateway(live_gateway: LiveGateway, **rates: float) -> Iterator[LiveGateway]:
+    """A second gateway over the same tenants and store, with the given rate limits."""
     gw = live_gateway.gateway
     port = free_port()
-    settings = gw.settings.model_copy(
-        update={
-            "public_url": f"http://127.0.0.1:{port}",
-            "rate_per_user": 0.2,
-            "burst_per_user": 3.0,
-            "rate_per_tenant": 0.2,
-            "burst_per_tenant": 5.0,
-        }
-    )
+    settings = gw.settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}", **rates})
     limited = Gateway(settings, gw.tenants, gw.tenant_apps, gw.audit_logs, gw.store)
     with running_server(limited, port) as url:
-        live = LiveGateway(url=url, gateway=limited, oidc=live_gateway.oidc, home=live_gateway.home)
+        yield LiveGateway(url=url, gateway=limited, oidc=live_gateway.oidc, home=live_gateway.home)
+
+
+def test_rate_limits_per_user_and_per_tenant(live_gateway: LiveGateway) -> None:
+    rates = {"rate_per_user": 0.2, "burst_per_user": 3.0, "rate_per_tenant": 0.2, "burst_per_tenant": 5.0}
+    with limited_gateway(live_gateway, **rates) as live:
         vera = live.login("vera")
         statuses = [graphql(vera, "acme", RUNS).status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
@@ -75,6 +79,37 @@ def test_rate_limits_per_user_and_per_tenant(live_gateway: LiveGateway) -> None:
         # another user still has personal budget, but the tenant's budget (5) runs out
         lars = live.login("lars")
         assert [graphql(lars, "acme", RUNS).status_code for _ in range(3)].count(429) >= 1
+
+
+def test_operations_over_a_websocket_count_against_the_rate_limit(live_gateway: LiveGateway) -> None:
+    rates = {
+        "rate_per_user": 0.01,
+        "burst_per_user": 3.0,
+        "rate_per_tenant": 100.0,
+        "burst_per_tenant": 100.0,
+    }
+    with limited_gateway(live_gateway, **rates) as live:
+        client = live.login("vera")
+        with connect(
+            live.url.replace("http", "ws") + "/t/acme/graphql",
+            subprotocols=["graphql-ws"],
+            origin=live.url,
+            additional_headers={"cookie": f"kf_session={client.cookies['kf_session']}"},
+            open_timeout=10,
+        ) as ws:  # the upgrade request takes the first token
+            ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+            replies = []
+            for index in range(3):
+                ws.send(json.dumps({"type": "start", "id": str(index), "payload": {"query": RUNS}}))
+                reply = json.loads(ws.recv(timeout=10))
+                while reply.get("id") != str(index) or reply["type"] == "complete":
+                    reply = json.loads(ws.recv(timeout=10))
+                replies.append(reply)
+        # The first two reach Dagster (which answers that a query is no subscription); the third does not.
+        answers = [json.dumps(r["payload"]) for r in replies]
+        assert all("is not defined" in a and "rate limit" not in a for a in answers[:2]), answers
+        assert replies[2]["type"] == "error" and "rate limit exceeded" in answers[2]
 
 
 def test_sign_in_attempts_are_rate_limited_per_address(live_gateway: LiveGateway) -> None:
