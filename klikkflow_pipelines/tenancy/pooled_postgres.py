@@ -144,18 +144,28 @@ def _use_pool(storage: Any, pool: PoolSettings) -> None:
     os.register_at_fork(after_in_child=lambda: (alive := ref()) is not None and alive.dispose(close=False))
 
 
-def _from_config(cls: type, inst_data: ConfigurableClassData | None, config: dict[str, Any]) -> Any:
-    return cls(
-        postgres_url=pg_url_from_config(config),
-        should_autocreate_tables=config.get("should_autocreate_tables", True),
-        inst_data=inst_data,
-        token_provider=get_token_provider_from_config(config),
-        pool=PoolSettings.from_config(config),
-    )
+class _PoolConfigured:
+    """Storage config and construction shared by the pooled storages: pg_config plus pool fields."""
+
+    @classmethod
+    def config_type(cls) -> UserConfigSchema:
+        """Storage config: dagster-postgres' fields plus the pool fields."""
+        return pooled_config()
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]) -> Any:
+        """Build from a validated ``dagster.yaml`` block."""
+        return cls(
+            postgres_url=pg_url_from_config(config_value),
+            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+            inst_data=inst_data,
+            token_provider=get_token_provider_from_config(config_value),
+            pool=PoolSettings.from_config(config_value),
+        )
 
 
-class PooledPostgresRunStorage(PostgresRunStorage):
-    """``PostgresRunStorage`` on a connection pool, with cached schema and snapshot checks."""
+class _PooledStorage(_PoolConfigured):
+    """Builds a dagster-postgres storage (the next class in the MRO), then moves it onto a pool."""
 
     def __init__(
         self,
@@ -165,21 +175,16 @@ class PooledPostgresRunStorage(PostgresRunStorage):
         token_provider: Any = None,
         pool: PoolSettings = PoolSettings(),
     ) -> None:
-        self._known: set[str] = set()  # facts that stay true; consulted while the parent creates tables
-        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)  # type: ignore[call-arg]
         _use_pool(self, pool)
 
-    @classmethod
-    def config_type(cls) -> UserConfigSchema:
-        """Storage config: dagster-postgres' fields plus the pool fields."""
-        return pooled_config()
 
-    @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
-    ) -> PooledPostgresRunStorage:
-        """Build from a validated ``dagster.yaml`` block."""
-        return _from_config(cls, inst_data, config_value)
+class PooledPostgresRunStorage(_PooledStorage, PostgresRunStorage):
+    """``PostgresRunStorage`` on a connection pool, with cached schema and snapshot checks."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._known: set[str] = set()  # facts that stay true; consulted while the parent creates tables
+        super().__init__(*args, **kwargs)
 
     def _feature(self, name: str, check: Any) -> bool:
         if name in self._known:
@@ -224,61 +229,15 @@ class PooledPostgresRunStorage(PostgresRunStorage):
         return self._feature("backfill_tags", super().has_backfill_tags_table)
 
 
-class PooledPostgresEventLogStorage(PostgresEventLogStorage):
+class PooledPostgresEventLogStorage(_PooledStorage, PostgresEventLogStorage):
     """``PostgresEventLogStorage`` on a connection pool."""
 
-    def __init__(
-        self,
-        postgres_url: str,
-        should_autocreate_tables: bool = True,
-        inst_data: ConfigurableClassData | None = None,
-        token_provider: Any = None,
-        pool: PoolSettings = PoolSettings(),
-    ) -> None:
-        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
-        _use_pool(self, pool)
 
-    @classmethod
-    def config_type(cls) -> UserConfigSchema:
-        """Storage config: dagster-postgres' fields plus the pool fields."""
-        return pooled_config()
-
-    @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
-    ) -> PooledPostgresEventLogStorage:
-        """Build from a validated ``dagster.yaml`` block."""
-        return _from_config(cls, inst_data, config_value)
-
-
-class PooledPostgresScheduleStorage(PostgresScheduleStorage):
+class PooledPostgresScheduleStorage(_PooledStorage, PostgresScheduleStorage):
     """``PostgresScheduleStorage`` on a connection pool."""
 
-    def __init__(
-        self,
-        postgres_url: str,
-        should_autocreate_tables: bool = True,
-        inst_data: ConfigurableClassData | None = None,
-        token_provider: Any = None,
-        pool: PoolSettings = PoolSettings(),
-    ) -> None:
-        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
-        _use_pool(self, pool)
 
-    @classmethod
-    def config_type(cls) -> UserConfigSchema:
-        """Storage config: dagster-postgres' fields plus the pool fields."""
-        return pooled_config()
-
-    @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
-    ) -> PooledPostgresScheduleStorage:
-        """Build from a validated ``dagster.yaml`` block."""
-        return _from_config(cls, inst_data, config_value)
-
-
-class PooledPostgresStorage(DagsterStorage, ConfigurableClass):
+class PooledPostgresStorage(_PoolConfigured, DagsterStorage, ConfigurableClass):
     """Run, event-log and schedule storage in one PostgreSQL database, each on a connection pool."""
 
     def __init__(
@@ -301,18 +260,6 @@ class PooledPostgresStorage(DagsterStorage, ConfigurableClass):
     def inst_data(self) -> ConfigurableClassData | None:
         """The ``dagster.yaml`` block this storage was built from."""
         return self._inst_data
-
-    @classmethod
-    def config_type(cls) -> UserConfigSchema:
-        """Storage config: dagster-postgres' fields plus the pool fields."""
-        return pooled_config()
-
-    @classmethod
-    def from_config_value(  # type: ignore[override]
-        cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
-    ) -> PooledPostgresStorage:
-        """Build from a validated ``dagster.yaml`` block."""
-        return _from_config(cls, inst_data, config_value)
 
     @property
     def event_log_storage(self) -> EventLogStorage:
