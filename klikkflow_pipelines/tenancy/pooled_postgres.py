@@ -25,7 +25,7 @@ Used from ``dagster.yaml``::
         class: PooledPostgresStorage
         config:
           postgres_db: {hostname: ..., username: ..., password: {env: ...}, db_name: ...}
-          pool_size: 4
+          pool_size: 8
           max_overflow: 8
 """
 
