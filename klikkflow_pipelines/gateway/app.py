@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +79,7 @@ class Gateway:
             OidcClient(settings.oidc, settings.public_url + "/auth/callback") if settings.oidc else None
         )
         self.public_origin = origin_of(settings.public_url)
+        self._totp_enabled: dict[str, tuple[bool, float]] = {}  # username -> (enabled, checked at)
         self.gate = TenantGate(self)
         # Signed webhooks (HMAC per workflow, no session) for the tenants this gateway serves.
         hooks = create_webhook_app(
@@ -128,6 +130,27 @@ class Gateway:
         return Principal(
             username=record.username, roles=record.roles, is_owner=record.is_owner, session=record
         )
+
+    def mfa_enrollment_due(self, principal: Principal) -> bool:
+        """True when MFA is required and this local-account session's user has not enrolled yet.
+
+        Sign-ins through the identity provider are left to its own MFA policy; API
+        tokens cannot be created by such a session (see the tokens page).
+        """
+        session = principal.session
+        if not self.settings.require_mfa or session is None or session.method != "local":
+            return False
+        now = time.monotonic()
+        enabled, checked_at = self._totp_enabled.get(principal.username, (False, -1e9))
+        if now - checked_at > self.settings.session_cache_seconds:
+            user = self.store.get_user(principal.username)
+            enabled = bool(user and user["totp_enabled"])
+            self._totp_enabled[principal.username] = (enabled, now)
+        return not enabled
+
+    def forget_mfa_state(self, username: str) -> None:
+        """Re-read a user's MFA enrollment on the next request (after enrolling)."""
+        self._totp_enabled.pop(username, None)
 
     # CSRF --------------------------------------------------------------------
     def same_origin(self, scope: Scope) -> bool:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_GRAPHQL_BODY = 4 * 1024 * 1024
+MFA_REQUIRED = "two-factor sign-in is required: enroll at /account/mfa"
 
 
 async def send_simple(
@@ -144,6 +145,19 @@ class TenantGate:
                 )
                 return
             await self._deny(scope, send, tenant_id, 401, "unauthenticated", "sign in first")
+            return
+        if gw.mfa_enrollment_due(principal):
+            if scope["type"] == "http" and scope["method"] == "GET":
+                await send_simple(send, 302, b"", b"text/plain", [(b"location", b"/account/mfa")])
+                return
+            await self._deny(
+                scope,
+                send,
+                tenant_id,
+                403,
+                "mfa_required",
+                "two-factor sign-in is required: enroll at /account/mfa",
+            )
             return
         role = principal.role_for(tenant_id)
         app = gw.tenant_apps.get(tenant_id)

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from klikkflow_pipelines.gateway.gate import MFA_REQUIRED
 from klikkflow_pipelines.gateway.oidc import OidcError
 from klikkflow_pipelines.gateway.pages import render
 from klikkflow_pipelines.gateway.principal import TOKEN_PREFIX, Principal
@@ -131,6 +132,8 @@ def build_routes(gw: Gateway) -> list[Route]:
         principal = principal_of(request)
         if principal is None or principal.via_token:
             return RedirectResponse("/login", status_code=302)
+        if gw.mfa_enrollment_due(principal):
+            return RedirectResponse("/account/mfa", status_code=302)
         tenants = [
             {"id": tid, "name": gw.tenants[tid].name, "role": role}
             for tid, role in sorted(principal.roles.items())
@@ -182,6 +185,8 @@ def build_routes(gw: Gateway) -> list[Route]:
             )
             return login_page(request, message, 423 if result.status == "locked" else 401)
         user = gw.store.get_user(username)
+        if settings.require_mfa and not result.mfa_required:
+            next_url = "/account/mfa"  # MFA is mandatory here: enrolling comes first
         response = RedirectResponse("/login/mfa" if result.mfa_required else next_url, status_code=303)
         start_session(
             request,
@@ -349,6 +354,7 @@ def build_routes(gw: Gateway) -> list[Route]:
                 ),
                 status_code=400,
             )
+        gw.forget_mfa_state(principal.username)
         audit(request, principal.username, "mfa.enrolled", "success")
         return HTMLResponse(render("mfa_enroll.html", title="Two-factor sign-in", codes=codes))
 
@@ -356,6 +362,10 @@ def build_routes(gw: Gateway) -> list[Route]:
         principal = principal_of(request)
         if principal is None or principal.session is None:
             return RedirectResponse("/login", status_code=303)
+        if gw.mfa_enrollment_due(principal):  # a token would outlive the missing second factor
+            if request.method == "POST":
+                audit(request, principal.username, "token.create", "denied", target="mfa_required")
+            return forbidden(MFA_REQUIRED)
         new_token = None
         if request.method == "POST":
             form = await form_with_csrf(request, principal)

@@ -43,6 +43,7 @@ class GatewaySettings(BaseModel):
     signin_rate_per_address: float = 0.5
     signin_burst_per_address: float = 20.0
     metrics_token: str | None = None
+    require_mfa: bool = False
     oidc: OidcSettings | None = None
 
     @property
@@ -73,7 +74,9 @@ def settings_from_env() -> GatewaySettings:
     (sqlite under ``$KLIKKFLOW_HOME`` by default, a Postgres URL in production),
     ``KLIKKFLOW_PUBLIC_URL`` is the external URL. OIDC is enabled when
     ``KLIKKFLOW_OIDC_ISSUER``, ``KLIKKFLOW_OIDC_CLIENT_ID`` and
-    ``KLIKKFLOW_OIDC_CLIENT_SECRET`` are all set.
+    ``KLIKKFLOW_OIDC_CLIENT_SECRET`` are all set. ``KLIKKFLOW_GATEWAY_REQUIRE_MFA=true``
+    makes TOTP mandatory for local accounts: until one is enrolled, its session
+    opens only the enrollment page.
     """
     env = os.environ
     oidc = None
@@ -90,5 +93,6 @@ def settings_from_env() -> GatewaySettings:
         database_url=env.get("KLIKKFLOW_GATEWAY_DB_URL") or f"sqlite:///{klikkflow_home() / 'gateway.db'}",
         public_url=env.get("KLIKKFLOW_PUBLIC_URL", "http://127.0.0.1:3000").rstrip("/"),
         metrics_token=env.get("KLIKKFLOW_METRICS_TOKEN") or None,
+        require_mfa=env.get("KLIKKFLOW_GATEWAY_REQUIRE_MFA", "").lower() in ("1", "true", "yes"),
         oidc=oidc,
     )

@@ -111,6 +111,17 @@ class LiveGateway:
         return client
 
 
+@contextmanager
+def variant_gateway(live_gateway: LiveGateway, **changes: object) -> Iterator[LiveGateway]:
+    """A second gateway over the same tenants, apps and store, with some settings changed."""
+    gw = live_gateway.gateway
+    port = free_port()
+    settings = gw.settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}", **changes})
+    variant = Gateway(settings, gw.tenants, gw.tenant_apps, gw.audit_logs, gw.store)
+    with running_server(variant, port) as url:
+        yield LiveGateway(url=url, gateway=variant, oidc=live_gateway.oidc, home=live_gateway.home)
+
+
 def _write_tenants(root: Path) -> Path:
     tenants_dir = root / "tenants"
     tenants_dir.mkdir(parents=True)

@@ -12,9 +12,10 @@ import pyotp
 import pytest
 
 from klikkflow_pipelines.gateway.accounts import Accounts
+from klikkflow_pipelines.gateway.principal import TOKEN_PREFIX
 from klikkflow_pipelines.gateway.store import GatewayStore, SessionRecord, sha256_hex
 
-from .conftest import LiveGateway
+from .conftest import LiveGateway, variant_gateway
 from .helpers import PASSWORD, graphql, login_form_csrf, page_csrf, sign_in
 
 RUNS = "{ runsOrError { __typename } }"
@@ -253,6 +254,48 @@ def test_mfa_enrollment_sign_in_and_recovery_codes(live_gateway: LiveGateway) ->
         assert result.status_code == (303 if attempt == 0 else 401)
     actions = [(e.action, e.outcome) for e in gw.platform_audit.entries() if e.actor == "mia"]
     assert ("mfa.enrolled", "success") in actions and ("signin.mfa", "failure") in actions
+
+
+def test_required_mfa_opens_only_enrollment_until_a_second_factor_is_enrolled(
+    live_gateway: LiveGateway,
+) -> None:
+    with variant_gateway(live_gateway, require_mfa=True) as live:
+        live.gateway.accounts.create_user("nina", PASSWORD, owner=True)  # admin of every tenant
+        client = live.client()
+        signed_in = sign_in(client, "nina", PASSWORD)
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/account/mfa"
+
+        # Before enrolling: no tenant data over any route, no API token, no tenant list.
+        denied = graphql(client, "acme", RUNS)
+        assert denied.status_code == 403 and "data" not in denied.json()
+        assert "two-factor" in denied.json()["errors"][0]["message"]
+        ui = client.get("/t/globex/runs", headers={"accept": "text/html"})
+        assert ui.status_code == 302 and ui.headers["location"] == "/account/mfa"
+        assert client.get("/").headers["location"] == "/account/mfa"
+        assert client.get("/account/tokens").status_code == 403
+        page = client.get("/account/mfa")
+        form = {"tenant": "acme", "role": "admin", "csrf_token": page_csrf(page.text)}
+        minted = client.post("/account/tokens", data=form)  # a valid form, still refused
+        assert minted.status_code == 403 and TOKEN_PREFIX not in minted.text
+
+        uri = unquote(re.search(r'id="totp-uri">([^<]+)<', page.text).group(1).replace("&amp;", "&"))
+        totp = pyotp.TOTP(parse_qs(urlsplit(uri).query)["secret"][0])
+        enrolled = client.post("/account/mfa", data={"csrf_token": page_csrf(page.text), "code": totp.now()})
+        assert enrolled.status_code == 200
+        assert graphql(client, "acme", RUNS).status_code == 200  # enrolled: the session opens again
+
+        # The next sign-in asks for the code.
+        again = live.client()
+        assert sign_in(again, "nina", PASSWORD).headers["location"] == "/login/mfa"
+
+    # The same account on a gateway that does not require MFA: unaffected policy, same data store.
+    plain = live_gateway.client()
+    assert sign_in(plain, "nina", PASSWORD).headers["location"] == "/login/mfa"
+    assert [
+        e.outcome
+        for e in live_gateway.gateway.platform_audit.entries()
+        if e.action == "token.create" and e.actor == "nina"
+    ] == ["denied"]
 
 
 # --- API tokens -------------------------------------------------------------------------------------

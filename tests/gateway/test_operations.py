@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from typer.testing import CliRunner
@@ -12,11 +10,10 @@ from websockets.sync.client import connect
 
 from klikkflow_pipelines.cli.gateway import gateway_app
 from klikkflow_pipelines.gateway.accounts import Accounts
-from klikkflow_pipelines.gateway.app import Gateway
 from klikkflow_pipelines.gateway.ratelimit import TokenBuckets
 from klikkflow_pipelines.gateway.store import GatewayStore
 
-from .conftest import LiveGateway, free_port, running_server
+from .conftest import LiveGateway, variant_gateway
 from .helpers import PASSWORD, graphql, sign_in
 
 RUNS = "{ runsOrError { __typename } }"
@@ -56,20 +53,9 @@ def test_token_bucket_refills() -> None:
     assert bucket.take("u", now=0.6) == 0.0
 
 
-@contextmanager
-def limited_gateway(live_gateway: LiveGateway, **rates: float) -> Iterator[LiveGateway]:
-    """A second gateway over the same tenants and store, with the given rate limits."""
-    gw = live_gateway.gateway
-    port = free_port()
-    settings = gw.settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}", **rates})
-    limited = Gateway(settings, gw.tenants, gw.tenant_apps, gw.audit_logs, gw.store)
-    with running_server(limited, port) as url:
-        yield LiveGateway(url=url, gateway=limited, oidc=live_gateway.oidc, home=live_gateway.home)
-
-
 def test_rate_limits_per_user_and_per_tenant(live_gateway: LiveGateway) -> None:
     rates = {"rate_per_user": 0.2, "burst_per_user": 3.0, "rate_per_tenant": 0.2, "burst_per_tenant": 5.0}
-    with limited_gateway(live_gateway, **rates) as live:
+    with variant_gateway(live_gateway, **rates) as live:
         vera = live.login("vera")
         statuses = [graphql(vera, "acme", RUNS).status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
@@ -88,7 +74,7 @@ def test_operations_over_a_websocket_count_against_the_rate_limit(live_gateway: 
         "rate_per_tenant": 100.0,
         "burst_per_tenant": 100.0,
     }
-    with limited_gateway(live_gateway, **rates) as live:
+    with variant_gateway(live_gateway, **rates) as live:
         client = live.login("vera")
         with connect(
             live.url.replace("http", "ws") + "/t/acme/graphql",
@@ -113,18 +99,7 @@ def test_operations_over_a_websocket_count_against_the_rate_limit(live_gateway: 
 
 
 def test_sign_in_attempts_are_rate_limited_per_address(live_gateway: LiveGateway) -> None:
-    gw = live_gateway.gateway
-    port = free_port()
-    settings = gw.settings.model_copy(
-        update={
-            "public_url": f"http://127.0.0.1:{port}",
-            "signin_rate_per_address": 0.1,
-            "signin_burst_per_address": 3,
-        }
-    )
-    limited = Gateway(settings, gw.tenants, gw.tenant_apps, gw.audit_logs, gw.store)
-    with running_server(limited, port) as url:
-        live = LiveGateway(url=url, gateway=limited, oidc=live_gateway.oidc, home=live_gateway.home)
+    with variant_gateway(live_gateway, signin_rate_per_address=0.1, signin_burst_per_address=3) as live:
         client = live.client()
         statuses = [sign_in(client, f"spray{i}", "guess-password").status_code for i in range(4)]
         assert statuses == [401, 401, 401, 429]
