@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 import pytest
 
-from klikkflow_pipelines.definitions import build_definitions, build_resources
+from klikkflow_pipelines.definitions import build_definitions
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant
+from klikkflow_pipelines.tenant_resources import build_resources
 
 
 @pytest.fixture
