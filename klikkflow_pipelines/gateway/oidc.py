@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from authlib.common.security import generate_token
@@ -97,6 +98,17 @@ class OidcClient:
                 self._jwks = response.json()
             self._jwks_fetched = time.time()
         return self._jwks
+
+    async def end_session_url(self, post_logout_redirect_uri: str) -> str | None:
+        """Where to send the browser to end its session at the provider too (RP-initiated logout),
+        or None when the provider has no ``end_session_endpoint``."""
+        endpoint = (await self.metadata()).get("end_session_endpoint")
+        if not endpoint:
+            return None
+        query = urlencode(
+            {"client_id": self.settings.client_id, "post_logout_redirect_uri": post_logout_redirect_uri}
+        )
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
     def _client(self) -> AsyncOAuth2Client:
         return AsyncOAuth2Client(

@@ -3,6 +3,7 @@ API tokens, health and metrics."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -267,7 +268,13 @@ def build_routes(gw: Gateway) -> list[Route]:
             return forbidden("CSRF check failed")
         gw.sessions.revoke(principal.session.id_hash)
         audit(request, principal.username, "signout", "success")
-        response = RedirectResponse("/login", status_code=303)
+        target = "/login"
+        if principal.session.method == "oidc" and gw.oidc is not None:
+            # End the provider's session too, so the next SSO sign-in asks again. Unreachable
+            # provider: signed out here all the same; its own session just lives on.
+            with contextlib.suppress(OidcError, httpx.HTTPError):
+                target = await gw.oidc.end_session_url(settings.public_url + "/login") or target
+        response = RedirectResponse(target, status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 

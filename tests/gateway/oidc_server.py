@@ -86,6 +86,7 @@ def start_oidc_provider(redirect_uri: str) -> Iterator[OidcProvider]:
         OIDC_CLIENT_ID=provider.client_id,
         OIDC_CLIENT_SECRET=provider.client_secret,
         OIDC_REDIRECT_URI=redirect_uri,
+        OIDC_POST_LOGOUT_REDIRECT_URI=redirect_uri.replace("/auth/callback", "/login"),
         OIDC_JWKS=json.dumps({"keys": [private]}),
         OIDC_ACCOUNTS=json.dumps(ACCOUNTS),
         NODE_ENV="test",
@@ -120,7 +121,8 @@ def start_oidc_provider(redirect_uri: str) -> Iterator[OidcProvider]:
             process.kill()
 
 
-def _form(html: str) -> tuple[str, dict[str, str]]:
+def page_form(html: str) -> tuple[str, dict[str, str]]:
+    """The action and the named input values of the first form on a provider page."""
     action = re.search(r'<form[^>]*action="([^"]+)"', html)
     assert action, html
     fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html))
@@ -138,7 +140,7 @@ def provider_sign_in(client: httpx.Client, authorize_url: str, login: str) -> st
             response = client.get(location, follow_redirects=False)
             continue
         assert response.status_code == 200, response.text
-        action, fields = _form(response.text)
+        action, fields = page_form(response.text)
         if 'name="login"' in response.text:
             fields.update(login=login, password="any-password")
         response = client.post(urljoin(str(response.url), action), data=fields, follow_redirects=False)

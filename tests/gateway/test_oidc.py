@@ -7,7 +7,7 @@ import asyncio
 import base64
 import json
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -16,8 +16,8 @@ from authlib.jose import JsonWebKey, jwt
 from klikkflow_pipelines.gateway.oidc import OidcError
 
 from .conftest import LiveGateway
-from .helpers import graphql
-from .oidc_server import provider_sign_in
+from .helpers import graphql, page_csrf
+from .oidc_server import page_form, provider_sign_in
 
 RUNS = "{ runsOrError { __typename } }"
 
@@ -168,3 +168,44 @@ def test_alg_none_and_hmac_confusion_are_rejected(live_gateway: LiveGateway) -> 
     ).decode()
     with pytest.raises(OidcError):
         _validate(live_gateway, hmac_token)
+
+
+def _reaches_callback_without_login(provider_browser: httpx.Client, authorize_url: str) -> bool:
+    """Follow an authorization request at the provider: straight back to the gateway, or a login form?"""
+    response = provider_browser.get(authorize_url, follow_redirects=False)
+    for _ in range(10):
+        if response.status_code not in (302, 303):
+            return False  # a page: the provider asks the user to sign in (or consent) again
+        location = urljoin(str(response.url), response.headers["location"])
+        if "/auth/callback" in location:
+            return True
+        response = provider_browser.get(location, follow_redirects=False)
+    raise AssertionError("provider kept redirecting")
+
+
+def test_sign_out_ends_the_provider_session_too(live_gateway: LiveGateway) -> None:
+    provider_browser = httpx.Client(timeout=30)  # the user's browser, as the provider sees it
+    browser = live_gateway.client()
+    start = browser.get("/login/oidc").headers["location"]
+    assert browser.get(provider_sign_in(provider_browser, start, "sso-editor")).status_code == 303
+
+    def authorize_url() -> str:  # a fresh SSO sign-in started at the gateway
+        return live_gateway.client().get("/login/oidc").headers["location"]
+
+    # While the provider session lives, another sign-in needs no password.
+    assert _reaches_callback_without_login(provider_browser, authorize_url())
+
+    out = browser.post("/logout", data={"csrf_token": page_csrf(browser.get("/").text)})
+    assert out.status_code == 303
+    end_session = out.headers["location"]
+    assert end_session.startswith(live_gateway.oidc.issuer)
+    query = parse_qs(urlsplit(end_session).query)
+    assert query["client_id"] == [live_gateway.oidc.client_id]
+    assert query["post_logout_redirect_uri"] == [live_gateway.url + "/login"]
+    assert browser.get("/t/acme/graphql", params={"query": RUNS}).status_code == 401  # gateway: signed out
+
+    confirm = provider_browser.get(end_session)  # the provider asks to confirm, then sends us back
+    action, fields = page_form(confirm.text)
+    done = provider_browser.post(urljoin(str(confirm.url), action), data={**fields, "logout": "yes"})
+    assert done.status_code in (302, 303) and done.headers["location"] == live_gateway.url + "/login"
+    assert not _reaches_callback_without_login(provider_browser, authorize_url())

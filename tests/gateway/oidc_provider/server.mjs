@@ -1,6 +1,7 @@
 // A real OpenID Connect provider (panva/oidc-provider) on loopback for the gateway tests.
 // Configuration comes from environment variables set by tests/gateway/oidc_server.py:
 //   OIDC_PORT, OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URI,
+//   OIDC_POST_LOGOUT_REDIRECT_URI,
 //   OIDC_JWKS (private JWK set as JSON), OIDC_ACCOUNTS (JSON: login -> claims).
 // Sign-in uses the provider's built-in development interactions (login + consent forms).
 import Provider from 'oidc-provider';
@@ -17,6 +18,7 @@ const provider = new Provider(env('OIDC_ISSUER'), {
     client_id: env('OIDC_CLIENT_ID'),
     client_secret: env('OIDC_CLIENT_SECRET'),
     redirect_uris: [env('OIDC_REDIRECT_URI')],
+    post_logout_redirect_uris: [env('OIDC_POST_LOGOUT_REDIRECT_URI')],
     response_types: ['code'],
     grant_types: ['authorization_code'],
     token_endpoint_auth_method: 'client_secret_basic',
