@@ -18,8 +18,14 @@ def serve(
 ) -> None:
     """Serve the sign-in pages and every tenant's Dagster UI under /t/<tenant>/."""
     from klikkflow_pipelines.gateway.server import serve as run
+    from klikkflow_pipelines.gateway.settings import settings_from_env
 
-    run(host=host, port=port)
+    try:
+        settings = settings_from_env()
+    except ValueError as exc:  # a malformed KLIKKFLOW_GATEWAY_* variable: say which, start nothing
+        _console.print(f"[red]gateway settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+    run(host=host, port=port, settings=settings)
 
 
 @gateway_app.command("add-user")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -13,6 +15,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from compliance.audit.log import AuditLog
+from klikkflow_pipelines.config_errors import ConfigError
 from klikkflow_pipelines.events.signing import webhook_secret
 from klikkflow_pipelines.events.webhook_app import create_webhook_app
 from klikkflow_pipelines.gateway.accounts import Accounts
@@ -31,9 +34,18 @@ from klikkflow_pipelines.gateway.roles import resolve_roles
 from klikkflow_pipelines.gateway.sessions import CSRF_HEADER, SESSION_COOKIE, SessionManager
 from klikkflow_pipelines.gateway.settings import GatewaySettings
 from klikkflow_pipelines.gateway.store import GatewayStore
-from klikkflow_pipelines.tenancy.config import TenantConfig
+from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant_file
 
 log = logging.getLogger("klikkflow.gateway")
+
+
+def _file_stamp(path: str | None) -> tuple[int, int] | None:
+    """(mtime, size) of a file, or None when it does not exist."""
+    try:
+        stat = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size) if stat else None
 
 
 class Gateway:
@@ -80,6 +92,8 @@ class Gateway:
         )
         self.public_origin = origin_of(settings.public_url)
         self._totp_enabled: dict[str, tuple[bool, float]] = {}  # username -> (enabled, checked at)
+        self._tenant_stamps = {tid: _file_stamp(t.source_path) for tid, t in self.tenants.items()}
+        self._tenants_checked_at = time.monotonic()
         self.gate = TenantGate(self)
         # Signed webhooks (HMAC per workflow, no session) for the tenants this gateway serves.
         hooks = create_webhook_app(
@@ -99,8 +113,41 @@ class Gateway:
 
     # identity ----------------------------------------------------------------
     def roles_for(self, identities: list[str], groups: list[str], is_owner: bool) -> dict[str, str]:
-        """Current tenant roles of a user, from the tenant configs."""
+        """Current tenant roles of a user, from the tenant configs (re-read when their files changed)."""
+        self.refresh_tenants()
         return resolve_roles(self.tenants, identities, groups, is_owner)
+
+    def refresh_tenants(self) -> None:
+        """Re-read tenant files changed on disk, at most every ``tenant_reload_seconds``.
+
+        Members and OIDC groups of a served tenant take effect without a restart: a
+        removed or demoted user's sessions are revoked on their next request. A file
+        that no longer validates keeps its last good configuration (logged); a deleted
+        file leaves the tenant with no members. New tenants need a restart (their
+        Dagster app is mounted at start).
+        """
+        interval = self.settings.tenant_reload_seconds
+        now = time.monotonic()
+        if interval <= 0 or now - self._tenants_checked_at < interval:
+            return
+        self._tenants_checked_at = now
+        for tenant_id, tenant in list(self.tenants.items()):
+            stamp = _file_stamp(tenant.source_path)
+            if tenant.source_path is None or stamp == self._tenant_stamps.get(tenant_id):
+                continue
+            self._tenant_stamps[tenant_id] = stamp
+            if stamp is None:
+                log.warning(
+                    "tenant file %s was removed: tenant %s has no members now", tenant.source_path, tenant_id
+                )
+                self.tenants[tenant_id] = tenant.model_copy(update={"members": [], "oidc_groups": {}})
+                continue
+            try:
+                self.tenants[tenant_id] = load_tenant_file(Path(tenant.source_path))
+            except ConfigError as error:
+                log.error(
+                    "tenant file changed but is invalid; keeping its last good configuration:\n%s", error
+                )
 
     def authenticate(self, scope: Scope) -> Principal | None:
         """The caller of a request (session cookie or Bearer token), or None.

@@ -62,9 +62,9 @@ def open_gateway(
         yield Gateway(settings, tenants, apps, audits, GatewayStore(settings.database_url), workspaces)
 
 
-def serve(host: str = "127.0.0.1", port: int = 3000) -> None:
+def serve(host: str = "127.0.0.1", port: int = 3000, settings: GatewaySettings | None = None) -> None:
     """Run the gateway with uvicorn until interrupted."""
     import uvicorn
 
-    with open_gateway() as gateway:
+    with open_gateway(settings) as gateway:
         uvicorn.run(gateway, host=host, port=port, log_level="info", proxy_headers=False)

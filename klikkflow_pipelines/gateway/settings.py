@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,6 +45,7 @@ class GatewaySettings(BaseModel):
     signin_burst_per_address: float = 20.0
     metrics_token: str | None = None
     require_mfa: bool = False
+    tenant_reload_seconds: float = 5.0
     oidc: OidcSettings | None = None
 
     @property
@@ -64,6 +66,16 @@ def _secret_from_file(name: str) -> str:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))
     return Path(path).read_text().strip()
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds (e.g. 5), not {value!r}") from None
 
 
 def settings_from_env() -> GatewaySettings:
@@ -94,5 +106,6 @@ def settings_from_env() -> GatewaySettings:
         public_url=env.get("KLIKKFLOW_PUBLIC_URL", "http://127.0.0.1:3000").rstrip("/"),
         metrics_token=env.get("KLIKKFLOW_METRICS_TOKEN") or None,
         require_mfa=env.get("KLIKKFLOW_GATEWAY_REQUIRE_MFA", "").lower() in ("1", "true", "yes"),
+        tenant_reload_seconds=_seconds(env, "KLIKKFLOW_GATEWAY_TENANT_RELOAD_SECONDS", 5.0),
         oidc=oidc,
     )

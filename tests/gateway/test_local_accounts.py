@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import pyotp
 import pytest
+import yaml
 
 from klikkflow_pipelines.gateway.accounts import Accounts
 from klikkflow_pipelines.gateway.principal import TOKEN_PREFIX
@@ -152,6 +154,34 @@ def test_role_change_revokes_sessions(live_gateway: LiveGateway) -> None:
         assert graphql(live_gateway.login("rita"), "acme", WIPE).status_code == 200  # the new role applies
     finally:
         gw.tenants["acme"] = original
+
+
+def test_editing_a_tenant_file_applies_without_a_restart(live_gateway: LiveGateway) -> None:
+    path = Path(live_gateway.gateway.tenants["acme"].source_path)
+    original = path.read_text()
+    data = yaml.safe_load(original)
+    with_ravi = {**data, "members": [*data["members"], {"user": "ravi", "role": "viewer"}]}
+    live_gateway.gateway.accounts.create_user("ravi", PASSWORD)
+    try:
+        with variant_gateway(live_gateway, tenant_reload_seconds=0.01) as live:
+            path.write_text(yaml.safe_dump(with_ravi))  # ravi added to the tenant
+            time.sleep(0.05)
+            ravi = live.login("ravi")
+            assert graphql(ravi, "acme", RUNS).status_code == 200
+
+            path.write_text(original)  # ravi removed from the tenant
+            time.sleep(0.05)
+            assert graphql(ravi, "acme", RUNS).status_code == 401  # session revoked, no data
+            assert graphql(live.login("ravi"), "acme", RUNS).status_code == 403
+
+            path.write_text("id: acme\nname: [unclosed\n")  # a broken edit: the last good config stays
+            time.sleep(0.05)
+            assert graphql(live.login("vera"), "acme", RUNS).status_code == 200
+            assert graphql(live.login("ravi"), "acme", RUNS).status_code == 403
+    finally:
+        path.write_text(original)
+    revoked = [e for e in live_gateway.gateway.platform_audit.entries() if e.action == "session.revoked"]
+    assert any(e.actor == "ravi" and e.target == "role change" for e in revoked)
 
 
 # --- brute force ------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from klikkflow_pipelines.gateway.accounts import Accounts
 from klikkflow_pipelines.gateway.ratelimit import TokenBuckets
 from klikkflow_pipelines.gateway.store import GatewayStore
 
-from .conftest import LiveGateway, variant_gateway
+from .conftest import LiveGateway, free_port, variant_gateway
 from .helpers import PASSWORD, graphql, sign_in
 
 RUNS = "{ runsOrError { __typename } }"
@@ -118,3 +118,10 @@ def test_cli_add_user(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # typ
     store = GatewayStore(f"sqlite:///{db}")
     assert store.get_user("carl")["is_owner"]
     assert Accounts(store).check_password("carl", PASSWORD).status == "ok"
+
+
+def test_serve_refuses_a_malformed_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLIKKFLOW_GATEWAY_TENANT_RELOAD_SECONDS", "five")
+    result = CliRunner().invoke(gateway_app, ["serve", "--port", str(free_port())])
+    assert result.exit_code == 2
+    assert "KLIKKFLOW_GATEWAY_TENANT_RELOAD_SECONDS" in result.output and "'five'" in result.output
