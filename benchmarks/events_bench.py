@@ -52,7 +52,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from http_load import Request, http_request, load  # noqa: E402
+from http_load import Request, free_port, http_request, load  # noqa: E402
 
 from klikkflow_pipelines.events.outbox import Outbox  # noqa: E402
 from klikkflow_pipelines.events.signing import secret_env_name, signed_headers  # noqa: E402
@@ -147,15 +147,6 @@ def wait_for(url: str, timeout: float = 30) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
-
-
-def free_port() -> int:
-    """An unused loopback port."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def post_all(

@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ import time
 from pathlib import Path
 
 import httpx
-from http_load import http_request, load
+from http_load import free_port, http_request, load
 
 RUN_LIST = """query RunsRoot($limit: Int) {
   runsOrError(limit: $limit) {
@@ -62,12 +61,6 @@ orders_job = dg.define_asset_job("orders_job", selection=["orders"])
 defs = dg.Definitions(assets=[orders], jobs=[orders_job])
 """
 TENANT = "id: acme\nname: Acme\nmembers:\n  - user: bench\n    role: viewer\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- server process -------------------------------------------------------------------------------
@@ -188,7 +181,7 @@ def run(requests: int, concurrency: int) -> dict:
             KLIKKFLOW_TENANTS_DIR=str(root / "tenants"),
             KLIKKFLOW_AUDIT_KEY="a" * 40,
         )
-        gateway_port, direct_port = _free_port(), _free_port()
+        gateway_port, direct_port = free_port(), free_port()
         process = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(root), str(gateway_port), str(direct_port)],
             env=env,

@@ -10,11 +10,19 @@ request bytes on keep-alive connections and reads status, headers and a
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 Request = bytes | Callable[[], bytes]  # prepared bytes, or built when sent (e.g. signed then)
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback, for a server the benchmark starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def http_request(method: str, url: str, headers: Mapping[str, str] | None = None, body: bytes = b"") -> bytes:

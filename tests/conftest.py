@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -10,6 +13,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+import uvicorn
 from sqlalchemy import URL
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -46,3 +50,38 @@ def _fresh_database(prefix: str) -> Iterator[str]:
 def fresh_database() -> Callable[[str], AbstractContextManager[str]]:
     """``with fresh_database(prefix) as url``: a new, uniquely named Postgres database, dropped after."""
     return _fresh_database
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _serve(app: object, port: int | None = None) -> Iterator[str]:
+    port = port or _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        assert thread.is_alive() and time.time() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def free_port() -> Callable[[], int]:
+    """``free_port()``: an unused TCP port on the loopback interface."""
+    return _free_port
+
+
+@pytest.fixture(scope="session")
+def serve_app() -> Callable[..., AbstractContextManager[str]]:
+    """``with serve_app(app[, port]) as url``: an ASGI app under a real uvicorn server in a thread."""
+    return _serve

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 
 import pika
 import pytest
-import uvicorn
 import yaml
 
 from klikkflow_pipelines.tenancy.pooled_postgres import storage_config
@@ -66,32 +61,6 @@ def rabbit_queue() -> Iterator[str]:
         connection.close()
 
 
-def free_port() -> int:
-    """An unused TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve(app, port: int | None = None) -> Iterator[str]:
-    """Run ``app`` under a real uvicorn server in a thread; yield its base URL."""
-    port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not server.started:
-        if time.time() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 class Receiver:
     """A local HTTP endpoint standing in for Slack, Teams and generic webhooks (``POST /<channel>``).
 
@@ -124,15 +93,15 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
+def receiver(serve_app) -> Iterator[tuple[Receiver, str]]:
     """A running :class:`Receiver` and its base URL."""
     instance = Receiver()
-    with serve(instance.app()) as base:
+    with serve_app(instance.app()) as base:
         yield instance, base
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[tuple[list, int]]:
+def smtp_server(free_port) -> Iterator[tuple[list, int]]:
     """A local aiosmtpd server collecting messages; yields (messages, port)."""
     from email import message_from_bytes
 

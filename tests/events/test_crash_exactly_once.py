@@ -31,7 +31,7 @@ from klikkflow_pipelines.events.outbox import Outbox
 from klikkflow_pipelines.events.signing import secret_env_name, signed_headers
 from klikkflow_pipelines.tenancy.storage import create_storage_engine
 
-from .conftest import RABBITMQ_URL, dagster_yaml, free_port
+from .conftest import RABBITMQ_URL, dagster_yaml
 
 HERE = Path(__file__).parent
 PER_SOURCE = 250
@@ -122,7 +122,7 @@ def _wait_healthy(url: str, timeout: float = 30) -> None:
 
 
 def test_500_events_with_killed_daemon_make_exactly_500_runs(
-    tmp_path, pg_url, pg_dagster_url, rabbit_queue
+    tmp_path, pg_url, pg_dagster_url, rabbit_queue, free_port
 ) -> None:
     seed = int(os.environ.get("KF_CRASH_SEED", time.time()))
     rng = random.Random(seed)

@@ -28,7 +28,6 @@ from resources.notifier import NotifierResource
 from sensors.outbox_events import REPLAY_OF_RUN_TAG, build_outbox_sensor
 from sensors.run_alerts import build_alert_sensors
 
-from .conftest import serve
 from .event_jobs import order_job
 
 POLICY = AlertPolicy(
@@ -47,7 +46,7 @@ def _failure_event(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterEvent
 
 
 def test_event_to_failure_to_escalation_to_dead_letter_to_replay(
-    tmp_path, monkeypatch, receiver, smtp_server
+    tmp_path, monkeypatch, receiver, smtp_server, serve_app
 ) -> None:
     monkeypatch.setenv("KLIKKFLOW_HOME", str(tmp_path / "home"))
     monkeypatch.setenv(secret_env_name("acme", "order_job"), "orders-secret")
@@ -77,7 +76,7 @@ def test_event_to_failure_to_escalation_to_dead_letter_to_replay(
     ledger = tmp_path / "ledger"  # missing: every run fails until it exists
 
     # 1. A signed webhook is accepted by the real HTTP app (default per-tenant storage resolver).
-    with serve(create_webhook_app()) as hooks:
+    with serve_app(create_webhook_app()) as hooks:
         body = json.dumps({"order_id": 17, "ledger": str(ledger)}).encode()
         accepted = httpx.post(
             f"{hooks}/acme/order_job", content=body, headers=signed_headers(b"orders-secret", body)

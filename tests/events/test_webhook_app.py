@@ -19,21 +19,19 @@ from klikkflow_pipelines.events.signing import (
 from klikkflow_pipelines.events.webhook_app import create_webhook_app
 from klikkflow_pipelines.tenancy.storage import create_storage_engine
 
-from .conftest import serve
-
 SECRET = b"s3cret-for-orders"
 MAX_BODY = 4096
 
 
 @pytest.fixture
-def hook(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Outbox]]:
+def hook(store_url: str, monkeypatch: pytest.MonkeyPatch, serve_app) -> Iterator[tuple[str, Outbox]]:
     """A running webhook app for tenant ``acme`` whose ``orders`` workflow has a secret in the env."""
     monkeypatch.setenv(secret_env_name("acme", "orders"), SECRET.decode())
     outbox = Outbox(create_storage_engine(store_url))
     app = create_webhook_app(
         outbox_for_tenant=lambda tenant: outbox, max_body_bytes=MAX_BODY, replay_window_seconds=300
     )
-    with serve(app) as base:
+    with serve_app(app) as base:
         yield f"{base}/acme/orders", outbox
 
 
@@ -146,12 +144,12 @@ def test_unknown_workflow_and_bad_names_get_404(hook) -> None:
     assert outbox.count() == 0
 
 
-def test_secret_can_come_from_the_secrets_directory(tmp_path, monkeypatch, store_url) -> None:
+def test_secret_can_come_from_the_secrets_directory(tmp_path, monkeypatch, store_url, serve_app) -> None:
     (tmp_path / "webhooks" / "acme").mkdir(parents=True)
     (tmp_path / "webhooks" / "acme" / "refunds").write_text("file-secret\n", encoding="utf-8")
     monkeypatch.setenv("KLIKKFLOW_SECRETS_DIR", str(tmp_path))
     outbox = Outbox(create_storage_engine(store_url))
-    with serve(create_webhook_app(outbox_for_tenant=lambda tenant: outbox)) as base:
+    with serve_app(create_webhook_app(outbox_for_tenant=lambda tenant: outbox)) as base:
         body = b'{"refund": 1}'
         ok = post(f"{base}/acme/refunds", body, signed_headers(b"file-secret", body))
         assert ok.status_code == 202

@@ -4,19 +4,14 @@ and a small code location, local accounts for every role, and the real OpenID pr
 from __future__ import annotations
 
 import os
-import socket
 import textwrap
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from starlette.types import ASGIApp
 
 from klikkflow_pipelines.gateway.app import Gateway
 from klikkflow_pipelines.gateway.server import open_gateway
@@ -66,30 +61,6 @@ defs = dg.Definitions(
 '''
 
 
-def free_port() -> int:
-    """An unused TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def running_server(app: ASGIApp, port: int) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on loopback in a thread; yield its URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        assert thread.is_alive() and time.time() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @dataclass
 class LiveGateway:
     """A running gateway and how to reach it."""
@@ -111,15 +82,23 @@ class LiveGateway:
         return client
 
 
-@contextmanager
-def variant_gateway(live_gateway: LiveGateway, **changes: object) -> Iterator[LiveGateway]:
-    """A second gateway over the same tenants, apps and store, with some settings changed."""
-    gw = live_gateway.gateway
-    port = free_port()
-    settings = gw.settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}", **changes})
-    variant = Gateway(settings, gw.tenants, gw.tenant_apps, gw.audit_logs, gw.store)
-    with running_server(variant, port) as url:
-        yield LiveGateway(url=url, gateway=variant, oidc=live_gateway.oidc, home=live_gateway.home)
+@pytest.fixture
+def variant_gateway(
+    live_gateway: LiveGateway, free_port, serve_app
+) -> Callable[..., AbstractContextManager[LiveGateway]]:
+    """``with variant_gateway(**changes) as live``: a second gateway over the same tenants, apps and
+    store, with some settings changed."""
+
+    @contextmanager
+    def start(**changes: object) -> Iterator[LiveGateway]:
+        gw = live_gateway.gateway
+        port = free_port()
+        settings = gw.settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}", **changes})
+        variant = Gateway(settings, gw.tenants, gw.tenant_apps, gw.audit_logs, gw.store)
+        with serve_app(variant, port) as url:
+            yield LiveGateway(url=url, gateway=variant, oidc=live_gateway.oidc, home=live_gateway.home)
+
+    return start
 
 
 def _write_tenants(root: Path) -> Path:
@@ -139,7 +118,7 @@ def _write_tenants(root: Path) -> Path:
 
 
 @pytest.fixture(scope="package")
-def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+def live_gateway(tmp_path_factory: pytest.TempPathFactory, free_port, serve_app) -> Iterator[LiveGateway]:
     """Start the OpenID provider and the gateway (uvicorn in a thread) for the tests of this package.
 
     Package scope: the environment variables set here are restored before tests of other packages run.
@@ -155,7 +134,7 @@ def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGatew
     url = f"http://127.0.0.1:{port}"
     tenants, errors = load_all_tenants()
     assert not errors, errors
-    with start_oidc_provider(redirect_uri=f"{url}/auth/callback") as provider:
+    with start_oidc_provider(f"{url}/auth/callback", free_port()) as provider:
         settings = GatewaySettings(
             secret_key="s" * 48,
             database_url=f"sqlite:///{root / 'gateway.db'}",
@@ -178,7 +157,7 @@ def live_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGatew
             for user in USERS:
                 gateway.accounts.create_user(user, PASSWORD)
             gateway.accounts.create_user("owner", PASSWORD, owner=True)
-            with running_server(gateway, port):
+            with serve_app(gateway, port):
                 yield LiveGateway(url=url, gateway=gateway, oidc=provider, home=root / "home")
     for key, value in saved.items():
         if value is None:

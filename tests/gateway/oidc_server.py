@@ -57,22 +57,13 @@ def ensure_installed() -> None:
     subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=PROVIDER_DIR, check=True)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
-def start_oidc_provider(redirect_uri: str) -> Iterator[OidcProvider]:
-    """Start the provider process; stop it on exit."""
+def start_oidc_provider(redirect_uri: str, port: int) -> Iterator[OidcProvider]:
+    """Start the provider process on ``port``; stop it on exit."""
     ensure_installed()
     key = JsonWebKey.generate_key("RSA", 2048, is_private=True)
     private = key.as_dict(is_private=True)
     private.update({"kid": "test-signing-key", "use": "sig", "alg": "RS256"})
-    port = _free_port()
     provider = OidcProvider(
         issuer=f"http://127.0.0.1:{port}",
         client_id="klikkflow-gateway",

@@ -17,7 +17,7 @@ from klikkflow_pipelines.gateway.accounts import Accounts
 from klikkflow_pipelines.gateway.principal import TOKEN_PREFIX
 from klikkflow_pipelines.gateway.store import GatewayStore, SessionRecord, sha256_hex
 
-from .conftest import LiveGateway, variant_gateway
+from .conftest import LiveGateway
 from .helpers import PASSWORD, graphql, login_form_csrf, page_csrf, sign_in
 
 RUNS = "{ runsOrError { __typename } }"
@@ -156,14 +156,14 @@ def test_role_change_revokes_sessions(live_gateway: LiveGateway) -> None:
         gw.tenants["acme"] = original
 
 
-def test_editing_a_tenant_file_applies_without_a_restart(live_gateway: LiveGateway) -> None:
+def test_editing_a_tenant_file_applies_without_a_restart(live_gateway: LiveGateway, variant_gateway) -> None:
     path = Path(live_gateway.gateway.tenants["acme"].source_path)
     original = path.read_text()
     data = yaml.safe_load(original)
     with_ravi = {**data, "members": [*data["members"], {"user": "ravi", "role": "viewer"}]}
     live_gateway.gateway.accounts.create_user("ravi", PASSWORD)
     try:
-        with variant_gateway(live_gateway, tenant_reload_seconds=0.01) as live:
+        with variant_gateway(tenant_reload_seconds=0.01) as live:
             path.write_text(yaml.safe_dump(with_ravi))  # ravi added to the tenant
             time.sleep(0.05)
             ravi = live.login("ravi")
@@ -287,9 +287,9 @@ def test_mfa_enrollment_sign_in_and_recovery_codes(live_gateway: LiveGateway) ->
 
 
 def test_required_mfa_opens_only_enrollment_until_a_second_factor_is_enrolled(
-    live_gateway: LiveGateway,
+    live_gateway: LiveGateway, variant_gateway
 ) -> None:
-    with variant_gateway(live_gateway, require_mfa=True) as live:
+    with variant_gateway(require_mfa=True) as live:
         live.gateway.accounts.create_user("nina", PASSWORD, owner=True)  # admin of every tenant
         client = live.client()
         signed_in = sign_in(client, "nina", PASSWORD)

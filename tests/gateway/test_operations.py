@@ -13,7 +13,7 @@ from klikkflow_pipelines.gateway.accounts import Accounts
 from klikkflow_pipelines.gateway.ratelimit import TokenBuckets
 from klikkflow_pipelines.gateway.store import GatewayStore
 
-from .conftest import LiveGateway, free_port, variant_gateway
+from .conftest import LiveGateway
 from .helpers import PASSWORD, graphql, sign_in
 
 RUNS = "{ runsOrError { __typename } }"
@@ -53,9 +53,9 @@ def test_token_bucket_refills() -> None:
     assert bucket.take("u", now=0.6) == 0.0
 
 
-def test_rate_limits_per_user_and_per_tenant(live_gateway: LiveGateway) -> None:
+def test_rate_limits_per_user_and_per_tenant(variant_gateway) -> None:
     rates = {"rate_per_user": 0.2, "burst_per_user": 3.0, "rate_per_tenant": 0.2, "burst_per_tenant": 5.0}
-    with variant_gateway(live_gateway, **rates) as live:
+    with variant_gateway(**rates) as live:
         vera = live.login("vera")
         statuses = [graphql(vera, "acme", RUNS).status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
@@ -67,14 +67,14 @@ def test_rate_limits_per_user_and_per_tenant(live_gateway: LiveGateway) -> None:
         assert [graphql(lars, "acme", RUNS).status_code for _ in range(3)].count(429) >= 1
 
 
-def test_operations_over_a_websocket_count_against_the_rate_limit(live_gateway: LiveGateway) -> None:
+def test_operations_over_a_websocket_count_against_the_rate_limit(variant_gateway) -> None:
     rates = {
         "rate_per_user": 0.01,
         "burst_per_user": 3.0,
         "rate_per_tenant": 100.0,
         "burst_per_tenant": 100.0,
     }
-    with variant_gateway(live_gateway, **rates) as live:
+    with variant_gateway(**rates) as live:
         client = live.login("vera")
         with connect(
             live.url.replace("http", "ws") + "/t/acme/graphql",
@@ -98,8 +98,8 @@ def test_operations_over_a_websocket_count_against_the_rate_limit(live_gateway: 
         assert replies[2]["type"] == "error" and "rate limit exceeded" in answers[2]
 
 
-def test_sign_in_attempts_are_rate_limited_per_address(live_gateway: LiveGateway) -> None:
-    with variant_gateway(live_gateway, signin_rate_per_address=0.1, signin_burst_per_address=3) as live:
+def test_sign_in_attempts_are_rate_limited_per_address(variant_gateway) -> None:
+    with variant_gateway(signin_rate_per_address=0.1, signin_burst_per_address=3) as live:
         client = live.client()
         statuses = [sign_in(client, f"spray{i}", "guess-password").status_code for i in range(4)]
         assert statuses == [401, 401, 401, 429]
@@ -120,7 +120,7 @@ def test_cli_add_user(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # typ
     assert Accounts(store).check_password("carl", PASSWORD).status == "ok"
 
 
-def test_serve_refuses_a_malformed_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_refuses_a_malformed_setting(monkeypatch: pytest.MonkeyPatch, free_port) -> None:
     monkeypatch.setenv("KLIKKFLOW_GATEWAY_TENANT_RELOAD_SECONDS", "five")
     result = CliRunner().invoke(gateway_app, ["serve", "--port", str(free_port())])
     assert result.exit_code == 2

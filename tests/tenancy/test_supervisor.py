@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -51,12 +50,6 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -83,10 +76,10 @@ def tenants_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_daemon_and_webserver_per_tenant_restarted_when_killed(
-    tenants_dir: Path, klikkflow_home: Path
+    tenants_dir: Path, klikkflow_home: Path, free_port
 ) -> None:
     output = Lines()
-    port = _free_port()
+    port = free_port()
     supervisor = build_supervisor(None, webservers=True, base_port=port, output=output)  # type: ignore[arg-type]
 
     assert "[broken] NOT STARTED" in output.text and "Mars/Olympus" in output.text
