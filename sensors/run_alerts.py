@@ -16,7 +16,7 @@ from dagster._core.storage.tags import RETRY_NUMBER_TAG, WILL_RETRY_TAG
 
 from klikkflow_pipelines.events.alerting import Alerter, AlertPolicy
 from klikkflow_pipelines.events.resources import EventStoreResource
-from klikkflow_pipelines.workflows.template import WORKFLOW_TAG
+from klikkflow_pipelines.workflows.template import run_workflow
 from resources.notifier import NotifierResource
 from sensors.outbox_events import EVENT_ID_TAG
 
@@ -55,7 +55,7 @@ def build_alert_sensors(
         reason = _failure_reason(context)
         will_retry = run.tags.get(WILL_RETRY_TAG) == "true"
         event_id = run.tags.get(EVENT_ID_TAG)
-        workflow = run.tags.get(WORKFLOW_TAG, run.job_name)
+        workflow = run_workflow(run)
         if event_id and not will_retry:
             event = event_store.outbox().get(event_id)
             if event is not None:
@@ -86,7 +86,7 @@ def build_alert_sensors(
         context: dg.RunStatusSensorContext, event_store: EventStoreResource, notifier: NotifierResource
     ) -> None:
         run = context.dagster_run
-        alerter(event_store, notifier).record_success(run.tags.get(WORKFLOW_TAG, run.job_name))
+        alerter(event_store, notifier).record_success(run_workflow(run))
 
     @dg.sensor(
         name="alert_delivery_sensor",

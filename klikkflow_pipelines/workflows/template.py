@@ -38,6 +38,11 @@ class TemplateParams(BaseModel):
 WORKFLOW_TAG = "klikkflow/workflow"
 
 
+def run_workflow(run: dg.DagsterRun) -> str:
+    """The workflow a run belongs to: its ``klikkflow/workflow`` tag, else its job name."""
+    return run.tags.get(WORKFLOW_TAG, run.job_name)
+
+
 def workflow_job(tenant: TenantConfig, workflow: str, group: str, description: str) -> Any:
     """The asset job of one workflow: its asset group, with the tenant's run tags and the workflow tag."""
     return dg.define_asset_job(

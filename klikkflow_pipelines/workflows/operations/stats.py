@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
-from klikkflow_pipelines.workflows.template import WORKFLOW_TAG
+from klikkflow_pipelines.workflows.template import run_workflow
 
 REPORT_SCHEMA = {
     "workflow": pl.String,
@@ -40,7 +40,7 @@ def workflow_run_stats(instance: DagsterInstance, since: datetime, until: dateti
         run = record.dagster_run
         rows.append(
             {
-                "workflow": run.tags.get(WORKFLOW_TAG, run.job_name),
+                "workflow": run_workflow(run),
                 "succeeded": int(run.status == DagsterRunStatus.SUCCESS),
                 "failed": int(run.status == DagsterRunStatus.FAILURE),
                 "in_progress": int(run.status in _IN_PROGRESS),
