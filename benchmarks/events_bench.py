@@ -57,9 +57,11 @@ from http_load import Request, free_port, http_request, load  # noqa: E402
 from klikkflow_pipelines.events.outbox import Outbox  # noqa: E402
 from klikkflow_pipelines.events.signing import secret_env_name, signed_headers  # noqa: E402
 from klikkflow_pipelines.tenancy.pooled_postgres import storage_config  # noqa: E402
+from klikkflow_pipelines.tenancy.postgres_server import PostgresServer  # noqa: E402
 from klikkflow_pipelines.tenancy.storage import create_storage_engine  # noqa: E402
 
 SENSOR_INTERVAL = 1
+LOCAL_PG = PostgresServer(host="127.0.0.1", port=5432, user="postgres")
 SECRET = b"bench-secret"
 DAEMON = ROOT / "tests" / "events" / "sensor_daemon.py"
 SERVER = ROOT / "tests" / "events" / "webhook_server.py"
@@ -110,16 +112,11 @@ BASELINE_APP = textwrap.dedent(
 def fresh_database(prefix: str) -> Iterator[str]:
     """A new Postgres database; yields its SQLAlchemy URL and drops it afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
+    LOCAL_PG.create_database(name)
     try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+        yield LOCAL_PG.url(name)
     finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        LOCAL_PG.drop_database(name)
 
 
 @contextmanager

@@ -11,12 +11,10 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-import psycopg2
 import pytest
 import uvicorn
-from sqlalchemy import URL
 
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 
 
 @pytest.fixture(autouse=True)
@@ -29,21 +27,17 @@ def klikkflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+LOCAL_PG = PostgresServer(host="127.0.0.1", port=5432, user="postgres")
+
+
 @contextlib.contextmanager
 def _fresh_database(prefix: str) -> Iterator[str]:
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_ADMIN_DSN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
+    LOCAL_PG.create_database(name)
     try:
-        yield URL.create(
-            "postgresql+psycopg2", username="postgres", host="127.0.0.1", port=5432, database=name
-        ).render_as_string(hide_password=False)
+        yield LOCAL_PG.url(name)
     finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        LOCAL_PG.drop_database(name)
 
 
 @pytest.fixture(scope="session")

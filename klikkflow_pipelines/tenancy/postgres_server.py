@@ -89,13 +89,22 @@ class PostgresServer:
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             return cursor.fetchone() is not None
 
+    def create_database(self, name: str) -> None:
+        """``CREATE DATABASE name``."""
+        with self.maintenance_cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def drop_database(self, name: str) -> None:
+        """Drop the database ``name`` if it exists, closing its connections."""
+        with self.maintenance_cursor() as cursor:
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
     def create_tenant_database(self, tenant_id: str) -> tuple[str, bool]:
         """Create ``klikkflow_<id>`` if missing; return (name, created now)."""
         name = tenant_database_name(tenant_id)
         if self.database_exists(name):
             return name, False
-        with self.maintenance_cursor() as cursor:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.create_database(name)
         return name, True
 
     def drop_tenant_database(self, tenant_id: str) -> tuple[str, bool]:
@@ -103,6 +112,5 @@ class PostgresServer:
         name = tenant_database_name(tenant_id)
         if not self.database_exists(name):
             return name, False
-        with self.maintenance_cursor() as cursor:
-            cursor.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        self.drop_database(name)
         return name, True

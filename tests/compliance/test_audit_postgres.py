@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 
-import psycopg2
 import pytest
-from sqlalchemy import URL, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from compliance.audit import AuditLog, verify_log
@@ -19,31 +16,20 @@ pytestmark = pytest.mark.postgres
 KEY = b"p" * 32
 
 
-PG = {"host": os.environ.get("KLIKKFLOW_TEST_PG_HOST", "127.0.0.1"), "port": 5432, "user": "postgres"}
-
-
 @pytest.fixture
-def pg_log() -> Iterator[AuditLog]:
+def pg_log(fresh_database) -> Iterator[AuditLog]:
     """An audit log in a fresh database on the real PostgreSQL server (dropped afterwards)."""
-    name = f"kf_audit_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(dbname="postgres", **PG)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    url = URL.create(
-        "postgresql+psycopg2", username=PG["user"], host=PG["host"], port=PG["port"], database=name
-    )
-    engine = create_storage_engine(url.render_as_string(hide_password=False))
-    try:
-        log = AuditLog(engine, "acme", key=KEY)
-        for index in range(5):
-            log.append(actor=f"u{index}", action="graphql.mutation", target="launchRun", outcome="allowed")
-        yield log
-    finally:
-        engine.dispose()
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_database("kf_audit") as url:
+        engine = create_storage_engine(url)
+        try:
+            log = AuditLog(engine, "acme", key=KEY)
+            for index in range(5):
+                log.append(
+                    actor=f"u{index}", action="graphql.mutation", target="launchRun", outcome="allowed"
+                )
+            yield log
+        finally:
+            engine.dispose()
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from klikkflow_pipelines.definitions import build_definitions
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant
 from klikkflow_pipelines.tenancy.instance import tenant_database_name, tenant_instance
+from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.postgres
 
@@ -20,7 +21,6 @@ pytestmark = pytest.mark.postgres
 def pg_tenant(monkeypatch: pytest.MonkeyPatch) -> Iterator[TenantConfig]:
     """A tenant in production mode whose storage database is fresh on the local server."""
     tenant = load_tenant("default").model_copy(update={"id": f"t{uuid.uuid4().hex[:10]}"})
-    database = tenant_database_name(tenant.id)
     for key, value in {
         "KLIKKFLOW_ENV": "production",
         "KLIKKFLOW_PG_HOST": "127.0.0.1",
@@ -29,18 +29,12 @@ def pg_tenant(monkeypatch: pytest.MonkeyPatch) -> Iterator[TenantConfig]:
         "KLIKKFLOW_PG_PASSWORD": "unused-with-trust-auth",
     }.items():
         monkeypatch.setenv(key, value)
-    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{database}"')
+    server = PostgresServer.from_env()
+    server.create_tenant_database(tenant.id)
     try:
         yield tenant
     finally:
-        cursor = admin.cursor()
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,)
-        )
-        cursor.execute(f'DROP DATABASE IF EXISTS "{database}"')
-        admin.close()
+        server.drop_tenant_database(tenant.id)
 
 
 def test_job_runs_on_postgres_backed_tenant_instance(pg_tenant: TenantConfig) -> None:
