@@ -39,7 +39,7 @@ class OidcError(Exception):
 
 @dataclass(frozen=True)
 class OidcIdentity:
-    """Who signed in, from a validated ID token."""
+    """Who signed in, from a validated ID token (``email`` only when the provider verified it)."""
 
     subject: str
     email: str | None
@@ -181,5 +181,7 @@ class OidcClient:
         groups = claims.get(self.settings.groups_claim) or []
         if isinstance(groups, str):
             groups = [groups]
-        email = claims.get("email") if claims.get("email_verified", True) else None
+        # Only a JSON ``true`` vouches for the address: absent, false or a string such as "true"
+        # leaves it out, so it can neither match a tenant's members nor name the user.
+        email = claims.get("email") if claims.get("email_verified") is True else None
         return OidcIdentity(subject=str(claims["sub"]), email=email, groups=list(groups), claims=dict(claims))

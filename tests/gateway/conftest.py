@@ -134,7 +134,7 @@ def live_gateway(tmp_path_factory: pytest.TempPathFactory, free_port, serve_app)
     url = f"http://127.0.0.1:{port}"
     tenants, errors = load_all_tenants()
     assert not errors, errors
-    with start_oidc_provider(f"{url}/auth/callback", free_port()) as provider:
+    with start_oidc_provider(f"{url}/auth/callback", free_port(), root) as provider:
         settings = GatewaySettings(
             secret_key="s" * 48,
             database_url=f"sqlite:///{root / 'gateway.db'}",

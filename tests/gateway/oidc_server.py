@@ -32,8 +32,13 @@ ACCOUNTS = {
     "sso-owner": {"email": "boss@example.com", "email_verified": True, "groups": ["platform-owners"]},
     # subject equal to a local account that is admin of acme: must not inherit its role
     "ada": {"email": "imposter@example.com", "email_verified": True, "groups": []},
-    # claims a member's e-mail without the provider having verified it
+    # claim a member's e-mail without the provider having verified it (false, absent, a string)
     "sso-unverified": {"email": "sso.acme@example.com", "email_verified": False, "groups": []},
+    "sso-unstated": {"email": "sso.acme@example.com", "groups": []},
+    "sso-stringly": {"email": "sso.acme@example.com", "email_verified": "true", "groups": []},
+    # groups the tests change at the provider between two sign-ins (see OidcProvider.changed_claims)
+    "sso-mover": {"email": "sso.mover@example.com", "email_verified": True, "groups": ["acme-editors"]},
+    "sso-deputy": {"email": "deputy@example.com", "email_verified": True, "groups": ["platform-owners"]},
 }
 
 
@@ -44,7 +49,21 @@ class OidcProvider:
     issuer: str
     client_id: str
     client_secret: str
+    accounts_file: Path
     private_jwk: dict = field(repr=False)
+
+    @contextmanager
+    def changed_claims(self, login: str, **claims: object) -> Iterator[None]:
+        """Change some claims of one account at the provider (next sign-in on); restore them on exit."""
+        accounts = json.loads(self.accounts_file.read_text())
+        original = dict(accounts[login])
+        accounts[login] = {**original, **claims}
+        self.accounts_file.write_text(json.dumps(accounts))
+        try:
+            yield
+        finally:
+            accounts[login] = original
+            self.accounts_file.write_text(json.dumps(accounts))
 
 
 def ensure_installed() -> None:
@@ -58,9 +77,11 @@ def ensure_installed() -> None:
 
 
 @contextmanager
-def start_oidc_provider(redirect_uri: str, port: int) -> Iterator[OidcProvider]:
-    """Start the provider process on ``port``; stop it on exit."""
+def start_oidc_provider(redirect_uri: str, port: int, state_dir: Path) -> Iterator[OidcProvider]:
+    """Start the provider process on ``port`` (its accounts file in ``state_dir``); stop it on exit."""
     ensure_installed()
+    accounts_file = state_dir / "oidc_accounts.json"
+    accounts_file.write_text(json.dumps(ACCOUNTS))
     key = JsonWebKey.generate_key("RSA", 2048, is_private=True)
     private = key.as_dict(is_private=True)
     private.update({"kid": "test-signing-key", "use": "sig", "alg": "RS256"})
@@ -68,6 +89,7 @@ def start_oidc_provider(redirect_uri: str, port: int) -> Iterator[OidcProvider]:
         issuer=f"http://127.0.0.1:{port}",
         client_id="klikkflow-gateway",
         client_secret="s3cret-" + "c" * 32,
+        accounts_file=accounts_file,
         private_jwk=private,
     )
     env = dict(os.environ)
@@ -79,7 +101,7 @@ def start_oidc_provider(redirect_uri: str, port: int) -> Iterator[OidcProvider]:
         OIDC_REDIRECT_URI=redirect_uri,
         OIDC_POST_LOGOUT_REDIRECT_URI=redirect_uri.replace("/auth/callback", "/login"),
         OIDC_JWKS=json.dumps({"keys": [private]}),
-        OIDC_ACCOUNTS=json.dumps(ACCOUNTS),
+        OIDC_ACCOUNTS_FILE=str(accounts_file),
         NODE_ENV="test",
     )
     process = subprocess.Popen(

@@ -68,6 +68,25 @@ def test_subject_or_unverified_email_does_not_grant_a_members_role(
     assert "not a member of any tenant" in browser.get("/").text
 
 
+@pytest.mark.parametrize(
+    ("login", "email_verified"),
+    [("sso-member", True), ("sso-unverified", False), ("sso-unstated", "absent"), ("sso-stringly", '"true"')],
+)
+def test_only_email_verified_true_lets_a_claimed_email_match_members(
+    live_gateway: LiveGateway, login: str, email_verified: object
+) -> None:
+    """Attack: an IdP account claims a tenant member's e-mail (sso.acme@example.com, launcher of acme)
+    without the provider vouching for it: ``email_verified`` false, absent or the string "true".
+    Only the boolean ``true`` lets the e-mail match ``members``."""
+    browser, done = sso_sign_in(live_gateway, login)
+    assert done.status_code == 303
+    expected = 200 if email_verified is True else 403
+    assert graphql(browser, "acme", RUNS).status_code == expected, email_verified
+    if email_verified is not True:
+        assert "not a member of any tenant" in browser.get("/").text
+        assert "sso.acme@example.com" not in browser.get("/").text  # not even shown as the user name
+
+
 def test_replayed_state_is_rejected(live_gateway: LiveGateway) -> None:
     browser = live_gateway.client()
     start = browser.get("/login/oidc")
@@ -105,6 +124,7 @@ def _claims(live_gateway: LiveGateway, **overrides: object) -> dict:
         "aud": live_gateway.oidc.client_id,
         "sub": "sso-editor",
         "email": "sso.editor@example.com",
+        "email_verified": True,
         "iat": now,
         "exp": now + 300,
         "nonce": "expected-nonce",

@@ -2,8 +2,10 @@
 // Configuration comes from environment variables set by tests/gateway/oidc_server.py:
 //   OIDC_PORT, OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URI,
 //   OIDC_POST_LOGOUT_REDIRECT_URI,
-//   OIDC_JWKS (private JWK set as JSON), OIDC_ACCOUNTS (JSON: login -> claims).
+//   OIDC_JWKS (private JWK set as JSON), OIDC_ACCOUNTS_FILE (a JSON file: login -> claims, read
+//   at every sign-in, so a test can change a user's groups at the provider between two sign-ins).
 // Sign-in uses the provider's built-in development interactions (login + consent forms).
+import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const env = (name) => {
@@ -12,7 +14,7 @@ const env = (name) => {
   return value;
 };
 
-const accounts = JSON.parse(env('OIDC_ACCOUNTS'));
+const accountsFile = env('OIDC_ACCOUNTS_FILE');
 const provider = new Provider(env('OIDC_ISSUER'), {
   clients: [{
     client_id: env('OIDC_CLIENT_ID'),
@@ -32,7 +34,7 @@ const provider = new Provider(env('OIDC_ISSUER'), {
   features: { devInteractions: { enabled: true } },
   ttl: { IdToken: 300, AccessToken: 300, AuthorizationCode: 60, Session: 600, Interaction: 600, Grant: 600 },
   async findAccount(ctx, id) {
-    const claims = accounts[id];
+    const claims = JSON.parse(readFileSync(accountsFile, 'utf8'))[id];
     if (!claims) return undefined;
     return { accountId: id, async claims() { return { sub: id, ...claims }; } };
   },
