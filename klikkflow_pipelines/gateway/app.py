@@ -27,13 +27,14 @@ from klikkflow_pipelines.gateway.principal import (
     bearer_token,
     cookie,
     header,
+    token_grants,
     token_principal,
 )
 from klikkflow_pipelines.gateway.ratelimit import TokenBuckets
 from klikkflow_pipelines.gateway.roles import resolve_roles
 from klikkflow_pipelines.gateway.sessions import CSRF_HEADER, SESSION_COOKIE, SessionManager
 from klikkflow_pipelines.gateway.settings import GatewaySettings
-from klikkflow_pipelines.gateway.store import GatewayStore
+from klikkflow_pipelines.gateway.store import GatewayStore, TokenRecord
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant_file
 
 log = logging.getLogger("klikkflow.gateway")
@@ -157,9 +158,7 @@ class Gateway:
         """
         token = bearer_token(scope)
         if token is not None:
-            return token_principal(
-                self.store, token, lambda t: self.roles_for(t.identities, t.groups, t.is_owner).get(t.tenant)
-            )
+            return token_principal(self.store, token, self._token_role)
         record = self.sessions.load(cookie(scope, SESSION_COOKIE))
         if record is None:
             return None
@@ -177,6 +176,12 @@ class Gateway:
         return Principal(
             username=record.username, roles=record.roles, is_owner=record.is_owner, session=record
         )
+
+    def _token_role(self, record: TokenRecord) -> str | None:
+        """The token creator's current role in the token's tenant (see :func:`token_grants`)."""
+        owner_groups = self.settings.oidc.owner_groups if self.settings.oidc else ()
+        grants = token_grants(self.store, record, owner_groups, self.settings.group_role_max_age_seconds)
+        return self.roles_for(*grants).get(record.tenant)
 
     def mfa_enrollment_due(self, principal: Principal) -> bool:
         """True when MFA is required and this local-account session's user has not enrolled yet.

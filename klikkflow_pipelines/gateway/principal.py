@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from klikkflow_pipelines.gateway.roles import role_at_least
@@ -69,8 +69,8 @@ def token_principal(
     store: GatewayStore, token: str, current_role: Callable[[TokenRecord], str | None]
 ) -> Principal | None:
     """The principal of a valid API token: known, unrevoked, unexpired, and its creator still holds
-    at least the token's role in the token's tenant (``current_role``), so a role change or removal
-    from the tenant disables the creator's tokens too."""
+    at least the token's role in the token's tenant (``current_role``, from :func:`token_grants`),
+    so a role change, removal from the tenant or a lost group disables the creator's tokens too."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     record = store.find_token(sha256_hex(token))
@@ -84,3 +84,28 @@ def token_principal(
         token_id=record.id,
         token_tenant=record.tenant,
     )
+
+
+def token_grants(
+    store: GatewayStore,
+    record: TokenRecord,
+    owner_groups: Iterable[str],
+    group_max_age: float,
+    now: float | None = None,
+) -> tuple[list[str], list[str], bool]:
+    """(identities, groups, is_owner) a token's role is derived from at this use.
+
+    The identities are the creator's (matched against tenant ``members``). Groups are
+    those of the creator's last SSO sign-in when it is at most ``group_max_age``
+    seconds old, else none; the groups stored with the token at creation are never
+    used. Platform owner: a local account by its account row now, an SSO user by those
+    groups (``owner_groups``).
+    """
+    now = time.time() if now is None else now
+    if not record.via_sso:
+        user = store.get_user(record.username)
+        return record.identities, [], bool(user and user["is_owner"])
+    subject = next((i for i in record.identities if i.startswith("oidc:")), None)
+    last = store.signin.groups_of(subject) if subject else None
+    groups = last[0] if last is not None and now - last[1] <= group_max_age else []
+    return record.identities, groups, bool(set(groups) & set(owner_groups))

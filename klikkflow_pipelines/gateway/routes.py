@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from klikkflow_pipelines.gateway.app import Gateway
 
 log = logging.getLogger("klikkflow.gateway")
-OIDC_TRANSACTION_SECONDS = 600
 MAX_FORM_BYTES = 64 * 1024
 
 
@@ -288,12 +287,13 @@ def build_routes(gw: Gateway) -> list[Route]:
         except (httpx.HTTPError, OidcError, ValueError) as exc:
             log.error("identity provider unreachable: %s", exc)
             return PlainTextResponse("the identity provider is unreachable; try again later", status_code=502)
-        gw.store.insert_oidc_transaction(
+        gw.store.signin.insert_transaction(
             auth.state,
             auth.nonce,
             auth.code_verifier,
             sha256_hex(raw),
             _safe_next(request.query_params.get("next")),
+            client_ip(request),
         )
         response = RedirectResponse(auth.url, status_code=302)
         if fresh:
@@ -312,7 +312,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         params = request.query_params
         if params.get("error"):
             return fail(f"provider error: {params.get('error')}")
-        transaction = gw.store.take_oidc_transaction(params.get("state", ""), OIDC_TRANSACTION_SECONDS)
+        transaction = gw.store.signin.take_transaction(params.get("state", ""))
         if transaction is None:
             return fail("unknown, expired or replayed state")
         raw = gw.sessions.unsign(request.cookies.get(PREAUTH_COOKIE))
@@ -323,6 +323,7 @@ def build_routes(gw: Gateway) -> list[Route]:
             identity = await gw.oidc.validate_id_token(id_token, transaction["nonce"])
         except OidcError as exc:
             return fail(str(exc))
+        gw.store.signin.record_groups(f"oidc:{identity.subject}", identity.groups)  # for API tokens
         owner = bool(set(identity.groups) & set(settings.oidc.owner_groups))
         # never the bare subject: it could equal a local account name listed under a tenant's members
         identities = [i for i in (identity.email, f"oidc:{identity.subject}") if i]

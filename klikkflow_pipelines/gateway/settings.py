@@ -46,6 +46,9 @@ class GatewaySettings(BaseModel):
     metrics_token: str | None = None
     require_mfa: bool = False
     tenant_reload_seconds: float = 5.0
+    group_role_max_age_seconds: float = 24 * 3600.0
+    oidc_pending_per_address: int = 30
+    purge_interval_seconds: float = 300.0
     oidc: OidcSettings | None = None
 
     @property
@@ -89,6 +92,16 @@ def settings_from_env() -> GatewaySettings:
     ``KLIKKFLOW_OIDC_CLIENT_SECRET`` are all set. ``KLIKKFLOW_GATEWAY_REQUIRE_MFA=true``
     makes TOTP mandatory for local accounts: until one is enrolled, its session
     opens only the enrollment page.
+
+    ``KLIKKFLOW_GATEWAY_GROUP_ROLE_MAX_AGE`` (seconds, default 86400 = 24 h): an API
+    token's roles from OIDC groups (``oidc_groups``, owner groups) hold only while its
+    creator's last SSO sign-in, which records their groups, is at most this old; roles
+    from ``members`` do not expire so. Someone removed from a group at the provider
+    thus loses it through their tokens at their next sign-in, or within this time at
+    the latest. ``KLIKKFLOW_GATEWAY_PURGE_SECONDS`` (default 300): how often expired
+    OIDC sign-in transactions, expired or revoked sessions and outdated group records
+    are deleted. At most ``oidc_pending_per_address`` (30) SSO sign-ins per source
+    address may await their callback at once.
     """
     env = os.environ
     oidc = None
@@ -107,5 +120,7 @@ def settings_from_env() -> GatewaySettings:
         metrics_token=env.get("KLIKKFLOW_METRICS_TOKEN") or None,
         require_mfa=env.get("KLIKKFLOW_GATEWAY_REQUIRE_MFA", "").lower() in ("1", "true", "yes"),
         tenant_reload_seconds=_seconds(env, "KLIKKFLOW_GATEWAY_TENANT_RELOAD_SECONDS", 5.0),
+        group_role_max_age_seconds=_seconds(env, "KLIKKFLOW_GATEWAY_GROUP_ROLE_MAX_AGE", 24 * 3600.0),
+        purge_interval_seconds=_seconds(env, "KLIKKFLOW_GATEWAY_PURGE_SECONDS", 300.0),
         oidc=oidc,
     )

@@ -1,4 +1,5 @@
-"""The platform database: users, sessions, API tokens, recovery codes and OIDC sign-in transactions.
+"""The platform database: users, sessions, API tokens, recovery codes and (in
+:mod:`klikkflow_pipelines.gateway.signin_store`) SSO sign-in state.
 
 SQLite under ``$KLIKKFLOW_HOME`` locally, a Postgres URL
 (``KLIKKFLOW_GATEWAY_DB_URL``) in production. Secrets are never stored in
@@ -29,6 +30,8 @@ from sqlalchemy import (
 )
 
 from compliance.audit.log import AuditLog
+from klikkflow_pipelines.gateway.schema import add_missing_columns, create_tables
+from klikkflow_pipelines.gateway.signin_store import SigninStore
 from klikkflow_pipelines.tenancy.storage import create_storage_engine
 
 metadata = MetaData()
@@ -79,6 +82,8 @@ api_tokens = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
+    # how the creator had signed in ("local", "oidc"); "" for tokens made before the column existed
+    Column("method", String(16), nullable=False, server_default=""),
 )
 
 recovery_codes = Table(
@@ -87,17 +92,6 @@ recovery_codes = Table(
     Column("code_hash", String(64), primary_key=True),
     Column("username", String(255), nullable=False, index=True),
     Column("used", Boolean, nullable=False, default=False),
-)
-
-oidc_transactions = Table(
-    "gateway_oidc_transactions",
-    metadata,
-    Column("state", String(128), primary_key=True),
-    Column("nonce", String(128), nullable=False),
-    Column("code_verifier", String(128), nullable=False),
-    Column("browser_binding", String(64), nullable=False),
-    Column("next_url", Text, nullable=False),
-    Column("created_at", Float, nullable=False),
 )
 
 
@@ -145,6 +139,15 @@ class TokenRecord:
     created_at: float
     expires_at: float
     revoked: bool
+    method: str = ""
+
+    @property
+    def via_sso(self) -> bool:
+        """True when the creator had signed in through the OpenID provider (tokens older than the
+        ``method`` column: when they carry an ``oidc:<sub>`` identity)."""
+        if self.method:
+            return self.method == "oidc"
+        return any(i.startswith("oidc:") for i in self.identities)
 
 
 def _token_record(row) -> TokenRecord:  # type: ignore[no-untyped-def]
@@ -159,7 +162,9 @@ class GatewayStore:
 
     def __init__(self, database_url: str) -> None:
         self.engine: Engine = create_storage_engine(database_url)
-        metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
+        add_missing_columns(self.engine, [(api_tokens, "method")])
+        self.signin = SigninStore(self.engine)
 
     # users -------------------------------------------------------------
     def get_user(self, username: str) -> dict | None:
@@ -227,11 +232,22 @@ class GatewayStore:
             conn.execute(update(sessions).where(sessions.c.username == username).values(revoked=True))
         return hashes
 
+    def purge_sessions(self, now: float) -> int:
+        """Delete expired and revoked sessions (a deleted session is as dead as a revoked one);
+        return how many went."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                delete(sessions).where((sessions.c.expires_at <= now) | sessions.c.revoked.is_(True))
+            ).rowcount
+
     # API tokens --------------------------------------------------------
     def insert_token(
         self, token_hash: str, name: str, session: SessionRecord, tenant: str, role: str, ttl: float
     ) -> int:
-        """Persist a token hash with the creator's identities (its role is re-checked on every use)."""
+        """Persist a token hash with the creator's identities and sign-in method.
+
+        Its role is re-derived at every use (:func:`klikkflow_pipelines.gateway.principal.token_grants`);
+        the groups stored here only record the creation."""
         now = time.time()
         with self.engine.begin() as conn:
             result = conn.execute(
@@ -247,6 +263,7 @@ class GatewayStore:
                     created_at=now,
                     expires_at=now + ttl,
                     revoked=False,
+                    method=session.method,
                 )
             )
         return int(result.inserted_primary_key[0])
@@ -301,36 +318,6 @@ class GatewayStore:
                     .values(used=True)
                 ).rowcount
             )
-
-    # OIDC transactions -------------------------------------------------
-    def insert_oidc_transaction(
-        self, state: str, nonce: str, verifier: str, binding: str, next_url: str
-    ) -> None:
-        """Remember a sign-in attempt until its callback arrives."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                oidc_transactions.insert().values(
-                    state=state,
-                    nonce=nonce,
-                    code_verifier=verifier,
-                    browser_binding=binding,
-                    next_url=next_url,
-                    created_at=time.time(),
-                )
-            )
-
-    def take_oidc_transaction(self, state: str, max_age: float) -> dict | None:
-        """Consume the transaction for ``state`` (single use: a replayed state finds nothing)."""
-        with self.engine.begin() as conn:
-            row = conn.execute(select(oidc_transactions).where(oidc_transactions.c.state == state)).first()
-            if row is None:
-                return None
-            deleted = conn.execute(
-                delete(oidc_transactions).where(oidc_transactions.c.state == state)
-            ).rowcount
-        if not deleted or row.created_at < time.time() - max_age:
-            return None
-        return row._asdict()
 
 
 def platform_audit_log(store: GatewayStore | None = None) -> AuditLog:
