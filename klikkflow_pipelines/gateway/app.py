@@ -20,6 +20,7 @@ from klikkflow_pipelines.events.signing import webhook_secret
 from klikkflow_pipelines.events.webhook_app import create_webhook_app
 from klikkflow_pipelines.gateway.accounts import Accounts
 from klikkflow_pipelines.gateway.gate import TenantGate, origin_of
+from klikkflow_pipelines.gateway.housekeeping import periodic_purge
 from klikkflow_pipelines.gateway.metrics import GatewayMetrics
 from klikkflow_pipelines.gateway.oidc import OidcClient
 from klikkflow_pipelines.gateway.principal import (
@@ -102,7 +103,12 @@ class Gateway:
                 webhook_secret(tenant, workflow) if tenant in self.tenants else None
             )
         )
-        self.web = Starlette(routes=[*build_routes(self), Mount("/hooks", app=hooks)])
+        self.web = Starlette(
+            routes=[*build_routes(self), Mount("/hooks", app=hooks)],
+            lifespan=lambda _app: periodic_purge(
+                self.store, settings.purge_interval_seconds, settings.group_role_max_age_seconds
+            ),
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")

@@ -24,6 +24,7 @@ from klikkflow_pipelines.gateway.principal import TOKEN_PREFIX, Principal
 from klikkflow_pipelines.gateway.ratelimit import retry_after_header
 from klikkflow_pipelines.gateway.roles import ROLES, role_at_least
 from klikkflow_pipelines.gateway.sessions import CSRF_FIELD, PREAUTH_COOKIE, SESSION_COOKIE
+from klikkflow_pipelines.gateway.signin_store import OIDC_TRANSACTION_SECONDS
 from klikkflow_pipelines.gateway.store import sha256_hex
 
 if TYPE_CHECKING:
@@ -281,13 +282,26 @@ def build_routes(gw: Gateway) -> list[Route]:
     async def oidc_start(request: Request) -> Response:
         if gw.oidc is None:
             return PlainTextResponse("single sign-on is not configured", status_code=404)
+        throttled = signin_throttled(request)
+        if throttled:
+            return throttled
+        pending, oldest = await _run(gw.store.signin.pending, client_ip(request))
+        if pending >= settings.oidc_pending_per_address:  # bounds the rows one address can leave
+            gw.metrics.signin_failures.labels("oidc", "pending_limit").inc()
+            wait = (oldest or time.time()) + OIDC_TRANSACTION_SECONDS - time.time()
+            return PlainTextResponse(
+                "too many unfinished sign-ins from your address; try again later",
+                status_code=429,
+                headers={"retry-after": retry_after_header(wait)},
+            )
         raw, fresh = preauth(request)
         try:
             auth = await gw.oidc.authorization_request()
         except (httpx.HTTPError, OidcError, ValueError) as exc:
             log.error("identity provider unreachable: %s", exc)
             return PlainTextResponse("the identity provider is unreachable; try again later", status_code=502)
-        gw.store.signin.insert_transaction(
+        await _run(
+            gw.store.signin.insert_transaction,
             auth.state,
             auth.nonce,
             auth.code_verifier,
@@ -303,6 +317,9 @@ def build_routes(gw: Gateway) -> list[Route]:
     async def oidc_callback(request: Request) -> Response:
         if gw.oidc is None:
             return PlainTextResponse("single sign-on is not configured", status_code=404)
+        throttled = signin_throttled(request)
+        if throttled:
+            return throttled
 
         def fail(reason: str, status: int = 400) -> Response:
             gw.metrics.signin_failures.labels("oidc", reason.split(":")[0][:40]).inc()
@@ -312,7 +329,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         params = request.query_params
         if params.get("error"):
             return fail(f"provider error: {params.get('error')}")
-        transaction = gw.store.signin.take_transaction(params.get("state", ""))
+        transaction = await _run(gw.store.signin.take_transaction, params.get("state", ""))
         if transaction is None:
             return fail("unknown, expired or replayed state")
         raw = gw.sessions.unsign(request.cookies.get(PREAUTH_COOKIE))
@@ -323,7 +340,7 @@ def build_routes(gw: Gateway) -> list[Route]:
             identity = await gw.oidc.validate_id_token(id_token, transaction["nonce"])
         except OidcError as exc:
             return fail(str(exc))
-        gw.store.signin.record_groups(f"oidc:{identity.subject}", identity.groups)  # for API tokens
+        await _run(gw.store.signin.record_groups, f"oidc:{identity.subject}", identity.groups)  # for tokens
         owner = bool(set(identity.groups) & set(settings.oidc.owner_groups))
         # never the bare subject: it could equal a local account name listed under a tenant's members
         identities = [i for i in (identity.email, f"oidc:{identity.subject}") if i]
