@@ -4,7 +4,8 @@
 SQLite under ``$KLIKKFLOW_HOME`` locally, a Postgres URL
 (``KLIKKFLOW_GATEWAY_DB_URL``) in production. Secrets are never stored in
 the clear: passwords are argon2 hashes, session ids, API tokens and recovery
-codes are SHA-256 hashes of high-entropy random values.
+codes are SHA-256 hashes of high-entropy random values. Expired and revoked
+sessions are deleted by :func:`klikkflow_pipelines.gateway.housekeeping.purge_expired`.
 """
 
 from __future__ import annotations
