@@ -1,9 +1,11 @@
-"""The platform database: users, sessions, API tokens, recovery codes and OIDC sign-in transactions.
+"""The platform database: users, TOTP secrets, sign-in throttles, sessions, API tokens, recovery codes
+and OIDC sign-in transactions.
 
 SQLite under ``$KLIKKFLOW_HOME`` locally, a Postgres URL
 (``KLIKKFLOW_GATEWAY_DB_URL``) in production. Secrets are never stored in
 the clear: passwords are argon2 hashes, session ids, API tokens and recovery
-codes are SHA-256 hashes of high-entropy random values.
+codes are SHA-256 hashes of high-entropy random values, TOTP secrets are
+AES-GCM encrypted (:mod:`klikkflow_pipelines.gateway.secret_box`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import (
@@ -27,12 +30,17 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from compliance.audit.log import AuditLog
 from klikkflow_pipelines.tenancy.storage import create_storage_engine
 
 metadata = MetaData()
 
+# ``totp_secret`` holds only a clear secret written before encryption, until that user's next sign-in
+# moves it into ``gateway_totp_secrets``. ``failed_attempts``/``locked_until`` are no longer read
+# (throttling is per account and source in ``gateway_signin_throttle``); they stay so that databases
+# created before keep accepting new rows.
 users = Table(
     "gateway_users",
     metadata,
@@ -45,6 +53,23 @@ users = Table(
     Column("failed_attempts", Integer, nullable=False, default=0),
     Column("locked_until", Float, nullable=False, default=0.0),
     Column("created_at", Float, nullable=False),
+)
+
+totp_secrets = Table(
+    "gateway_totp_secrets",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("ciphertext", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+signin_throttle = Table(
+    "gateway_signin_throttle",
+    metadata,
+    Column("key", String(64), primary_key=True),  # SHA-256 of "account|source" or "source" (no names)
+    Column("failures", Float, nullable=False),
+    Column("blocked_until", Float, nullable=False),
+    Column("updated_at", Float, nullable=False, index=True),
 )
 
 sessions = Table(
@@ -177,6 +202,104 @@ class GatewayStore:
                 defaults |= {"failed_attempts": 0, "locked_until": 0.0, "created_at": time.time()}
                 conn.execute(users.insert().values(username=username, **(defaults | values)))
 
+    # TOTP --------------------------------------------------------------
+    def get_totp_ciphertext(self, username: str) -> str | None:
+        """The encrypted TOTP secret of a user, or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(totp_secrets.c.ciphertext).where(totp_secrets.c.username == username)
+            ).scalar()
+
+    def activate_totp(self, username: str, ciphertext: str, last_step: int, code_hashes: list[str]) -> None:
+        """In one transaction: make ``ciphertext`` the user's TOTP secret, enable TOTP, replace the
+        recovery codes."""
+        with self.engine.begin() as conn:
+            self._put_totp_secret(conn, username, ciphertext)
+            conn.execute(
+                update(users)
+                .where(users.c.username == username)
+                .values(totp_enabled=True, totp_secret=None, totp_last_step=last_step)
+            )
+            self._replace_recovery_codes(conn, username, code_hashes)
+
+    def encrypt_clear_totp_secret(self, username: str, clear: str, ciphertext: str) -> None:
+        """Replace a clear TOTP secret of an old row by its encrypted form (no-op if it changed meanwhile)."""
+        with self.engine.begin() as conn:
+            moved = conn.execute(
+                update(users)
+                .where(users.c.username == username, users.c.totp_secret == clear)
+                .values(totp_secret=None)
+            ).rowcount
+            if moved:
+                self._put_totp_secret(conn, username, ciphertext)
+
+    def advance_totp_step(self, username: str, step: int) -> bool:
+        """Record ``step`` as the last TOTP step used; False when it (or a later one) was used already,
+        also by another gateway process."""
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(users)
+                    .where(users.c.username == username, users.c.totp_last_step < step)
+                    .values(totp_last_step=step)
+                ).rowcount
+            )
+
+    @staticmethod
+    def _put_totp_secret(conn, username: str, ciphertext: str) -> None:  # type: ignore[no-untyped-def]
+        done = conn.execute(
+            update(totp_secrets).where(totp_secrets.c.username == username).values(ciphertext=ciphertext)
+        ).rowcount
+        if not done:
+            conn.execute(
+                totp_secrets.insert().values(username=username, ciphertext=ciphertext, created_at=time.time())
+            )
+
+    # sign-in throttle --------------------------------------------------
+    def get_throttle(self, key: str) -> tuple[float, float, float] | None:
+        """(failures, blocked_until, updated_at) of a throttle key, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(signin_throttle).where(signin_throttle.c.key == key)).first()
+        return None if row is None else (row.failures, row.blocked_until, row.updated_at)
+
+    def bump_throttle(
+        self,
+        key: str,
+        now: float,
+        step: Callable[[float, float, float], tuple[float, float]],
+        forget_before: float,
+    ) -> None:
+        """Apply ``step(failures, blocked_until, updated_at) -> (failures, blocked_until)`` to a throttle key
+        under a row lock (concurrent gateway processes never lose a count); rows untouched since
+        ``forget_before`` are deleted."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        with self.engine.begin() as conn:
+            conn.execute(
+                dialect.insert(signin_throttle)
+                .values(key=key, failures=0.0, blocked_until=0.0, updated_at=now)
+                .on_conflict_do_nothing()
+            )
+            row = conn.execute(
+                select(signin_throttle).where(signin_throttle.c.key == key).with_for_update()
+            ).one()
+            failures, blocked_until = step(row.failures, row.blocked_until, row.updated_at)
+            conn.execute(
+                update(signin_throttle)
+                .where(signin_throttle.c.key == key)
+                .values(failures=failures, blocked_until=blocked_until, updated_at=now)
+            )
+            stale = (
+                select(signin_throttle.c.key)
+                .where(signin_throttle.c.updated_at < forget_before)
+                .with_for_update(skip_locked=True)  # rows another process holds are left for later
+            )
+            conn.execute(delete(signin_throttle).where(signin_throttle.c.key.in_(stale)))
+
+    def clear_throttle(self, key: str) -> None:
+        """Forget a throttle key."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(signin_throttle).where(signin_throttle.c.key == key))
+
     # sessions ----------------------------------------------------------
     def insert_session(self, record: SessionRecord) -> None:
         """Persist a new session."""
@@ -278,14 +401,11 @@ class GatewayStore:
         return next((t for t in self.list_tokens(username) if t.id == token_id), None)
 
     # recovery codes ----------------------------------------------------
-    def replace_recovery_codes(self, username: str, code_hashes: list[str]) -> None:
-        """Replace a user's recovery codes."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(recovery_codes).where(recovery_codes.c.username == username))
-            for code_hash in code_hashes:
-                conn.execute(
-                    recovery_codes.insert().values(code_hash=code_hash, username=username, used=False)
-                )
+    @staticmethod
+    def _replace_recovery_codes(conn, username: str, code_hashes: list[str]) -> None:  # type: ignore[no-untyped-def]
+        conn.execute(delete(recovery_codes).where(recovery_codes.c.username == username))
+        for code_hash in code_hashes:
+            conn.execute(recovery_codes.insert().values(code_hash=code_hash, username=username, used=False))
 
     def use_recovery_code(self, username: str, code_hash: str) -> bool:
         """Consume an unused recovery code; True when it was valid."""
