@@ -1,5 +1,5 @@
-"""The gateway's own pages: landing, sign-in (password, MFA, OIDC), sign-out, MFA enrollment,
-API tokens, health and metrics."""
+"""The gateway's own pages: landing, sign-in (password, OIDC), sign-out, API tokens, health and metrics.
+The two-factor pages (code step, enrolment) are in :mod:`mfa_routes`."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from klikkflow_pipelines.gateway.pages import STYLE_SOURCE
 
 TENANT_PREFIX = "/t/"
 NO_FRAMING = "frame-ancestors 'none'"
-PAGE_POLICY = f"default-src 'none'; style-src {STYLE_SOURCE}; img-src 'self'; base-uri 'none'; {NO_FRAMING}"
+PAGE_POLICY = f"default-src 'none'; style-src {STYLE_SOURCE}; base-uri 'none'; {NO_FRAMING}"
 HSTS = "max-age=31536000"
 
 _COMMON = {"x-frame-options": "DENY", "x-content-type-options": "nosniff"}

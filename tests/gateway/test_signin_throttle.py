@@ -4,7 +4,6 @@ account from afar, guessing one account's password, spraying one password over m
 from __future__ import annotations
 
 import re
-import statistics
 import threading
 import time
 
@@ -44,8 +43,9 @@ def test_unknown_and_known_accounts_answer_alike_under_repeated_failures(live_ga
             shapes[name].append(answer_shape(response))
     assert shapes["kim"] == shapes["kim-nobody"]
     assert {status for status, _, _ in shapes["kim"]} == {401, 429}  # throttled alike, not "locked"
-    known, unknown = (statistics.median(t) for t in timings.values())
-    assert abs(known - unknown) < max(0.05, 0.5 * max(known, unknown)), (known, unknown)
+    free = live_gateway.gateway.settings.max_failed_logins
+    known, unknown = (min(t[:free]) for t in timings.values())  # the fastest real check: least noise
+    assert abs(known - unknown) < max(0.03, 0.5 * max(known, unknown)), (known, unknown)
 
 
 def test_a_stranger_failing_from_elsewhere_cannot_lock_the_owner_out(live_gateway: LiveGateway) -> None:
