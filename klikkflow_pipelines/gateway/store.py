@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     delete,
     select,
     update,
@@ -212,13 +213,19 @@ class GatewayStore:
 
     def activate_totp(self, username: str, ciphertext: str, last_step: int, code_hashes: list[str]) -> None:
         """In one transaction: make ``ciphertext`` the user's TOTP secret, enable TOTP, replace the
-        recovery codes."""
+        recovery codes. The last used step never goes back (no code of the window is usable twice)."""
         with self.engine.begin() as conn:
             self._put_totp_secret(conn, username, ciphertext)
             conn.execute(
                 update(users)
                 .where(users.c.username == username)
-                .values(totp_enabled=True, totp_secret=None, totp_last_step=last_step)
+                .values(
+                    totp_enabled=True,
+                    totp_secret=None,
+                    totp_last_step=case(
+                        (users.c.totp_last_step > last_step, users.c.totp_last_step), else_=last_step
+                    ),
+                )
             )
             self._replace_recovery_codes(conn, username, code_hashes)
 
@@ -245,15 +252,20 @@ class GatewayStore:
                 ).rowcount
             )
 
-    @staticmethod
-    def _put_totp_secret(conn, username: str, ciphertext: str) -> None:  # type: ignore[no-untyped-def]
-        done = conn.execute(
-            update(totp_secrets).where(totp_secrets.c.username == username).values(ciphertext=ciphertext)
-        ).rowcount
-        if not done:
-            conn.execute(
-                totp_secrets.insert().values(username=username, ciphertext=ciphertext, created_at=time.time())
+    def _insert(self):  # type: ignore[no-untyped-def]
+        """INSERT with ON CONFLICT (the two dialects the platform database runs on)."""
+        return (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert
+
+    def _put_totp_secret(self, conn, username: str, ciphertext: str) -> None:  # type: ignore[no-untyped-def]
+        insert = self._insert()(totp_secrets).values(
+            username=username, ciphertext=ciphertext, created_at=time.time()
+        )
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=[totp_secrets.c.username],
+                set_={"ciphertext": insert.excluded.ciphertext, "created_at": insert.excluded.created_at},
             )
+        )
 
     # sign-in throttle --------------------------------------------------
     def get_throttle(self, key: str) -> tuple[float, float, float] | None:
@@ -272,10 +284,9 @@ class GatewayStore:
         """Apply ``step(failures, blocked_until, updated_at) -> (failures, blocked_until)`` to a throttle key
         under a row lock (concurrent gateway processes never lose a count); rows untouched since
         ``forget_before`` are deleted."""
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         with self.engine.begin() as conn:
             conn.execute(
-                dialect.insert(signin_throttle)
+                self._insert()(signin_throttle)
                 .values(key=key, failures=0.0, blocked_until=0.0, updated_at=now)
                 .on_conflict_do_nothing()
             )

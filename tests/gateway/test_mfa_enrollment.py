@@ -120,3 +120,30 @@ def test_clear_totp_secret_of_an_old_database_is_encrypted_at_the_next_sign_in(
     assert secret not in database_dump(live_gateway)
     again = sign_in_with_totp(live_gateway.client(), "olga", pyotp.TOTP(secret), time.time() + 30)
     assert again.status_code == 303
+
+
+def test_two_gateway_processes_on_postgres_accept_a_code_once(fresh_database) -> None:  # type: ignore[no-untyped-def]
+    """Attack: replaying a just-used code to another gateway replica (shared Postgres platform database);
+    re-enrolling twice at once leaves one encrypted secret."""
+    from klikkflow_pipelines.gateway.accounts import Accounts
+    from klikkflow_pipelines.gateway.store import GatewayStore
+
+    with fresh_database("gwtotp") as url:
+        one, two = (Accounts(GatewayStore(url), secret_key="p" * 48) for _ in range(2))
+        one.create_user("pia", PASSWORD)
+        now = time.time()
+        offer = one.offer_enrollment("pia", "session-1")
+        totp = totp_of_page(f'<code id="totp-uri">{offer.uri}</code>')
+        one.complete_enrollment("pia", "session-1", offer.sealed, totp.at(now - 30), "", "10.0.0.1")
+        code = totp.at(now)
+        assert two.verify_totp("pia", code, now=now)
+        assert not one.verify_totp("pia", code, now=now)  # used once, on any replica
+        # re-enrolled on one replica, then on the other: one row, encrypted, no code usable twice
+        codes = one.complete_enrollment("pia", "session-1", offer.sealed, code, totp.at(now + 30), "10.0.0.1")
+        two.complete_enrollment("pia", "session-1", offer.sealed, code, codes[0], "10.0.0.1")
+        assert not two.verify_totp("pia", totp.at(now + 30), now=now)
+        with one.store.engine.connect() as conn:
+            rows = conn.execute(text("SELECT ciphertext FROM gateway_totp_secrets")).all()
+        assert len(rows) == 1 and totp.secret not in rows[0][0]
+        for accounts in (one, two):
+            accounts.store.engine.dispose()
