@@ -21,8 +21,13 @@ lock, so gateway processes sharing the database count every failure once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from klikkflow_pipelines.gateway.store import GatewayStore, sha256_hex
+from sqlalchemy import delete, select, update
+
+from klikkflow_pipelines.gateway.store import GatewayStore, dialect_insert, sha256_hex, signin_throttle
+
+Step = Callable[[float, float, float], tuple[float, float]]  # (failures, blocked_until, updated_at) -> new
 
 FORGET_SECONDS = 24 * 3600  # a key without failures for a day starts from zero
 
@@ -38,7 +43,7 @@ class SigninThrottle:
         base_seconds: float = 30.0,
         source_failures: int | None = None,
     ) -> None:
-        self.store = store
+        self.engine = store.engine
         self.free_failures = free_failures
         self.max_seconds = max_seconds
         self.base_seconds = min(base_seconds, max_seconds)
@@ -60,10 +65,10 @@ class SigninThrottle:
         """Seconds until ``source`` may try ``username`` again (0: now). Reads only."""
         now = time.time() if now is None else now
         wait = 0.0
-        account = self.store.get_throttle(self._account_key(username, source))
+        account = self._get(self._account_key(username, source))
         if account is not None and account[2] >= now - FORGET_SECONDS:
             wait = max(wait, account[1] - now)
-        by_source = self.store.get_throttle(self._source_key(source))
+        by_source = self._get(self._source_key(source))
         if by_source is not None:
             excess = self._leaked(by_source[0], by_source[2], now) - self.source_failures + 1
             wait = max(wait, excess / self._leak_per_second)
@@ -84,10 +89,45 @@ class SigninThrottle:
             return self._leaked(failures, updated_at, now) + 1, blocked
 
         forget = now - FORGET_SECONDS
-        self.store.bump_throttle(self._account_key(username, source), now, account_step, forget)
-        self.store.bump_throttle(self._source_key(source), now, source_step, forget)
+        self._bump(self._account_key(username, source), now, account_step, forget)
+        self._bump(self._source_key(source), now, source_step, forget)
 
     def succeeded(self, username: str, source: str) -> None:
         """A complete sign-in: that account's back-off from that source ends (the source's count stays,
         or signing in to one's own account would reset a spray)."""
-        self.store.clear_throttle(self._account_key(username, source))
+        self._clear(self._account_key(username, source))
+
+    # the table -----------------------------------------------------------------
+    def _get(self, key: str) -> tuple[float, float, float] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(signin_throttle).where(signin_throttle.c.key == key)).first()
+        return None if row is None else (row.failures, row.blocked_until, row.updated_at)
+
+    def _bump(self, key: str, now: float, step: Step, forget_before: float) -> None:
+        """Apply ``step`` to a key under a row lock (concurrent gateway processes never lose a count);
+        delete keys untouched since ``forget_before``."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                dialect_insert(self.engine)(signin_throttle)
+                .values(key=key, failures=0.0, blocked_until=0.0, updated_at=now)
+                .on_conflict_do_nothing()
+            )
+            row = conn.execute(
+                select(signin_throttle).where(signin_throttle.c.key == key).with_for_update()
+            ).one()
+            failures, blocked_until = step(row.failures, row.blocked_until, row.updated_at)
+            conn.execute(
+                update(signin_throttle)
+                .where(signin_throttle.c.key == key)
+                .values(failures=failures, blocked_until=blocked_until, updated_at=now)
+            )
+            stale = (
+                select(signin_throttle.c.key)
+                .where(signin_throttle.c.updated_at < forget_before)
+                .with_for_update(skip_locked=True)  # keys another process holds are left for later
+            )
+            conn.execute(delete(signin_throttle).where(signin_throttle.c.key.in_(stale)))
+
+    def _clear(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(signin_throttle).where(signin_throttle.c.key == key))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import (
@@ -125,6 +124,11 @@ oidc_transactions = Table(
     Column("next_url", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+
+def dialect_insert(engine: Engine):  # type: ignore[no-untyped-def]
+    """``insert`` with ON CONFLICT clauses for the engine's dialect (SQLite or PostgreSQL)."""
+    return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
 
 
 def sha256_hex(value: str) -> str:
@@ -252,12 +256,8 @@ class GatewayStore:
                 ).rowcount
             )
 
-    def _insert(self):  # type: ignore[no-untyped-def]
-        """INSERT with ON CONFLICT (the two dialects the platform database runs on)."""
-        return (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert
-
     def _put_totp_secret(self, conn, username: str, ciphertext: str) -> None:  # type: ignore[no-untyped-def]
-        insert = self._insert()(totp_secrets).values(
+        insert = dialect_insert(self.engine)(totp_secrets).values(
             username=username, ciphertext=ciphertext, created_at=time.time()
         )
         conn.execute(
@@ -266,50 +266,6 @@ class GatewayStore:
                 set_={"ciphertext": insert.excluded.ciphertext, "created_at": insert.excluded.created_at},
             )
         )
-
-    # sign-in throttle --------------------------------------------------
-    def get_throttle(self, key: str) -> tuple[float, float, float] | None:
-        """(failures, blocked_until, updated_at) of a throttle key, or None."""
-        with self.engine.connect() as conn:
-            row = conn.execute(select(signin_throttle).where(signin_throttle.c.key == key)).first()
-        return None if row is None else (row.failures, row.blocked_until, row.updated_at)
-
-    def bump_throttle(
-        self,
-        key: str,
-        now: float,
-        step: Callable[[float, float, float], tuple[float, float]],
-        forget_before: float,
-    ) -> None:
-        """Apply ``step(failures, blocked_until, updated_at) -> (failures, blocked_until)`` to a throttle key
-        under a row lock (concurrent gateway processes never lose a count); rows untouched since
-        ``forget_before`` are deleted."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                self._insert()(signin_throttle)
-                .values(key=key, failures=0.0, blocked_until=0.0, updated_at=now)
-                .on_conflict_do_nothing()
-            )
-            row = conn.execute(
-                select(signin_throttle).where(signin_throttle.c.key == key).with_for_update()
-            ).one()
-            failures, blocked_until = step(row.failures, row.blocked_until, row.updated_at)
-            conn.execute(
-                update(signin_throttle)
-                .where(signin_throttle.c.key == key)
-                .values(failures=failures, blocked_until=blocked_until, updated_at=now)
-            )
-            stale = (
-                select(signin_throttle.c.key)
-                .where(signin_throttle.c.updated_at < forget_before)
-                .with_for_update(skip_locked=True)  # rows another process holds are left for later
-            )
-            conn.execute(delete(signin_throttle).where(signin_throttle.c.key.in_(stale)))
-
-    def clear_throttle(self, key: str) -> None:
-        """Forget a throttle key."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(signin_throttle).where(signin_throttle.c.key == key))
 
     # sessions ----------------------------------------------------------
     def insert_session(self, record: SessionRecord) -> None:
