@@ -1,8 +1,10 @@
-"""Local accounts: argon2 passwords, lockout after repeated failures, TOTP MFA and recovery codes."""
+"""Local accounts: argon2 passwords, sign-in throttling, TOTP MFA (secrets encrypted at rest) and
+recovery codes."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -11,122 +13,205 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from klikkflow_pipelines.gateway.secret_box import SecretBox
+from klikkflow_pipelines.gateway.signin_throttle import SigninThrottle
 from klikkflow_pipelines.gateway.store import GatewayStore, sha256_hex
 
+log = logging.getLogger("klikkflow.gateway")
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of "unknown user" equal to "wrong password".
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 TOTP_WINDOW = 1  # accept the current 30 s step and one step either side
 RECOVERY_CODE_COUNT = 10
 MIN_PASSWORD_LENGTH = 12
+ENROLLMENT_SECONDS = 900  # a new secret offered on the enrolment page must be confirmed within this
 
 
 @dataclass(frozen=True)
 class PasswordResult:
-    """Outcome of a password check: ``ok``, ``bad`` (unknown user or wrong password) or ``locked``."""
+    """Outcome of a password check: ``ok``, ``bad`` (unknown user or wrong password) or ``throttled``
+    (too many failures for this account from this source, or from this source overall: not tried)."""
 
     status: str
     mfa_required: bool = False
-    locked_until: float = 0.0
+    retry_after: float = 0.0
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """A TOTP secret offered for enrolment: its otpauth:// URI, and the secret sealed (encrypted, bound to
+    the user and the session) for the form to send back. Nothing is stored until it is confirmed."""
+
+    uri: str
+    sealed: str
+
+
+class EnrollmentError(Exception):
+    """A new TOTP secret was not activated; the message tells the user why."""
+
+
+def _matching_step(totp: pyotp.TOTP, code: str, now: float, after: int) -> int | None:
+    """The time step (within the window, later than ``after``) whose code is ``code``, or None."""
+    code = (code or "").strip().replace(" ", "")
+    for offset in range(-TOTP_WINDOW, TOTP_WINDOW + 1):
+        at = now + offset * totp.interval
+        step = int(at // totp.interval)
+        if step > after and secrets.compare_digest(totp.at(at), code):
+            return step
+    return None
 
 
 class Accounts:
-    """Local account operations on the platform store."""
+    """Local account operations on the platform store.
 
-    def __init__(self, store: GatewayStore, max_failures: int = 5, lockout_seconds: int = 900) -> None:
+    ``secret_key`` is the gateway's secret key; TOTP secrets are encrypted under
+    sub-keys derived from it (after a key change enrolled authenticators no
+    longer verify: those users sign in with a recovery code and enrol again).
+    Without it only passwords can be managed (the CLI's ``add-user``).
+    """
+
+    def __init__(
+        self,
+        store: GatewayStore,
+        max_failures: int = 5,
+        lockout_seconds: int = 900,
+        secret_key: str | None = None,
+    ) -> None:
         self.store = store
-        self.max_failures = max_failures
-        self.lockout_seconds = lockout_seconds
+        self.throttle = SigninThrottle(store, free_failures=max_failures, max_seconds=float(lockout_seconds))
+        self._secrets = SecretBox(secret_key, "totp-secret") if secret_key else None
+        self._offers = SecretBox(secret_key, "totp-enrolment") if secret_key else None
 
     def create_user(self, username: str, password: str, owner: bool = False) -> None:
         """Create or reset a local account (password of at least 12 characters)."""
         if len(password) < MIN_PASSWORD_LENGTH:
             raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
-        self.store.upsert_user(
-            username,
-            password_hash=_hasher.hash(password),
-            is_owner=owner,
-            failed_attempts=0,
-            locked_until=0.0,
-        )
+        self.store.upsert_user(username, password_hash=_hasher.hash(password), is_owner=owner)
 
-    def check_password(self, username: str, password: str) -> PasswordResult:
-        """Verify a password, counting failures and locking the account after too many."""
+    # passwords and throttling ------------------------------------------------
+    def check_password(self, username: str, password: str, source: str = "") -> PasswordResult:
+        """Verify a password from ``source`` (the client address); unknown names are treated exactly
+        like accounts with a wrong password, also by the throttle."""
+        wait = self.throttle.wait(username, source)
+        if wait > 0:
+            return PasswordResult("throttled", retry_after=wait)
         user = self.store.get_user(username)
-        now = time.time()
-        if user is None or not user["password_hash"]:
-            with contextlib.suppress(VerificationError):
-                _hasher.verify(_DUMMY_HASH, password)
-            return PasswordResult("bad")
-        if user["locked_until"] > now:
-            return PasswordResult("locked", locked_until=user["locked_until"])
         try:
+            if user is None or not user["password_hash"]:
+                with contextlib.suppress(VerificationError):
+                    _hasher.verify(_DUMMY_HASH, password)
+                raise VerificationError("unknown user")
             _hasher.verify(user["password_hash"], password)
         except (VerificationError, InvalidHashError):
-            return self.record_failure(username)
+            self.throttle.failed(username, source)
+            return PasswordResult("bad")
         if _hasher.check_needs_rehash(user["password_hash"]):
             self.store.upsert_user(username, password_hash=_hasher.hash(password))
+        if not user["totp_enabled"]:
+            self.throttle.succeeded(username, source)
         return PasswordResult("ok", mfa_required=bool(user["totp_enabled"]))
 
-    def record_failure(self, username: str) -> PasswordResult:
-        """Count a failed password or MFA attempt; lock the account at the limit."""
+    def retry_after(self, username: str, source: str) -> float:
+        """Seconds until ``source`` may try a password or code for ``username`` again (0: now)."""
+        return self.throttle.wait(username, source)
+
+    def record_failure(self, username: str, source: str) -> None:
+        """Count a failed second factor (or current code) like a failed password."""
+        self.throttle.failed(username, source)
+
+    def record_success(self, username: str, source: str) -> None:
+        """End the back-off of ``username`` from ``source`` after a complete sign-in."""
+        self.throttle.succeeded(username, source)
+
+    # TOTP ----------------------------------------------------------------------
+    def totp_enabled(self, username: str) -> bool:
+        """True when the account signs in with a TOTP code."""
         user = self.store.get_user(username)
-        if user is None:
-            return PasswordResult("bad")
-        failures = user["failed_attempts"] + 1
-        if failures >= self.max_failures:
-            until = time.time() + self.lockout_seconds
-            self.store.upsert_user(username, failed_attempts=0, locked_until=until)
-            return PasswordResult("locked", locked_until=until)
-        self.store.upsert_user(username, failed_attempts=failures)
-        return PasswordResult("bad")
+        return bool(user and user["totp_enabled"])
 
-    def record_success(self, username: str) -> None:
-        """Reset the failure counter after a complete sign-in."""
-        self.store.upsert_user(username, failed_attempts=0)
+    def offer_enrollment(self, username: str, binding: str, sealed: str | None = None) -> Enrollment:
+        """The secret sealed in ``sealed`` again while it is valid for this user and ``binding`` (the
+        session), else a new random one. Writes nothing."""
+        secret = self._open_offer(username, binding, sealed) if sealed else None
+        if secret is None:
+            secret = pyotp.random_base32()
+            sealed = self._box(self._offers).seal(f"{int(time.time())}:{secret}", f"{username}\0{binding}")
+        uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="KlikkFlow")
+        return Enrollment(uri, str(sealed))
 
-    def is_locked(self, username: str) -> bool:
-        """True while the account is locked out."""
-        user = self.store.get_user(username)
-        return bool(user and user["locked_until"] > time.time())
-
-    # TOTP ----------------------------------------------------------------
-    def begin_totp_enrollment(self, username: str) -> str:
-        """Generate a new (not yet enabled) TOTP secret; return its otpauth:// URI."""
-        secret = pyotp.random_base32()
-        self.store.upsert_user(username, totp_secret=secret, totp_enabled=False)
-        return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="KlikkFlow")
-
-    def confirm_totp_enrollment(self, username: str, code: str) -> list[str] | None:
-        """Enable TOTP when ``code`` matches the pending secret; return fresh recovery codes (shown once)."""
-        user = self.store.get_user(username)
-        if not user or not user["totp_secret"] or not self._totp_matches(user, code, now=time.time()):
-            return None
+    def complete_enrollment(
+        self, username: str, binding: str, sealed: str, code: str, current_code: str, source: str
+    ) -> list[str]:
+        """Activate the offered secret when ``code`` is one of its codes; an account that has TOTP on
+        must also give a current code (or a recovery code). Return fresh recovery codes (shown once);
+        raise :class:`EnrollmentError` otherwise."""
+        secret = self._open_offer(username, binding, sealed)
+        if secret is None:
+            raise EnrollmentError("This setup form has expired: open the page again to start over.")
+        now = time.time()
+        step = _matching_step(pyotp.TOTP(secret), code, now, after=-1)
+        if step is None:
+            raise EnrollmentError("Wrong code from the authenticator app.")
+        if self.totp_enabled(username):
+            if self.retry_after(username, source) > 0:
+                raise EnrollmentError("Too many wrong codes: try again in a few minutes.")
+            current_ok = self.verify_totp(username, current_code, now) or (
+                "-" in current_code and self.use_recovery_code(username, current_code)
+            )
+            if not current_ok:
+                self.record_failure(username, source)
+                raise EnrollmentError(
+                    "Two-factor sign-in is on: give a current code of your present authenticator "
+                    "(or a recovery code) to replace it."
+                )
         codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODE_COUNT)]
-        self.store.replace_recovery_codes(username, [sha256_hex(c) for c in codes])
-        self.store.upsert_user(username, totp_enabled=True)
+        ciphertext = self._box(self._secrets).seal(secret, f"totp\0{username}")
+        self.store.activate_totp(username, ciphertext, step, [sha256_hex(c) for c in codes])
         return codes
 
     def verify_totp(self, username: str, code: str, now: float | None = None) -> bool:
-        """Check a TOTP code within ±1 step; a code (time step) is accepted only once."""
+        """Check a TOTP code within ±1 step; a time step is accepted only once, also across gateway
+        processes. A clear secret of an old row is encrypted on its first successful use."""
         user = self.store.get_user(username)
         if not user or not user["totp_enabled"]:
             return False
-        return self._totp_matches(user, code, now=time.time() if now is None else now)
-
-    def _totp_matches(self, user: dict, code: str, now: float) -> bool:
-        totp = pyotp.TOTP(user["totp_secret"])
-        code = (code or "").strip().replace(" ", "")
-        for offset in range(-TOTP_WINDOW, TOTP_WINDOW + 1):
-            at = now + offset * totp.interval
-            step = int(at // totp.interval)
-            if step <= user["totp_last_step"]:
-                continue  # already used: no replay within the window
-            if secrets.compare_digest(totp.at(at), code):
-                self.store.upsert_user(user["username"], totp_last_step=step)
-                return True
-        return False
+        clear = user["totp_secret"]
+        secret = clear or self._active_secret(username)
+        if not secret:
+            return False
+        step = _matching_step(
+            pyotp.TOTP(secret), code, time.time() if now is None else now, user["totp_last_step"]
+        )
+        if step is None or not self.store.advance_totp_step(username, step):
+            return False
+        if clear and self._secrets is not None:
+            self.store.encrypt_clear_totp_secret(
+                username, clear, self._secrets.seal(clear, f"totp\0{username}")
+            )
+        return True
 
     def use_recovery_code(self, username: str, code: str) -> bool:
         """Consume a recovery code (each works once)."""
         return self.store.use_recovery_code(username, sha256_hex((code or "").strip().lower()))
+
+    def _active_secret(self, username: str) -> str | None:
+        ciphertext = self.store.get_totp_ciphertext(username)
+        if ciphertext is None:
+            return None
+        secret = self._box(self._secrets).open(ciphertext, f"totp\0{username}")
+        if secret is None:
+            log.error("the TOTP secret of %s does not decrypt: was the gateway secret key changed?", username)
+        return secret
+
+    def _open_offer(self, username: str, binding: str, sealed: str) -> str | None:
+        opened = self._box(self._offers).open(sealed, f"{username}\0{binding}")
+        issued, _, secret = (opened or "").partition(":")
+        if not secret or not issued.isdigit() or time.time() - int(issued) > ENROLLMENT_SECONDS:
+            return None
+        return secret
+
+    @staticmethod
+    def _box(box: SecretBox | None) -> SecretBox:
+        if box is None:
+            raise RuntimeError("TOTP needs the gateway secret key: build Accounts(..., secret_key=...)")
+        return box

@@ -33,6 +33,7 @@ from klikkflow_pipelines.gateway.principal import (
 )
 from klikkflow_pipelines.gateway.ratelimit import TokenBuckets
 from klikkflow_pipelines.gateway.roles import resolve_roles
+from klikkflow_pipelines.gateway.security_headers import SecurityHeaders
 from klikkflow_pipelines.gateway.sessions import CSRF_HEADER, SESSION_COOKIE, SessionManager
 from klikkflow_pipelines.gateway.settings import GatewaySettings
 from klikkflow_pipelines.gateway.store import GatewayStore, TokenRecord
@@ -79,7 +80,9 @@ class Gateway:
         self.platform_audit = AuditLog(self.store.engine, "platform")
         for audit in (self.platform_audit, *self.audit_logs.values()):
             _ = audit.key  # resolve the signing key now, not from a request's environment
-        self.accounts = Accounts(self.store, settings.max_failed_logins, settings.lockout_seconds)
+        self.accounts = Accounts(
+            self.store, settings.max_failed_logins, settings.lockout_seconds, secret_key=settings.secret_key
+        )
         self.sessions = SessionManager(
             self.store, settings.secret_key, settings.session_ttl_seconds, settings.session_cache_seconds
         )
@@ -109,8 +112,12 @@ class Gateway:
                 self.store, settings.purge_interval_seconds, settings.group_role_max_age_seconds
             ),
         )
+        self._with_headers = SecurityHeaders(self._dispatch, https=settings.secure_cookies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._with_headers(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         if scope["type"] in ("http", "websocket") and path.startswith("/t/"):
             tenant_id = path[3:].split("/", 1)[0]

@@ -1,19 +1,29 @@
-"""HTML pages of the gateway (Jinja2 with autoescaping)."""
+"""HTML pages of the gateway (Jinja2 with autoescaping). They run no script; their one inline style
+sheet is allowed by its hash (:data:`STYLE_SOURCE`), so the Content-Security-Policy can forbid the rest."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 from jinja2 import DictLoader, Environment, select_autoescape
 
-_BASE = """<!doctype html>
+STYLE = """body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem}
+input,select,button{font-size:1rem;padding:.4rem;margin:.2rem 0}label{display:block;margin-top:.6rem}
+.error{color:#b00020}code{background:#eee;padding:.1rem .3rem}"""
+STYLE_SOURCE = "'sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode() + "'"
+
+_BASE = (
+    """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>KlikkFlow — {{ title }}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem}
-input,select,button{font-size:1rem;padding:.4rem;margin:.2rem 0}label{display:block;margin-top:.6rem}
-.error{color:#b00020}code{background:#eee;padding:.1rem .3rem}</style></head>
+<style>"""
+    + STYLE
+    + """</style></head>
 <body><h1>{{ title }}</h1>{% if error %}<p class="error" role="alert">{{ error }}</p>{% endif %}
 {% block body %}{% endblock %}</body></html>"""
+)
 
 _TEMPLATES = {
     "base.html": _BASE,
@@ -44,10 +54,19 @@ _TEMPLATES = {
 {% if codes %}<p>Two-factor sign-in is on. Store these recovery codes now; they are shown once:</p>
 <ul id="recovery-codes">{% for c in codes %}<li><code>{{ c }}</code></li>{% endfor %}</ul>
 <p><a href="/">Continue</a></p>{% else %}
-<p>Add this key to your authenticator app: <code id="totp-uri">{{ uri }}</code></p>
+{% if enabled %}<p>Two-factor sign-in is on. To move it to another authenticator app, add this key to the
+new app, then confirm with a code from the new app and a current code from the old one (or a recovery
+code).</p>{% else %}<p>Add this key to your authenticator app, then confirm with a code from it.</p>
+{% endif %}
+<p><code id="totp-uri">{{ uri }}</code></p>
 <form method="post" action="/account/mfa"><input type="hidden" name="csrf_token" value="{{ csrf }}">
-<label>Code from the app <input name="code" required></label><button type="submit">Turn on</button></form>
-{% endif %}{% endblock %}""",
+<input type="hidden" name="pending" value="{{ pending }}">
+{% if enabled %}<label>Current code (old app) or recovery code
+<input name="current_code" autocomplete="one-time-code" required></label>{% endif %}
+<label>Code from the {% if enabled %}new {% endif %}app
+<input name="code" autocomplete="one-time-code" required></label>
+<button type="submit">{% if enabled %}Replace{% else %}Turn on{% endif %}</button></form>
+<p><a href="/">Back</a></p>{% endif %}{% endblock %}""",
     "tokens.html": """{% extends "base.html" %}{% block body %}
 {% if new_token %}<p>Your new token (shown once): <code id="new-token">{{ new_token }}</code></p>{% endif %}
 <table><tr><th>Name</th><th>Tenant</th><th>Role</th><th>Status</th><th></th></tr>

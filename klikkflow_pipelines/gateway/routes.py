@@ -1,5 +1,5 @@
-"""The gateway's own pages: landing, sign-in (password, MFA, OIDC), sign-out, MFA enrollment,
-API tokens, health and metrics."""
+"""The gateway's own pages: landing, sign-in (password, OIDC), sign-out, API tokens, health and metrics.
+The two-factor pages (code step, enrolment) are in :mod:`mfa_routes`."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ import logging
 import secrets
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlsplit
 
-import anyio
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from klikkflow_pipelines.gateway.forms import read_form
+from klikkflow_pipelines.gateway.forms import run_blocking as _run
+from klikkflow_pipelines.gateway.forms import safe_next as _safe_next
 from klikkflow_pipelines.gateway.gate import MFA_REQUIRED
+from klikkflow_pipelines.gateway.mfa_routes import SignInKit, build_mfa_routes
 from klikkflow_pipelines.gateway.oidc import OidcError
 from klikkflow_pipelines.gateway.pages import render
 from klikkflow_pipelines.gateway.principal import TOKEN_PREFIX, Principal
@@ -31,15 +33,7 @@ if TYPE_CHECKING:
     from klikkflow_pipelines.gateway.app import Gateway
 
 log = logging.getLogger("klikkflow.gateway")
-MAX_FORM_BYTES = 64 * 1024
-
-
-def _safe_next(value: str | None) -> str:
-    """Only local absolute paths are followed after sign-in (no open redirects)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/"
-    parts = urlsplit(value)
-    return "/" if parts.scheme or parts.netloc else value
+THROTTLED = "Too many failed attempts from your address: wait a few minutes, then try again."
 
 
 def build_routes(gw: Gateway) -> list[Route]:
@@ -163,6 +157,11 @@ def build_routes(gw: Gateway) -> list[Route]:
             "too many sign-in attempts", status_code=429, headers={"retry-after": retry_after_header(wait)}
         )
 
+    def throttled_answer(request: Request, wait: float) -> Response:
+        response = login_page(request, THROTTLED, 429)
+        response.headers["retry-after"] = retry_after_header(wait)
+        return response
+
     async def login_post(request: Request) -> Response:
         throttled = signin_throttled(request)
         if throttled:
@@ -174,17 +173,14 @@ def build_routes(gw: Gateway) -> list[Route]:
         username = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
         next_url = _safe_next(str(form.get("next", "/")))
-        result = await _run(gw.accounts.check_password, username, password)
+        result = await _run(gw.accounts.check_password, username, password, client_ip(request))
         if result.status != "ok":
             gw.metrics.signin_failures.labels("local", result.status).inc()
-            action = "signin.locked" if result.status == "locked" else "signin.password"
+            action = "signin.throttled" if result.status == "throttled" else "signin.password"
             audit(request, username or "(empty)", action, "failure")
-            message = (
-                "Too many failed attempts: the account is locked for a while."
-                if result.status == "locked"
-                else "Wrong user name or password."
-            )
-            return login_page(request, message, 423 if result.status == "locked" else 401)
+            if result.status == "throttled":
+                return throttled_answer(request, result.retry_after)
+            return login_page(request, "Wrong user name or password.", 401)
         user = gw.store.get_user(username)
         if settings.require_mfa and not result.mfa_required:
             next_url = "/account/mfa"  # MFA is mandatory here: enrolling comes first
@@ -210,54 +206,7 @@ def build_routes(gw: Gateway) -> list[Route]:
                 secure=settings.secure_cookies,
             )
         else:
-            gw.accounts.record_success(username)
             audit(request, username, "signin", "success", method="local")
-        return response
-
-    async def mfa_get(request: Request) -> Response:
-        record = gw.sessions.load(request.cookies.get(SESSION_COOKIE), allow_mfa_pending=True)
-        if record is None or not record.mfa_pending:
-            return RedirectResponse("/login", status_code=302)
-        return HTMLResponse(render("mfa.html", title="Two-factor sign-in", csrf=record.csrf_token))
-
-    async def mfa_post(request: Request) -> Response:
-        throttled = signin_throttled(request)
-        if throttled:
-            return throttled
-        record = gw.sessions.load(request.cookies.get(SESSION_COOKIE), allow_mfa_pending=True)
-        if record is None or not record.mfa_pending:
-            return RedirectResponse("/login", status_code=303)
-        form = await read_form(request)
-        if not gw.sessions.tokens_match(record.csrf_token, str(form.get(CSRF_FIELD, ""))):
-            return forbidden("CSRF check failed")
-        code = str(form.get("code", ""))
-        username = record.username
-        if gw.accounts.is_locked(username):
-            gw.sessions.revoke(record.id_hash)
-            return login_page(request, "Too many failed attempts: the account is locked for a while.", 423)
-        ok = gw.accounts.verify_totp(username, code)
-        how = "totp"
-        if not ok and "-" in code:
-            ok, how = gw.accounts.use_recovery_code(username, code), "recovery_code"
-        if not ok:
-            gw.metrics.signin_failures.labels("mfa", "bad_code").inc()
-            result = gw.accounts.record_failure(username)
-            audit(request, username, "signin.mfa", "failure")
-            if result.status == "locked":
-                gw.sessions.revoke(record.id_hash)
-                return login_page(
-                    request, "Too many failed attempts: the account is locked for a while.", 423
-                )
-            return HTMLResponse(
-                render("mfa.html", title="Two-factor sign-in", csrf=record.csrf_token, error="Wrong code."),
-                status_code=401,
-            )
-        gw.sessions.revoke(record.id_hash)
-        response = RedirectResponse(_safe_next(request.cookies.get("kf_next")), status_code=303)
-        start_session(request, response, username, "local", record.identities, [], record.is_owner)
-        response.delete_cookie("kf_next", path="/")
-        gw.accounts.record_success(username)
-        audit(request, username, "signin", "success", method="local", mfa=how)
         return response
 
     async def logout(request: Request) -> Response:
@@ -349,40 +298,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         audit(request, identity.username, "signin", "success", method="oidc", groups=identity.groups)
         return response
 
-    # account: MFA enrollment and API tokens ----------------------------------
-    async def mfa_enroll(request: Request) -> Response:
-        principal = principal_of(request)
-        if principal is None or principal.session is None:
-            return RedirectResponse("/login", status_code=303)
-        if principal.session.method != "local":
-            return PlainTextResponse(
-                "two-factor sign-in is managed by your identity provider", status_code=400
-            )
-        csrf = principal.session.csrf_token
-        if request.method == "GET":
-            uri = gw.accounts.begin_totp_enrollment(principal.username)
-            audit(request, principal.username, "mfa.enroll_started", "success")
-            return HTMLResponse(render("mfa_enroll.html", title="Two-factor sign-in", uri=uri, csrf=csrf))
-        form = await form_with_csrf(request, principal)
-        if form is None:
-            return forbidden("CSRF check failed")
-        codes = gw.accounts.confirm_totp_enrollment(principal.username, str(form.get("code", "")))
-        if codes is None:
-            audit(request, principal.username, "mfa.enrolled", "failure")
-            return HTMLResponse(
-                render(
-                    "mfa_enroll.html",
-                    title="Two-factor sign-in",
-                    uri="(reload to start again)",
-                    csrf=csrf,
-                    error="Wrong code.",
-                ),
-                status_code=400,
-            )
-        gw.forget_mfa_state(principal.username)
-        audit(request, principal.username, "mfa.enrolled", "success")
-        return HTMLResponse(render("mfa_enroll.html", title="Two-factor sign-in", codes=codes))
-
+    # account: API tokens (two-factor enrolment: mfa_routes) ------------------
     async def tokens(request: Request) -> Response:
         principal = principal_of(request)
         if principal is None or principal.session is None:
@@ -466,30 +382,14 @@ def build_routes(gw: Gateway) -> list[Route]:
         Route("/", home),
         Route("/login", login_get, methods=["GET"]),
         Route("/login", login_post, methods=["POST"]),
-        Route("/login/mfa", mfa_get, methods=["GET"]),
-        Route("/login/mfa", mfa_post, methods=["POST"]),
         Route("/login/oidc", oidc_start, methods=["GET"]),
         Route("/auth/callback", oidc_callback, methods=["GET"]),
         Route("/logout", logout, methods=["POST"]),
-        Route("/account/mfa", mfa_enroll, methods=["GET", "POST"]),
+        *build_mfa_routes(
+            gw, SignInKit(client_ip, audit, form_with_csrf, start_session, signin_throttled, throttled_answer)
+        ),
         Route("/account/tokens", tokens, methods=["GET", "POST"]),
         Route("/account/tokens/{token_id:int}/revoke", token_revoke, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
     ]
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """The fields of an url-encoded form post (the only kind the gateway's pages send)."""
-    if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
-        return {}
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return {}
-    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-    return {name: values[-1] for name, values in fields.items()}
-
-
-async def _run(func, *args):  # type: ignore[no-untyped-def]
-    """Run a blocking call (argon2, database) in a worker thread."""
-    return await anyio.to_thread.run_sync(func, *args)

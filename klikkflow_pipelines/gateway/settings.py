@@ -35,8 +35,8 @@ class GatewaySettings(BaseModel):
     public_url: str = "http://127.0.0.1:3000"
     session_ttl_seconds: int = 8 * 3600
     session_cache_seconds: float = 2.0
-    max_failed_logins: int = 5
-    lockout_seconds: int = 15 * 60
+    max_failed_logins: int = 5  # free failures per (account, client address) before back-off starts
+    lockout_seconds: int = 15 * 60  # longest back-off; no account is ever locked for every address
     rate_per_user: float = 50.0
     burst_per_user: float = 200.0
     rate_per_tenant: float = 200.0

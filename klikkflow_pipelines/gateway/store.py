@@ -1,10 +1,11 @@
-"""The platform database: users, sessions, API tokens, recovery codes and (in
-:mod:`klikkflow_pipelines.gateway.signin_store`) SSO sign-in state.
+"""The platform database: users, TOTP secrets, sign-in throttles, sessions, API tokens, recovery
+codes and (in :mod:`klikkflow_pipelines.gateway.signin_store`) SSO sign-in state.
 
 SQLite under ``$KLIKKFLOW_HOME`` locally, a Postgres URL
 (``KLIKKFLOW_GATEWAY_DB_URL``) in production. Secrets are never stored in
 the clear: passwords are argon2 hashes, session ids, API tokens and recovery
-codes are SHA-256 hashes of high-entropy random values. Expired and revoked
+codes are SHA-256 hashes of high-entropy random values, TOTP secrets are
+AES-GCM encrypted (:mod:`klikkflow_pipelines.gateway.secret_box`). Expired and revoked
 sessions are deleted by :func:`klikkflow_pipelines.gateway.housekeeping.purge_expired`.
 """
 
@@ -25,10 +26,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     delete,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from compliance.audit.log import AuditLog
 from klikkflow_pipelines.gateway.schema import add_missing_columns, create_tables
@@ -37,6 +40,10 @@ from klikkflow_pipelines.tenancy.storage import create_storage_engine
 
 metadata = MetaData()
 
+# ``totp_secret`` holds only a clear secret written before encryption, until that user's next sign-in
+# moves it into ``gateway_totp_secrets``. ``failed_attempts``/``locked_until`` are no longer read
+# (throttling is per account and source in ``gateway_signin_throttle``); they stay so that databases
+# created before keep accepting new rows.
 users = Table(
     "gateway_users",
     metadata,
@@ -49,6 +56,23 @@ users = Table(
     Column("failed_attempts", Integer, nullable=False, default=0),
     Column("locked_until", Float, nullable=False, default=0.0),
     Column("created_at", Float, nullable=False),
+)
+
+totp_secrets = Table(
+    "gateway_totp_secrets",
+    metadata,
+    Column("username", String(255), primary_key=True),
+    Column("ciphertext", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+signin_throttle = Table(
+    "gateway_signin_throttle",
+    metadata,
+    Column("key", String(64), primary_key=True),  # SHA-256 of "account|source" or "source" (no names)
+    Column("failures", Float, nullable=False),
+    Column("blocked_until", Float, nullable=False),
+    Column("updated_at", Float, nullable=False, index=True),
 )
 
 sessions = Table(
@@ -94,6 +118,11 @@ recovery_codes = Table(
     Column("username", String(255), nullable=False, index=True),
     Column("used", Boolean, nullable=False, default=False),
 )
+
+
+def dialect_insert(engine: Engine):  # type: ignore[no-untyped-def]
+    """``insert`` with ON CONFLICT clauses for the engine's dialect (SQLite or PostgreSQL)."""
+    return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
 
 
 def sha256_hex(value: str) -> str:
@@ -182,6 +211,66 @@ class GatewayStore:
                 defaults = {"totp_enabled": False, "totp_last_step": 0, "is_owner": False}
                 defaults |= {"failed_attempts": 0, "locked_until": 0.0, "created_at": time.time()}
                 conn.execute(users.insert().values(username=username, **(defaults | values)))
+
+    # TOTP --------------------------------------------------------------
+    def get_totp_ciphertext(self, username: str) -> str | None:
+        """The encrypted TOTP secret of a user, or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(totp_secrets.c.ciphertext).where(totp_secrets.c.username == username)
+            ).scalar()
+
+    def activate_totp(self, username: str, ciphertext: str, last_step: int, code_hashes: list[str]) -> None:
+        """In one transaction: make ``ciphertext`` the user's TOTP secret, enable TOTP, replace the
+        recovery codes. The last used step never goes back (no code of the window is usable twice)."""
+        with self.engine.begin() as conn:
+            self._put_totp_secret(conn, username, ciphertext)
+            conn.execute(
+                update(users)
+                .where(users.c.username == username)
+                .values(
+                    totp_enabled=True,
+                    totp_secret=None,
+                    totp_last_step=case(
+                        (users.c.totp_last_step > last_step, users.c.totp_last_step), else_=last_step
+                    ),
+                )
+            )
+            self._replace_recovery_codes(conn, username, code_hashes)
+
+    def encrypt_clear_totp_secret(self, username: str, clear: str, ciphertext: str) -> None:
+        """Replace a clear TOTP secret of an old row by its encrypted form (no-op if it changed meanwhile)."""
+        with self.engine.begin() as conn:
+            moved = conn.execute(
+                update(users)
+                .where(users.c.username == username, users.c.totp_secret == clear)
+                .values(totp_secret=None)
+            ).rowcount
+            if moved:
+                self._put_totp_secret(conn, username, ciphertext)
+
+    def advance_totp_step(self, username: str, step: int) -> bool:
+        """Record ``step`` as the last TOTP step used; False when it (or a later one) was used already,
+        also by another gateway process."""
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(users)
+                    .where(users.c.username == username, users.c.totp_last_step < step)
+                    .values(totp_last_step=step)
+                ).rowcount
+            )
+
+    def _put_totp_secret(self, conn, username: str, ciphertext: str) -> None:  # type: ignore[no-untyped-def]
+        insert = dialect_insert(self.engine)(totp_secrets).values(
+            username=username, ciphertext=ciphertext, created_at=time.time()
+        )
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=[totp_secrets.c.username],
+                set_={"ciphertext": insert.excluded.ciphertext, "created_at": insert.excluded.created_at},
+            )
+        )
 
     # sessions ----------------------------------------------------------
     def insert_session(self, record: SessionRecord) -> None:
@@ -296,14 +385,11 @@ class GatewayStore:
         return next((t for t in self.list_tokens(username) if t.id == token_id), None)
 
     # recovery codes ----------------------------------------------------
-    def replace_recovery_codes(self, username: str, code_hashes: list[str]) -> None:
-        """Replace a user's recovery codes."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(recovery_codes).where(recovery_codes.c.username == username))
-            for code_hash in code_hashes:
-                conn.execute(
-                    recovery_codes.insert().values(code_hash=code_hash, username=username, used=False)
-                )
+    @staticmethod
+    def _replace_recovery_codes(conn, username: str, code_hashes: list[str]) -> None:  # type: ignore[no-untyped-def]
+        conn.execute(delete(recovery_codes).where(recovery_codes.c.username == username))
+        for code_hash in code_hashes:
+            conn.execute(recovery_codes.insert().values(code_hash=code_hash, username=username, used=False))
 
     def use_recovery_code(self, username: str, code_hash: str) -> bool:
         """Consume an unused recovery code; True when it was valid."""

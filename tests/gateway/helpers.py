@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+import pyotp
 
 PASSWORD = "correct horse battery staple"
 SIGNED_IN = 303
@@ -40,3 +43,35 @@ def graphql(
     """POST a GraphQL document to a tenant through the gateway (same-origin by default)."""
     headers = {"origin": origin or str(client.base_url).rstrip("/")}
     return client.post(f"/t/{tenant}/graphql", json={"query": query, **kwargs}, headers=headers)
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """The hidden inputs of the (first) form on a gateway page."""
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+
+
+def totp_of_page(html: str) -> pyotp.TOTP:
+    """The authenticator secret an enrolment page offers (its otpauth:// URI)."""
+    match = re.search(r'id="totp-uri">([^<]+)<', html)
+    assert match, html
+    uri = unquote(match.group(1).replace("&amp;", "&"))
+    return pyotp.TOTP(parse_qs(urlsplit(uri).query)["secret"][0])
+
+
+def enroll_totp(client: httpx.Client) -> tuple[pyotp.TOTP, list[str]]:
+    """Turn on two-factor sign-in for a signed-in, not yet enrolled account through its pages."""
+    page = client.get("/account/mfa")
+    totp = totp_of_page(page.text)
+    done = client.post("/account/mfa", data={**hidden_fields(page.text), "code": totp.at(time.time() - 30)})
+    assert done.status_code == 200, done.text
+    codes = re.findall(r"<code>([0-9a-f]{8}-[0-9a-f]{8})</code>", done.text)
+    assert len(codes) == 10, done.text
+    return totp, codes
+
+
+def sign_in_with_totp(client: httpx.Client, username: str, totp: pyotp.TOTP, at: float) -> httpx.Response:
+    """Password, then the authenticator code for time ``at``; the answer to the code."""
+    pending = sign_in(client, username, PASSWORD)
+    assert pending.status_code == 303 and pending.headers["location"] == "/login/mfa", pending.text
+    page = client.get("/login/mfa")
+    return client.post("/login/mfa", data={"csrf_token": page_csrf(page.text), "code": totp.at(at)})

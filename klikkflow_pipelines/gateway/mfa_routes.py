@@ -1,0 +1,140 @@
+"""The two-factor pages: the code step of a local sign-in (``/login/mfa``) and TOTP enrolment
+(``/account/mfa``).
+
+Enrolment never changes anything on a GET: the page offers a new secret sealed
+into its form (:meth:`Accounts.offer_enrollment`), and only a POST with the
+session's CSRF token and a code from that secret activates it, after a current
+code (or a recovery code) when two-factor sign-in is already on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from klikkflow_pipelines.gateway.accounts import EnrollmentError
+from klikkflow_pipelines.gateway.forms import read_form, run_blocking, safe_next
+from klikkflow_pipelines.gateway.pages import render
+from klikkflow_pipelines.gateway.principal import Principal
+from klikkflow_pipelines.gateway.sessions import CSRF_FIELD, SESSION_COOKIE
+from klikkflow_pipelines.gateway.store import SessionRecord
+
+if TYPE_CHECKING:
+    from klikkflow_pipelines.gateway.app import Gateway
+
+TITLE = "Two-factor sign-in"
+
+
+@dataclass(frozen=True)
+class SignInKit:
+    """What the two-factor pages share with the password sign-in in :mod:`routes`."""
+
+    client_ip: Callable[[Request], str]
+    audit: Callable[..., None]
+    form_with_csrf: Callable[[Request, Principal | None], Awaitable[dict | None]]
+    start_session: Callable[..., None]
+    rate_limited: Callable[[Request], Response | None]
+    throttled: Callable[[Request, float], Response]
+
+
+def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
+    """The routes of the two-factor pages, bound to ``gw``."""
+
+    async def code_page(request: Request) -> Response:
+        record = gw.sessions.load(request.cookies.get(SESSION_COOKIE), allow_mfa_pending=True)
+        if record is None or not record.mfa_pending:
+            return RedirectResponse("/login", status_code=302)
+        return HTMLResponse(render("mfa.html", title=TITLE, csrf=record.csrf_token))
+
+    async def code_post(request: Request) -> Response:
+        limited = kit.rate_limited(request)
+        if limited:
+            return limited
+        record = gw.sessions.load(request.cookies.get(SESSION_COOKIE), allow_mfa_pending=True)
+        if record is None or not record.mfa_pending:
+            return RedirectResponse("/login", status_code=303)
+        form = await read_form(request)
+        if not gw.sessions.tokens_match(record.csrf_token, str(form.get(CSRF_FIELD, ""))):
+            return PlainTextResponse("CSRF check failed", status_code=403)
+        code, username, source = str(form.get("code", "")), record.username, kit.client_ip(request)
+        wait = await run_blocking(gw.accounts.retry_after, username, source)
+        if wait > 0:
+            gw.sessions.revoke(record.id_hash)
+            kit.audit(request, username, "signin.throttled", "failure", step="mfa")
+            return kit.throttled(request, wait)
+        ok = await run_blocking(gw.accounts.verify_totp, username, code)
+        how = "totp"
+        if not ok and "-" in code:
+            ok, how = await run_blocking(gw.accounts.use_recovery_code, username, code), "recovery_code"
+        if not ok:
+            gw.metrics.signin_failures.labels("mfa", "bad_code").inc()
+            await run_blocking(gw.accounts.record_failure, username, source)
+            kit.audit(request, username, "signin.mfa", "failure")
+            return HTMLResponse(
+                render("mfa.html", title=TITLE, csrf=record.csrf_token, error="Wrong code."), status_code=401
+            )
+        gw.sessions.revoke(record.id_hash)
+        response = RedirectResponse(safe_next(request.cookies.get("kf_next")), status_code=303)
+        kit.start_session(request, response, username, "local", record.identities, [], record.is_owner)
+        response.delete_cookie("kf_next", path="/")
+        await run_blocking(gw.accounts.record_success, username, source)
+        kit.audit(request, username, "signin", "success", method="local", mfa=how)
+        return response
+
+    def enrol_page(
+        username: str, session: SessionRecord, sealed: str | None = None, error: str | None = None
+    ) -> Response:
+        offer = gw.accounts.offer_enrollment(username, session.id_hash, sealed)
+        html = render(
+            "mfa_enroll.html",
+            title=TITLE,
+            enabled=gw.accounts.totp_enabled(username),
+            uri=offer.uri,
+            pending=offer.sealed,
+            csrf=session.csrf_token,
+            error=error,
+        )
+        return HTMLResponse(html, status_code=400 if error else 200)
+
+    async def enrol(request: Request) -> Response:
+        principal = gw.authenticate(request.scope)
+        session = principal.session if principal is not None else None
+        if principal is None or session is None:
+            return RedirectResponse("/login", status_code=303)
+        if session.method != "local":
+            return PlainTextResponse(
+                "two-factor sign-in is managed by your identity provider", status_code=400
+            )
+        if request.method == "GET":
+            return enrol_page(principal.username, session)
+        form = await kit.form_with_csrf(request, principal)
+        if form is None:
+            return PlainTextResponse("CSRF check failed", status_code=403)
+        username, sealed = principal.username, str(form.get("pending", ""))
+        try:
+            codes = await run_blocking(
+                gw.accounts.complete_enrollment,
+                username,
+                session.id_hash,
+                sealed,
+                str(form.get("code", "")),
+                str(form.get("current_code", "")),
+                kit.client_ip(request),
+            )
+        except EnrollmentError as error:
+            kit.audit(request, username, "mfa.enrolled", "failure", reason=str(error))
+            return enrol_page(username, session, sealed, str(error))
+        gw.forget_mfa_state(username)
+        kit.audit(request, username, "mfa.enrolled", "success")
+        return HTMLResponse(render("mfa_enroll.html", title=TITLE, codes=codes))
+
+    return [
+        Route("/login/mfa", code_page, methods=["GET"]),
+        Route("/login/mfa", code_post, methods=["POST"]),
+        Route("/account/mfa", enrol, methods=["GET", "POST"]),
+    ]

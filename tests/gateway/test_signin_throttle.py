@@ -1,0 +1,126 @@
+"""Sign-in throttling by attack: telling which accounts exist from the lockout, locking someone else's
+account from afar, guessing one account's password, spraying one password over many accounts."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import httpx
+
+from klikkflow_pipelines.gateway.store import GatewayStore
+
+from .conftest import LiveGateway
+from .helpers import PASSWORD, sign_in
+
+WRONG = "wrong password!"
+
+
+def from_address(live: LiveGateway, address: str) -> httpx.Client:
+    """A client whose requests come from ``address`` (another loopback address: another source)."""
+    return live.client(transport=httpx.HTTPTransport(local_address=address))
+
+
+def answer_shape(response: httpx.Response) -> tuple[int, str, str | None]:
+    """Status, body without its per-request CSRF token, and Retry-After."""
+    body = re.sub(r'value="[^"]{20,}"', 'value="-"', response.text)
+    return response.status_code, body, response.headers.get("retry-after")
+
+
+def test_unknown_and_known_accounts_answer_alike_under_repeated_failures(live_gateway: LiveGateway) -> None:
+    """Attack: failing repeatedly on a name showed 401 x4 then 423 for real accounts, 401 forever
+    otherwise, so the lockout told which accounts exist."""
+    live_gateway.gateway.accounts.create_user("kim", PASSWORD)
+    client = from_address(live_gateway, "127.0.0.21")
+    shapes: dict[str, list] = {"kim": [], "kim-nobody": []}
+    timings: dict[str, list[float]] = {"kim": [], "kim-nobody": []}
+    for _ in range(live_gateway.gateway.settings.max_failed_logins + 2):
+        for name in shapes:
+            started = time.perf_counter()
+            response = sign_in(client, name, WRONG)
+            timings[name].append(time.perf_counter() - started)
+            shapes[name].append(answer_shape(response))
+    assert shapes["kim"] == shapes["kim-nobody"]
+    assert {status for status, _, _ in shapes["kim"]} == {401, 429}  # throttled alike, not "locked"
+    free = live_gateway.gateway.settings.max_failed_logins
+    known, unknown = (min(t[:free]) for t in timings.values())  # the fastest real check: least noise
+    assert abs(known - unknown) < max(0.03, 0.5 * max(known, unknown)), (known, unknown)
+
+
+def test_a_stranger_failing_from_elsewhere_cannot_lock_the_owner_out(live_gateway: LiveGateway) -> None:
+    """Attack: anyone who knew a user name could lock that account for everyone with 5 bad passwords."""
+    live_gateway.gateway.accounts.create_user("omar", PASSWORD)
+    stranger = from_address(live_gateway, "127.0.0.31")
+    for _ in range(3 * live_gateway.gateway.settings.max_failed_logins):
+        assert sign_in(stranger, "omar", WRONG).status_code in (401, 429)
+    assert sign_in(stranger, "omar", PASSWORD).status_code == 429  # the stranger is held off
+    owner = from_address(live_gateway, "127.0.0.32")
+    assert sign_in(owner, "omar", PASSWORD).status_code == 303
+
+
+def test_guessing_one_password_from_one_source_is_held_off(live_gateway: LiveGateway) -> None:
+    """Attack: brute force of one account's password from one address."""
+    gw = live_gateway.gateway
+    gw.accounts.create_user("bert", PASSWORD)
+    client = from_address(live_gateway, "127.0.0.41")
+    for _ in range(gw.settings.max_failed_logins):
+        assert sign_in(client, "bert", WRONG).status_code == 401
+    held = sign_in(client, "bert", PASSWORD)  # even the right password is not tried while held off
+    assert held.status_code == 429 and int(held.headers["retry-after"]) >= 1
+    assert "kf_session" not in held.headers.get("set-cookie", "")
+    actions = [(e.action, e.outcome) for e in gw.platform_audit.entries() if e.actor == "bert"]
+    assert ("signin.throttled", "failure") in actions and ("signin", "success") not in actions
+
+
+def test_spraying_many_accounts_from_one_source_is_held_off(live_gateway: LiveGateway) -> None:
+    """Attack: one password tried once against many accounts (no single account sees many failures)."""
+    live_gateway.gateway.accounts.create_user("sprayed", PASSWORD)
+    client = from_address(live_gateway, "127.0.0.51")
+    statuses = [sign_in(client, f"user{i}", WRONG).status_code for i in range(30)]
+    assert 429 in statuses and statuses[-1] == 429
+    assert sign_in(client, "sprayed", PASSWORD).status_code == 429
+    assert sign_in(from_address(live_gateway, "127.0.0.52"), "sprayed", PASSWORD).status_code == 303
+
+
+def test_back_off_doubles_per_account_and_source_and_a_success_resets_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from klikkflow_pipelines.gateway.signin_throttle import SigninThrottle
+
+    throttle = SigninThrottle(GatewayStore(f"sqlite:///{tmp_path / 'gw.db'}"), free_failures=3)
+    now = 1_000_000.0
+    for _ in range(3):
+        assert throttle.wait("ann", "10.0.0.1", now) == 0
+        throttle.failed("ann", "10.0.0.1", now)
+    waits = []
+    for _ in range(4):
+        wait = throttle.wait("ann", "10.0.0.1", now)
+        waits.append(wait)
+        now += wait
+        throttle.failed("ann", "10.0.0.1", now)
+    assert waits[0] > 0 and waits[1:] == [2 * w for w in waits[:-1]]
+    assert throttle.wait("ann", "10.0.0.2", now) == 0  # another source is not held off
+    now += throttle.wait("ann", "10.0.0.1", now)
+    throttle.succeeded("ann", "10.0.0.1")
+    assert throttle.wait("ann", "10.0.0.1", now) == 0
+
+
+def test_failures_from_concurrent_processes_are_all_counted(fresh_database) -> None:  # type: ignore[no-untyped-def]
+    """Two gateway processes share the platform database: no failure is lost between them."""
+    from klikkflow_pipelines.gateway.signin_throttle import SigninThrottle
+
+    with fresh_database("throttle") as url:
+        stores = [GatewayStore(url), GatewayStore(url)]
+        throttles = [SigninThrottle(store, free_failures=50, source_failures=1000) for store in stores]
+
+        def hammer(throttle) -> None:  # type: ignore[no-untyped-def]
+            for _ in range(25):
+                throttle.failed("zed", "10.0.0.9", 1_000_000.0)
+
+        threads = [threading.Thread(target=hammer, args=(t,)) for t in throttles]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert throttles[0].wait("zed", "10.0.0.9", 1_000_000.0) > 0  # the 50th failure was counted
+        for store in stores:
+            store.engine.dispose()
