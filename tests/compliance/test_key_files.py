@@ -1,22 +1,20 @@
 """Key files under a race: many real processes create the same key at once (item: key-file races).
 
-Each child blocks on a shared pipe and is released at the same instant, then
-asks for the key through the public entry point that creates it on first use.
-They must all get the same, non-empty key and none may crash.
+Each child is released at the same instant (``run_together``), then asks for
+the key through the public entry point that creates it on first use, in 40
+fresh homes one after the other. They must all get the same, non-empty key and
+none may crash. (Before the shared helper: empty audit keys, a gateway that
+refused its empty secret, and ``FileExistsError`` for the tenant key.)
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
-import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from klikkflow_pipelines.paths import PROJECT_ROOT
 
 PROCESSES = 8
 ROUNDS = 40
@@ -38,63 +36,34 @@ ENTRY_POINTS = {
     ),
 }
 
-CHILD = textwrap.dedent(
-    """
-    import os, sys
-    from pathlib import Path
-    ready, go, base, rounds, setup, expression = sys.argv[1:]
-    exec(setup)
-    os.write(int(ready), b"r")
-    os.read(int(go), 1)  # blocks until the parent closes the pipe: every child starts at once
-    for round_ in range(int(rounds)):
-        home = Path(base) / str(round_)
-        os.environ["KLIKKFLOW_HOME"] = str(home)
-        try:
-            print(round_, repr(eval(expression)), flush=True)
-        except Exception as exc:
-            print(round_, "CRASH", type(exc).__name__, repr(str(exc))[:300], flush=True)
-    """
-)
-
-
-def _race(base: Path, setup: str, expression: str) -> dict[int, list[str]]:
-    """Run the children; return round -> what each child got (a key's repr or ``CRASH ...``)."""
-    ready_read, ready_write = os.pipe()
-    go_read, go_write = os.pipe()
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    for name in ("KLIKKFLOW_GATEWAY_SECRET", "KLIKKFLOW_AUDIT_KEY"):
-        env.pop(name, None)
-    argv = [str(ready_write), str(go_read), str(base), str(ROUNDS), setup, expression]
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", CHILD, *argv],
-            pass_fds=(ready_write, go_read),
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(PROCESSES)
-    ]
-    os.close(ready_write)
-    os.close(go_read)
-    for _ in range(PROCESSES):  # every child has imported everything and waits on the pipe
-        assert os.read(ready_read, 1) == b"r", "a child died before the race"
-    os.close(go_write)
-    results: dict[int, list[str]] = {}
-    for child in children:
-        out, _ = child.communicate(timeout=120)
-        for line in out.splitlines():
-            round_, got = line.split(" ", 1)
-            results.setdefault(int(round_), []).append(got)
-    os.close(ready_read)
-    return results
+CHILD = """
+from pathlib import Path
+{setup}
+wait_for_release()
+for round_ in range({rounds}):
+    home = Path({base!r}) / str(round_)
+    os.environ["KLIKKFLOW_HOME"] = str(home)
+    try:
+        print(round_, repr({expression}), flush=True)
+    except Exception as exc:
+        print(round_, "CRASH", type(exc).__name__, repr(str(exc))[:300], flush=True)
+"""
 
 
 @pytest.mark.parametrize("entry_point", sorted(ENTRY_POINTS))
 def test_concurrent_processes_creating_a_key_file_all_get_the_same_nonempty_key(
-    tmp_path: Path, entry_point: str
+    tmp_path: Path, entry_point: str, run_together: Callable[..., list[tuple[int, str, str]]]
 ) -> None:
-    results = _race(tmp_path, *ENTRY_POINTS[entry_point])
+    setup, expression = ENTRY_POINTS[entry_point]
+    code = CHILD.format(setup=setup, rounds=ROUNDS, base=str(tmp_path), expression=expression)
+    unset = ("KLIKKFLOW_GATEWAY_SECRET", "KLIKKFLOW_AUDIT_KEY")
+    processes = run_together(code, PROCESSES, {k: v for k, v in os.environ.items() if k not in unset})
+    results: dict[int, list[str]] = {}
+    for returncode, out, err in processes:
+        assert returncode == 0, err
+        for line in out.splitlines():
+            round_, got = line.split(" ", 1)
+            results.setdefault(int(round_), []).append(got)
     assert sorted(results) == list(range(ROUNDS))
     for round_, got in results.items():
         assert len(got) == PROCESSES, f"round {round_}: only {len(got)} of {PROCESSES} answered"
