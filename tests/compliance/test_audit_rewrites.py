@@ -11,7 +11,10 @@ still catch the rewrite.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,6 +31,7 @@ from compliance.audit.chain import GENESIS_HASH, entry_hash
 from compliance.audit.log import AuditEntry, AuditLog
 from compliance.audit.witness import FileWitness
 from klikkflow_pipelines.cli.audit import audit_app
+from klikkflow_pipelines.paths import PROJECT_ROOT
 
 ATTACKER_KEY = b"the attacker's own key, not the writer key"
 TABLES = ("audit_log", "audit_signed_checkpoints")
@@ -262,3 +266,29 @@ def test_gap_in_the_witness_is_caught(tenant: TenantLog) -> None:
     code, output = tenant.verify()
     assert code == 1
     assert "witness_gap at entry 12: witnessed checkpoint 3 does not follow checkpoint 1" in output
+
+
+def test_checkpointer_loop_keeps_up_with_writers(tenant: TenantLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real ``klikkflow audit checkpoint --loop`` process (what ``klikkflow dev`` starts) covers new
+    entries within N/2 of them, so verify stays green while writers append."""
+    monkeypatch.setenv("KLIKKFLOW_AUDIT_CHECKPOINT_ENTRIES", "4")
+    argv = [sys.executable, "-m", "klikkflow_pipelines.cli", "audit", "checkpoint", "--loop"]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    checkpointer = subprocess.Popen(
+        [*argv, "--interval", "0.2", "--tenant", tenant.id], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        for index in range(6):
+            tenant.log.append(actor="ada", action="signin", outcome="success", details={"i": index})
+        deadline = time.monotonic() + 60
+        while FileWitness(tenant.id).checkpoints()[-1].seq < 18:
+            assert checkpointer.poll() is None, "the checkpointer exited"
+            assert time.monotonic() < deadline, "the checkpointer did not cover the new entries"
+            time.sleep(0.1)
+    finally:
+        checkpointer.terminate()
+        _, output = checkpointer.communicate(timeout=30)
+    last = FileWitness(tenant.id).checkpoints()[-1]
+    assert f"{tenant.id}: checkpoint {last.number} at entry 18" in " ".join(output.split())
+    code, output = tenant.verify()
+    assert code == 0, output
