@@ -79,18 +79,18 @@ class FileWitness:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def append(self, checkpoint: Checkpoint) -> None:
-        """Append one checkpoint durably (call while holding :meth:`exclusive`)."""
-        line = json.dumps(checkpoint.as_record(), sort_keys=True, separators=(",", ":"))
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        """Append one checkpoint durably (call while holding :meth:`exclusive`).
+
+        A torn last line (a crash mid-write) is cut off first: it was never a checkpoint.
+        """
+        line = json.dumps(checkpoint.as_record(), sort_keys=True, separators=(",", ":")) + "\n"
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            if os.fstat(fd).st_size and not self._ends_with_newline():
-                line = "\n" + line  # after a torn line
-            os.write(fd, (line + "\n").encode())
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                tail = os.pread(fd, min(size, 1 << 16), max(0, size - (1 << 16)))
+                os.ftruncate(fd, size - len(tail) + tail.rfind(b"\n") + 1)
+            os.write(fd, line.encode())
             os.fsync(fd)
         finally:
             os.close(fd)
-
-    def _ends_with_newline(self) -> bool:
-        with self.path.open("rb") as handle:
-            handle.seek(-1, os.SEEK_END)
-            return handle.read(1) == b"\n"
