@@ -90,14 +90,17 @@ def load_signing_key() -> Ed25519PrivateKey:
             f"{path}: not an Ed25519 private key (64 hex characters). Fix: restore the key from backup; "
             "a new key cannot verify the checkpoints signed so far."
         ) from None
-    published = read_or_create_key_file(
-        public_key_path(), create=lambda: _raw_public_hex(private), min_length=64
-    )
-    if not os.environ.get(PUBLIC_KEY_ENV) and published != _raw_public_hex(private):
-        raise AuditKeyError(
-            f"{public_key_path()}: does not match the signing key {path}. "
-            "Fix: delete the .pub file; the checkpointer writes it again."
-        )
+    public_hex = _raw_public_hex(private)
+    published = read_or_create_key_file(public_key_path(), create=lambda: public_hex, min_length=64)
+    for where, value in (
+        (str(public_key_path()), published),
+        (PUBLIC_KEY_ENV, os.environ.get(PUBLIC_KEY_ENV)),
+    ):
+        if value is not None and value.strip() != public_hex:
+            raise AuditKeyError(
+                f"{where}: is not the public half of the signing key {path}, so nobody could verify "
+                f"its checkpoints. Fix: set it to {public_hex} (or delete the .pub file)."
+            )
     return private
 
 

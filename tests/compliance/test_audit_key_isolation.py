@@ -15,9 +15,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from compliance.audit import audit_log_for_tenant
+from compliance.audit import audit_log_for_tenant, verify_log
 from compliance.audit.checkpointer import checkpoint_log
-from compliance.audit.keys import SIGNING_KEY_FILE_ENV, load_signing_key, signing_key_path
+from compliance.audit.keys import (
+    PUBLIC_KEY_ENV,
+    SIGNING_KEY_FILE_ENV,
+    AuditKeyError,
+    load_signing_key,
+    public_key_path,
+    signing_key_path,
+)
 from compliance.events import ComplianceEvent, record_events
 from compliance.home import platform_home
 from klikkflow_pipelines.definitions import build_definitions
@@ -101,3 +108,28 @@ def test_no_tenant_process_or_deployment_config_references_the_private_key() -> 
     spec = checkpointer_spec()
     assert "checkpoint" in spec.argv and "--loop" in spec.argv
     assert "KLIKKFLOW_TENANT" not in spec.env and "DAGSTER_HOME" not in spec.env
+
+
+def test_production_key_file_and_public_key_are_checked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(SIGNING_KEY_FILE_ENV, str(tmp_path / "mounted" / "audit-signing.key"))
+    with pytest.raises(AuditKeyError, match=r"audit-signing\.key: no such file\. Fix: mount"):
+        load_signing_key()
+    monkeypatch.delenv(SIGNING_KEY_FILE_ENV)
+    monkeypatch.setenv(PUBLIC_KEY_ENV, "ab" * 32)
+    with pytest.raises(AuditKeyError, match=f"{PUBLIC_KEY_ENV}: is not the public half of the signing key"):
+        load_signing_key()
+
+
+def test_a_verifier_needs_only_the_public_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KLIKKFLOW_AUDIT_KEY", "writer-key-for-tests-" + "w" * 32)
+    log = audit_log_for_tenant("default")
+    log.append(actor="ada", action="signin", outcome="success")
+    checkpoint_log(log, load_signing_key())
+    monkeypatch.setenv(PUBLIC_KEY_ENV, public_key_path().read_text().strip())
+    signing_key_path().unlink()  # the verifier's machine has no private key
+    public_key_path().unlink()
+    report = verify_log(log)
+    assert report.ok, report.problems
+    assert report.checkpoints == 1
