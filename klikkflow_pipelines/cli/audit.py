@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-audit_app = typer.Typer(help="Verify and export the tamper-evident audit log.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from compliance.audit.log import AuditLog
+
+audit_app = typer.Typer(
+    help="Verify, checkpoint and export the tamper-evident audit log.", no_args_is_help=True
+)
 _console = Console(stderr=True)
 
 
-def _open_log(tenant: str):  # type: ignore[no-untyped-def]
+def _open_log(tenant: str) -> AuditLog:
     from compliance.audit import audit_log_for_tenant
     from klikkflow_pipelines.gateway.store import platform_audit_log
 
@@ -42,7 +49,7 @@ def verify(
         "default", "--tenant", "-t", help="Tenant id, or 'platform' for gateway sign-ins."
     ),
 ) -> None:
-    """Recompute the hash chain and check signed checkpoints; exit 1 on any problem."""
+    """Check the HMAC chain, the signed checkpoints and the witness; exit 1 on any problem."""
     from compliance.audit import verify_log
 
     report = verify_log(_open_log(tenant))
@@ -61,11 +68,11 @@ def verify(
     raise typer.Exit(code=1)
 
 
-def _all_logs(tenants: list[str]):  # type: ignore[no-untyped-def]
+def _all_logs(tenants: list[str]) -> Callable[[], Iterator[AuditLog]]:
     """Opens the audit logs to checkpoint: the given tenants, or every tenant and the platform log."""
     from klikkflow_pipelines.tenancy.config import load_all_tenants
 
-    def open_logs():  # type: ignore[no-untyped-def]
+    def open_logs() -> Iterator[AuditLog]:
         ids = tenants or ["platform", *sorted(load_all_tenants()[0])]
         for tenant_id in ids:
             try:
