@@ -305,3 +305,29 @@ def test_checkpointer_killed_mid_write_leaves_a_witness_the_next_run_completes(t
     assert [c.number for c in witness.checkpoints()] == [1, 2, 3, 4]
     code, output = tenant.verify()
     assert code == 0, output
+
+
+CONCURRENT_CHECKPOINTER = """
+from compliance.audit import audit_log_for_tenant
+from compliance.audit.checkpointer import checkpoint_log
+from compliance.audit.keys import load_signing_key
+key, log = load_signing_key(), audit_log_for_tenant({tenant!r})
+wait_for_release()
+for index in range(5):
+    log.append(actor="ada", action="signin", outcome="success", details={{"i": index}})
+    print(checkpoint_log(log, key).number, flush=True)
+"""
+
+
+def test_concurrent_checkpointers_and_writers_keep_one_checkpoint_chain(
+    tenant: TenantLog, run_together: Callable[..., list[tuple[int, str, str]]]
+) -> None:
+    results = run_together(CONCURRENT_CHECKPOINTER.format(tenant=tenant.id), 3)
+    assert [code for code, _, _ in results] == [0, 0, 0], [err for _, _, err in results]
+    numbers = sorted(int(n) for _, out, _ in results for n in out.split())
+    assert numbers == list(range(4, 19))
+    witnessed = FileWitness(tenant.id).checkpoints()
+    assert [c.number for c in witnessed] == list(range(1, 19))
+    code, output = tenant.verify()
+    assert code == 0, output
+    assert "ok 27 entries, 18 witnessed checkpoints" in output
