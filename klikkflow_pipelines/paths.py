@@ -9,14 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from compliance.home import PROJECT_ROOT, klikkflow_home
 
-
-def klikkflow_home() -> Path:
-    """Return ``$KLIKKFLOW_HOME`` (default ``<checkout>/.klikkflow``), created if missing."""
-    home = Path(os.environ.get("KLIKKFLOW_HOME") or PROJECT_ROOT / ".klikkflow").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    return home
+__all__ = ["PROJECT_ROOT", "klikkflow_home", "tenant_home", "tenants_config_dir"]
 
 
 def tenant_home(tenant_id: str) -> Path:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
-import secrets
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
 from compliance.crypto import KeyMaterialError, Keys, derive_keys
+from compliance.keyfiles import read_or_create_key_file
 
 TENANT_KEY_ENV = "KLIKKFLOW_TENANT_KEY"
 
@@ -50,11 +49,7 @@ def local_tenant_key_file(home: Path) -> Path:
     Production sets ``KLIKKFLOW_TENANT_KEY`` from its secret store instead.
     """
     path = home / "secrets" / "tenant.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
+    read_or_create_key_file(path)
     return path
 
 

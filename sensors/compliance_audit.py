@@ -18,7 +18,11 @@ def build_compliance_audit_sensor(tenant_id: str, interval_seconds: int = 60) ->
         from compliance.audit.compliance_bridge import chain_compliance_events
         from compliance.audit.log import audit_log_for_tenant
 
-        chained = chain_compliance_events(audit_log_for_tenant(tenant_id))
+        log = audit_log_for_tenant(tenant_id)
+        try:
+            chained = chain_compliance_events(log)
+        finally:
+            log.engine.dispose()  # a tick's connections end with the tick
         context.log.info(f"chained {chained} compliance events into the audit log of {tenant_id}")
         return dg.SkipReason(f"chained {chained} compliance events; this sensor launches no runs")
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import IntegrityError
 
-from compliance.audit.chain import GENESIS_HASH, entry_hash, sign_checkpoint
-from compliance.audit.keys import audit_key
-from compliance.audit.tables import audit_checkpoint_table, audit_log_table, create_audit_tables
+from compliance.audit.chain import GENESIS_HASH, entry_hash
+from compliance.audit.keys import audit_key, writer_key
+from compliance.audit.tables import audit_log_table, ensure_audit_schema
 
 OUTCOMES = ("success", "failure", "allowed", "denied")
 _APPEND_RETRIES = 20
@@ -52,28 +53,45 @@ def _now() -> str:
 
 
 class AuditLog:
-    """The append-only, hash-chained audit log in one storage database.
+    """The append-only, HMAC-chained audit log in one storage database.
 
-    ``tenant`` names whose log this is (``"platform"`` for the gateway's
-    own sign-in events). Appends are serialised in-process by a lock and
-    across processes by the primary key on the position (a losing writer
-    retries on the new head); on Postgres the table is locked for the
-    duration of the append.
+    ``tenant`` names whose log this is (``"platform"`` for the gateway's own
+    sign-in events); ``key`` is the base writer key (default: :func:`audit_key`).
+    Appends hold the log's append lock (a table lock on Postgres, the write lock
+    on SQLite) from reading the head to committing, so concurrent writers in
+    any number of processes form one chain. Writers never sign checkpoints and
+    never need the checkpointer's private key.
     """
 
     def __init__(self, engine: Engine, tenant: str, key: bytes | None = None) -> None:
         self.engine = engine
         self.tenant = tenant
-        self._key = key
+        self._base_key = key
+        self._key: bytes | None = None
         self._lock = threading.Lock()
-        create_audit_tables(engine)
+        ensure_audit_schema(engine)
 
     @property
     def key(self) -> bytes:
-        """The checkpoint signing key (resolved lazily from env/secrets)."""
+        """The HMAC key that chains this log's entries (resolved lazily from env/secrets)."""
         if self._key is None:
-            self._key = audit_key()
+            self._key = writer_key(self._base_key or audit_key(), self.tenant)
         return self._key
+
+    def _take_append_lock(self, conn: Connection) -> None:
+        if self.engine.dialect.name == "postgresql":
+            conn.execute(text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
+        elif self.engine.dialect.name == "sqlite":
+            # a write as the first statement takes SQLite's write lock for the whole transaction
+            conn.execute(text("UPDATE audit_bridge_progress SET last_id = last_id WHERE 0"))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction holding the append lock: ``append(..., conn=conn)`` entries and the caller's
+        own writes on ``conn`` commit together or not at all."""
+        with self._lock, self.engine.begin() as conn:
+            self._take_append_lock(conn)
+            yield conn
 
     def append(
         self,
@@ -85,8 +103,9 @@ class AuditLog:
         source: str = "",
         details: dict[str, Any] | None = None,
         tenant: str | None = None,
+        conn: Connection | None = None,
     ) -> AuditEntry:
-        """Append one entry, chain it to the head and sign a checkpoint of the new head."""
+        """Append one entry chained to the head; inside :meth:`transaction` pass its ``conn``."""
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
         fields = {
@@ -98,44 +117,40 @@ class AuditLog:
             "source": source,
             "details": json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str),
         }
-        with self._lock:
-            for _ in range(_APPEND_RETRIES):
-                try:
-                    return self._append_once(fields)
-                except IntegrityError:
-                    continue  # another process appended first; chain onto the new head
+        if conn is not None:
+            return self._append_on(conn, fields)
+        for _ in range(_APPEND_RETRIES):
+            try:
+                with self.transaction() as own:
+                    return self._append_on(own, fields)
+            except IntegrityError:
+                continue  # another writer appended first; chain onto the new head
         raise RuntimeError("could not append to the audit log: too much contention")
 
-    def _append_once(self, fields: dict[str, str]) -> AuditEntry:
-        with self.engine.begin() as conn:
-            if self.engine.dialect.name == "postgresql":
-                conn.execute(text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
-            head = conn.execute(
-                select(audit_log_table.c.seq, audit_log_table.c.hash)
-                .order_by(audit_log_table.c.seq.desc())
-                .limit(1)
-            ).first()
-            seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
-            row = {"seq": seq, "time": _now(), **fields, "prev_hash": prev_hash}
-            row["hash"] = entry_hash(prev_hash, row)
-            conn.execute(audit_log_table.insert().values(**row))
-            conn.execute(
-                audit_checkpoint_table.insert().values(
-                    seq=seq,
-                    head_hash=row["hash"],
-                    time=row["time"],
-                    signature=sign_checkpoint(self.key, self.tenant, seq, row["hash"], row["time"]),
-                )
-            )
+    def _append_on(self, conn: Connection, fields: dict[str, str]) -> AuditEntry:
+        head = conn.execute(
+            select(audit_log_table.c.seq, audit_log_table.c.hash)
+            .order_by(audit_log_table.c.seq.desc())
+            .limit(1)
+        ).first()
+        seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+        row = {"seq": seq, "time": _now(), **fields, "prev_hash": prev_hash}
+        row["hash"] = entry_hash(self.key, prev_hash, row)
+        conn.execute(audit_log_table.insert().values(**row))
         return AuditEntry(**row)
 
-    def entries(self, since: str | None = None, until: str | None = None) -> Iterator[AuditEntry]:
-        """Entries in chain order, optionally limited to ``since <= time < until`` (ISO-8601 UTC)."""
+    def entries(
+        self, since: str | None = None, until: str | None = None, from_seq: int | None = None
+    ) -> Iterator[AuditEntry]:
+        """Entries in chain order, optionally limited to ``since <= time < until`` (ISO-8601 UTC)
+        and to positions ``>= from_seq``."""
         query = select(audit_log_table).order_by(audit_log_table.c.seq)
         if since:
             query = query.where(audit_log_table.c.time >= since)
         if until:
             query = query.where(audit_log_table.c.time < until)
+        if from_seq is not None:
+            query = query.where(audit_log_table.c.seq >= from_seq)
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 yield AuditEntry(**row._asdict())

@@ -1,8 +1,17 @@
-"""SQLAlchemy tables of the audit log and the triggers that make them append-only."""
+"""SQLAlchemy tables of the audit log, the triggers that make them append-only, and their one-time setup.
+
+:func:`ensure_audit_schema` looks the schema up in the catalog first (one
+read, no lock) and runs DDL only when something is missing: on a database
+that is set up, constructing an :class:`~compliance.audit.log.AuditLog` (each
+sensor tick, each CLI call) issues no DDL and takes no table lock. The setup
+itself is safe under concurrent first callers (an advisory lock on Postgres,
+``IF NOT EXISTS`` everywhere).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, text
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, Text, text
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 metadata = MetaData()
 
@@ -22,17 +31,29 @@ audit_log_table = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# The database copy of the signed checkpoints; the witness store holds the authoritative one.
 audit_checkpoint_table = Table(
-    "audit_checkpoints",
+    "audit_signed_checkpoints",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("tenant", String(64), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("head_hash", String(64), nullable=False),
     Column("time", String(40), nullable=False),
-    Column("signature", String(64), nullable=False),
+    Column("prev", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
 )
 
-APPEND_ONLY_TABLES = ("audit_log", "audit_checkpoints")
+# How far the compliance bridge has chained each source table (updated in the append's transaction).
+bridge_progress_table = Table(
+    "audit_bridge_progress",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("last_id", Integer, nullable=False),
+)
+
+APPEND_ONLY_TABLES = ("audit_log", "audit_signed_checkpoints")
+_SETUP_LOCK_ID = 727274
 
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION klikkflow_audit_append_only() RETURNS trigger AS $$
@@ -64,18 +85,62 @@ def _sqlite_guards(table: str) -> list[str]:
     ]
 
 
-def create_audit_tables(engine: Engine) -> None:
-    """Create the audit tables (idempotent) and install the append-only triggers."""
-    metadata.create_all(engine)
-    dialect = engine.dialect.name
+def _trigger_names(dialect: str) -> list[str]:
+    suffixes = ("no_update_delete", "no_truncate") if dialect == "postgresql" else ("no_update", "no_delete")
+    return [f"{table}_{suffix}" for table in APPEND_ONLY_TABLES for suffix in suffixes]
+
+
+def _schema_complete(conn: Connection) -> bool:
+    """One catalog read: every table exists and every guard trigger is installed and enabled."""
+    dialect = conn.dialect.name
+    names = _trigger_names(dialect)
+    tables = [table.name for table in metadata.sorted_tables]
+    if dialect == "postgresql":
+        found = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "        WHERE t.tgname = ANY(:names) AND t.tgenabled <> 'D' AND pg_table_is_visible(c.oid)),"
+                "       (SELECT count(*) FROM pg_class WHERE relname = ANY(:tables) AND relkind = 'r' "
+                "        AND pg_table_is_visible(oid))"
+            ),
+            {"names": names, "tables": tables},
+        ).one()
+        return tuple(found) == (len(names), len(tables))
+    if dialect == "sqlite":
+        found = conn.execute(
+            text("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger')")
+        ).all()
+        present = {name for _, name in found}
+        return set(names) <= present and set(tables) <= present
+    return conn.dialect.has_table(conn, "audit_log")
+
+
+def _create_schema(conn: Connection) -> None:
+    for table in metadata.sorted_tables:
+        conn.execute(CreateTable(table, if_not_exists=True))
+        for index in table.indexes:
+            conn.execute(CreateIndex(index, if_not_exists=True))
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(text(_PG_FUNCTION))
+        statements = [s for table in APPEND_ONLY_TABLES for s in _postgres_guards(table)]
+    elif dialect == "sqlite":
+        statements = [s for table in APPEND_ONLY_TABLES for s in _sqlite_guards(table)]
+    else:
+        statements = []
+    for statement in statements:
+        conn.execute(text(statement))
+
+
+def ensure_audit_schema(engine: Engine) -> bool:
+    """Create the audit tables and append-only triggers if any is missing; return True if it ran DDL."""
+    with engine.connect() as conn:
+        if _schema_complete(conn):
+            return False
     with engine.begin() as conn:
-        if dialect == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
-            conn.execute(text(_PG_FUNCTION))
-            statements = [s for table in APPEND_ONLY_TABLES for s in _postgres_guards(table)]
-        elif dialect == "sqlite":
-            statements = [s for table in APPEND_ONLY_TABLES for s in _sqlite_guards(table)]
-        else:
-            statements = []
-        for statement in statements:
-            conn.execute(text(statement))
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SETUP_LOCK_ID})
+            if _schema_complete(conn):
+                return False  # a concurrent first caller set it up while we waited
+        _create_schema(conn)
+    return True

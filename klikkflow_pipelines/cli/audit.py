@@ -1,19 +1,27 @@
-"""`klikkflow audit`: verify the hash chain of a tenant's audit log and export entries."""
+"""`klikkflow audit`: verify a tenant's audit log, sign checkpoints of it, export entries."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-audit_app = typer.Typer(help="Verify and export the tamper-evident audit log.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from compliance.audit.log import AuditLog
+
+audit_app = typer.Typer(
+    help="Verify, checkpoint and export the tamper-evident audit log.", no_args_is_help=True
+)
 _console = Console(stderr=True)
 
 
-def _open_log(tenant: str):  # type: ignore[no-untyped-def]
+def _open_log(tenant: str) -> AuditLog:
     from compliance.audit import audit_log_for_tenant
     from klikkflow_pipelines.gateway.store import platform_audit_log
 
@@ -41,19 +49,79 @@ def verify(
         "default", "--tenant", "-t", help="Tenant id, or 'platform' for gateway sign-ins."
     ),
 ) -> None:
-    """Recompute the hash chain and check signed checkpoints; exit 1 on any problem."""
+    """Check the HMAC chain, the signed checkpoints and the witness; exit 1 on any problem."""
     from compliance.audit import verify_log
 
     report = verify_log(_open_log(tenant))
     for problem in report.problems:
         _console.print(f"[red]{problem.kind}[/red] at entry {problem.seq}: {problem.message}")
-    if report.ok:
+    first = report.first_problem()
+    if first is None:
         _console.print(
-            f"[green]ok[/green] {report.entries} entries, {report.checkpoints} signed checkpoints, "
-            f"head {report.head_seq}:{report.head_hash[:16]}"
+            f"[green]ok[/green] {report.entries} entries, {report.checkpoints} witnessed checkpoints, "
+            f"{report.unchecked} entries since the last one, head {report.head_seq}:{report.head_hash[:16]}"
         )
         return
+    _console.print(
+        f"[red]FAILED[/red]: {len(report.problems)} problems; first bad entry {first.seq} ({first.kind})"
+    )
     raise typer.Exit(code=1)
+
+
+def _all_logs(tenants: list[str]) -> Callable[[], Iterator[AuditLog]]:
+    """Opens the audit logs to checkpoint: the given tenants, or every tenant and the platform log."""
+    from klikkflow_pipelines.tenancy.config import load_all_tenants
+
+    def open_logs() -> Iterator[AuditLog]:
+        ids = tenants or ["platform", *sorted(load_all_tenants()[0])]
+        for tenant_id in ids:
+            try:
+                yield _open_log(tenant_id)
+            except Exception as exc:  # one unreachable database must not stop the others
+                _console.print(f"[red]{tenant_id}[/red]: cannot open its audit log: {exc}")
+
+    return open_logs
+
+
+@audit_app.command("checkpoint")
+def checkpoint(
+    tenant: list[str] | None = typer.Option(
+        None,
+        "--tenant",
+        "-t",
+        help="Tenant id or 'platform' (repeatable); default: all tenants and platform.",
+    ),
+    loop: bool = typer.Option(False, "--loop", help="Keep running, checkpointing each log when due."),
+    interval: float = typer.Option(5.0, "--interval", help="Seconds between checks with --loop."),
+) -> None:
+    """Sign the head of each audit log and copy the checkpoint to the witness store (platform only).
+
+    Holds the checkpoint signing key: run it as a platform process, never in a tenant's pods.
+    """
+    from compliance.audit.checkpointer import checkpoint_log, run_checkpointer
+    from compliance.audit.keys import load_signing_key
+
+    key = load_signing_key()
+    open_logs = _all_logs(tenant or [])
+    if loop:
+        _console.print(f"checkpointer running every {interval:g} s; Ctrl-C stops it")
+        with contextlib.suppress(KeyboardInterrupt):
+            run_checkpointer(open_logs, key, interval=interval, report=_console.print)
+        return
+    failed = False
+    for log in open_logs():
+        try:
+            signed = checkpoint_log(log, key)
+        except Exception as exc:  # reported per log; the others are still checkpointed
+            _console.print(f"[red]{log.tenant}[/red]: checkpoint failed: {exc}")
+            failed = True
+        else:
+            assert signed is not None
+            _console.print(f"{log.tenant}: checkpoint {signed.number} at entry {signed.seq}")
+        finally:
+            log.engine.dispose()
+    if failed:
+        raise typer.Exit(code=1)
 
 
 @audit_app.command("chain-events")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from compliance.keyfiles import read_or_create_key_file
 from klikkflow_pipelines.paths import klikkflow_home
 
 
@@ -58,17 +57,7 @@ class GatewaySettings(BaseModel):
 
 
 def _secret_from_file(name: str) -> str:
-    path = klikkflow_home() / "secrets" / name
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-    return Path(path).read_text().strip()
+    return read_or_create_key_file(klikkflow_home() / "secrets" / name)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -3,7 +3,10 @@
 ``run_dev`` starts, per tenant, one ``dagster-daemon run`` with
 ``DAGSTER_HOME=<tenant home>`` and ``KLIKKFLOW_TENANT=<id>`` (so it serves only
 that tenant's instance and run queue) and, unless the gateway serves the UIs,
-one ``dagster-webserver``. Output lines are prefixed with ``[<tenant>/<role>]``.
+one ``dagster-webserver``, plus one audit checkpointer for all tenants (a
+platform process: the only one that reads the checkpoint signing key, which
+the tenant processes do not inherit). Output lines are prefixed with
+``[<tenant>/<role>]``.
 A process that dies is restarted with exponential back-off. A broken tenant
 file is reported loudly and skipped; the other tenants still start.
 """
@@ -25,6 +28,7 @@ from typing import TextIO
 
 import yaml
 
+from compliance.audit.keys import SIGNING_KEY_FILE_ENV
 from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants, load_tenant
 from klikkflow_pipelines.tenancy.instance import tenant_instance
@@ -42,12 +46,14 @@ class ProcessSpec:
     """One supervised command: its log prefix, argv, extra environment and working directory.
 
     Tenant processes run in the tenant home, so Dagster never sees the checkout's ``dagster.yaml``.
+    ``unset`` names variables of this environment the process must not inherit.
     """
 
     name: str
     argv: list[str]
     env: dict[str, str]
     cwd: Path = PROJECT_ROOT
+    unset: tuple[str, ...] = ()
 
 
 @dataclass
@@ -93,7 +99,7 @@ class Supervisor:
         process.popen = subprocess.Popen(
             spec.argv,
             cwd=spec.cwd,
-            env={**os.environ, **spec.env},
+            env={**{k: v for k, v in os.environ.items() if k not in spec.unset}, **spec.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -193,15 +199,19 @@ def tenant_process_specs(
     env = {"DAGSTER_HOME": str(home), "KLIKKFLOW_TENANT": tenant.id}
     if tenant.source_path:
         env["KLIKKFLOW_TENANTS_DIR"] = str(Path(tenant.source_path).parent)
-    specs = [
-        ProcessSpec(
-            f"{tenant.id}/daemon", [_executable("dagster-daemon"), "run", "-w", str(workspace)], env, home
-        )
-    ]
+    unset = (SIGNING_KEY_FILE_ENV,)
+    daemon = [_executable("dagster-daemon"), "run", "-w", str(workspace)]
+    specs = [ProcessSpec(f"{tenant.id}/daemon", daemon, env, home, unset)]
     if webserver_port is not None:
         argv = [_executable("dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(webserver_port)]
-        specs.append(ProcessSpec(f"{tenant.id}/webserver", argv, env, home))
+        specs.append(ProcessSpec(f"{tenant.id}/webserver", argv, env, home, unset))
     return specs
+
+
+def checkpointer_spec(interval: float = 5.0) -> ProcessSpec:
+    """The audit checkpointer of all tenants' logs and the platform log (``audit checkpoint --loop``)."""
+    argv = [sys.executable, "-m", "klikkflow_pipelines.cli", "audit", "checkpoint", "--loop"]
+    return ProcessSpec("platform/checkpointer", [*argv, "--interval", f"{interval:g}"], {})
 
 
 def resolve_tenants(tenants: Iterable[str | TenantConfig] | None, output: TextIO) -> list[TenantConfig]:
@@ -255,12 +265,14 @@ def run_dev(
     stop_event: threading.Event | None = None,
     output: TextIO | None = None,
     extra: Sequence[ProcessSpec] = (),
+    checkpointer: bool = True,
 ) -> None:
     """Run every tenant locally until Ctrl-C (or ``stop_event``): what ``klikkflow dev`` calls.
 
     Pass ``webservers=False`` and the gateway as an ``extra`` process when the gateway serves the
-    tenants' UIs itself.
+    tenants' UIs itself. ``checkpointer`` also runs the audit checkpointer.
     """
+    extra = [*extra, checkpointer_spec()] if checkpointer else list(extra)
     supervisor = build_supervisor(
         tenants, webservers=webservers, host=host, base_port=base_port, output=output, extra=extra
     )

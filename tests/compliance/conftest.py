@@ -11,8 +11,10 @@ import hashlib
 import os
 import random
 import socket
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import polars as pl
 import pytest
@@ -149,3 +151,56 @@ def labelled_columns(rows: int = 300, seed: int = 7) -> tuple[pl.DataFrame, dict
 def labelled() -> object:
     """The :func:`labelled_columns` generator."""
     return labelled_columns
+
+
+_RELEASE_PREAMBLE = """
+import os, sys
+def wait_for_release():
+    # tell the parent this process is ready, then block until it releases every child at once
+    os.write(int(sys.argv[1]), b"r")
+    os.read(int(sys.argv[2]), 1)
+"""
+
+
+def _run_together(code: str, count: int, env: dict[str, str] | None = None) -> list[tuple[int, str, str]]:
+    ready_read, ready_write = os.pipe()
+    go_read, go_write = os.pipe()
+    project_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    child_env = {**(os.environ if env is None else env), "PYTHONPATH": project_root}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RELEASE_PREAMBLE + code, str(ready_write), str(go_read)],
+            pass_fds=(ready_write, go_read),
+            env=child_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    os.close(ready_write)
+    os.close(go_read)
+    try:
+        for _ in range(count):  # a child that dies before it is ready closes its end: read returns b""
+            if os.read(ready_read, 1) != b"r":
+                break
+    finally:
+        os.close(go_write)  # release every child at the same instant
+        os.close(ready_read)
+    results = []
+    for child in children:
+        out, err = child.communicate(timeout=300)
+        results.append((child.returncode, out, err))
+    return results
+
+
+@pytest.fixture(scope="session")
+def run_together() -> Callable[..., list[tuple[int, str, str]]]:
+    """``run_together(code, count, env=None)``: ``count`` real Python processes run ``code``.
+
+    Each child blocks in ``wait_for_release()`` until all are ready, then all
+    continue at the same instant. ``env`` replaces the environment (default: this
+    one). Returns (exit code, stdout, stderr) per child. The children are not
+    under this module's network block.
+    """
+    return _run_together

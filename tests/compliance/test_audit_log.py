@@ -10,13 +10,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.exc import DatabaseError
 from typer.testing import CliRunner
 
 from compliance.audit import AuditLog, audit_log_for_tenant, verify_log
 from compliance.audit.chain import GENESIS_HASH, entry_hash
+from compliance.audit.checkpointer import checkpoint_log
 from compliance.audit.compliance_bridge import chain_compliance_events
 from compliance.audit.export import export_entries
+from compliance.audit.keys import load_signing_key
 from compliance.events import ComplianceEvent, record_events
 from klikkflow_pipelines.cli.audit import audit_app
 from klikkflow_pipelines.tenancy.storage import create_storage_engine, tenant_storage_url
@@ -41,6 +44,7 @@ def log(db_path: Path) -> AuditLog:
             source="10.0.0.1",
             details={"n": index},
         )
+    checkpoint_log(audit, load_signing_key())  # what the platform's checkpointer does
     return audit
 
 
@@ -50,8 +54,8 @@ def tamper(db_path: Path, *statements: str) -> None:
         for name in (
             "audit_log_no_update",
             "audit_log_no_delete",
-            "audit_checkpoints_no_update",
-            "audit_checkpoints_no_delete",
+            "audit_signed_checkpoints_no_update",
+            "audit_signed_checkpoints_no_delete",
         ):
             conn.execute(f"DROP TRIGGER IF EXISTS {name}")
         for statement in statements:
@@ -64,10 +68,10 @@ def test_entries_chain_from_genesis_and_verify(log: AuditLog) -> None:
     assert entries[0].prev_hash == GENESIS_HASH
     for before, after in itertools.pairwise(entries):
         assert after.prev_hash == before.hash
-        assert entry_hash(after.prev_hash, after.hashed_fields()) == after.hash
+        assert entry_hash(log.key, after.prev_hash, after.hashed_fields()) == after.hash
     report = verify_log(log)
     assert report.ok, report.problems
-    assert (report.entries, report.checkpoints, report.head_seq) == (6, 6, 6)
+    assert (report.entries, report.checkpoints, report.head_seq) == (6, 1, 6)
 
 
 def test_every_field_is_recorded(log: AuditLog) -> None:
@@ -98,7 +102,7 @@ def test_sqlite_triggers_reject_update_and_delete(log: AuditLog, db_path: Path) 
         for statement in (
             "UPDATE audit_log SET actor = 'x' WHERE seq = 2",
             "DELETE FROM audit_log WHERE seq = 6",
-            "DELETE FROM audit_checkpoints",
+            "DELETE FROM audit_signed_checkpoints",
         ):
             with pytest.raises(sqlite3.DatabaseError, match="append-only"):
                 conn.execute(statement)
@@ -112,14 +116,16 @@ def test_edit_is_detected(log: AuditLog, db_path: Path) -> None:
     assert [p.seq for p in report.problems] == [3]
 
 
-def test_edit_with_recomputed_chain_is_caught_by_signed_checkpoints(log: AuditLog, db_path: Path) -> None:
+def test_edit_rechained_with_the_writer_key_is_caught_by_the_witnessed_checkpoint(
+    log: AuditLog, db_path: Path
+) -> None:
     entries = list(log.entries())
     forged = {**entries[2].hashed_fields(), "actor": "mallory"}
     prev = entries[1].hash
     statements = []
     for entry in entries[2:]:
         fields = forged if entry.seq == 3 else entry.hashed_fields()
-        new_hash = entry_hash(prev, fields)
+        new_hash = entry_hash(log.key, prev, fields)
         statements.append(
             f"UPDATE audit_log SET actor = '{fields['actor']}', prev_hash = '{prev}', hash = '{new_hash}' "
             f"WHERE seq = {entry.seq}"
@@ -127,9 +133,8 @@ def test_edit_with_recomputed_chain_is_caught_by_signed_checkpoints(log: AuditLo
         prev = new_hash
     tamper(db_path, *statements)
     report = verify_log(log)
-    assert not report.ok
-    assert "edited" in report.kinds()
-    assert min(p.seq for p in report.problems) == 3
+    assert report.kinds() == {"rewritten"}
+    assert [p.seq for p in report.problems] == [6]
 
 
 def test_delete_is_detected(log: AuditLog, db_path: Path) -> None:
@@ -158,10 +163,14 @@ def test_tail_truncation_is_detected(log: AuditLog, db_path: Path) -> None:
 
 
 def test_forged_checkpoint_is_detected(log: AuditLog, db_path: Path) -> None:
-    tamper(db_path, "UPDATE audit_checkpoints SET signature = 'aa' || substr(signature, 3) WHERE seq = 6")
-    assert verify_log(log).kinds() == {"bad_checkpoint"}
-    # a verifier with another key does not accept the log either
-    assert not verify_log(AuditLog(log.engine, "acme", key=b"z" * 32)).ok
+    tamper(db_path, "UPDATE audit_signed_checkpoints SET signature = 'aa' || substr(signature, 3)")
+    assert verify_log(log).kinds() == {"missing_checkpoint"}
+    # a verifier with another public key does not accept the witnessed checkpoints either
+    other = Ed25519PrivateKey.generate().public_key()
+    assert "bad_checkpoint" in verify_log(log, public_key=other).kinds()
+    # nor one with another writer key the entries
+    wrong_writer_key = verify_log(AuditLog(log.engine, "acme", key=b"z" * 32))
+    assert [p.seq for p in wrong_writer_key.problems if p.kind == "edited"] == [1, 2, 3, 4, 5, 6]
 
 
 def test_appends_continue_the_chain_across_instances(log: AuditLog) -> None:

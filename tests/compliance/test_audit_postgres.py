@@ -10,6 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from compliance.audit import AuditLog, verify_log
+from compliance.audit.checkpointer import checkpoint_log
+from compliance.audit.keys import load_signing_key
 from klikkflow_pipelines.tenancy.storage import create_storage_engine
 
 pytestmark = pytest.mark.postgres
@@ -27,6 +29,7 @@ def pg_log(fresh_database) -> Iterator[AuditLog]:
                 log.append(
                     actor=f"u{index}", action="graphql.mutation", target="launchRun", outcome="allowed"
                 )
+            checkpoint_log(log, load_signing_key())
             yield log
         finally:
             engine.dispose()
@@ -38,8 +41,8 @@ def pg_log(fresh_database) -> Iterator[AuditLog]:
         "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2",
         "DELETE FROM audit_log WHERE seq = 5",
         "TRUNCATE audit_log",
-        "DELETE FROM audit_checkpoints",
-        "UPDATE audit_checkpoints SET seq = 1",
+        "DELETE FROM audit_signed_checkpoints",
+        "UPDATE audit_signed_checkpoints SET seq = 1",
     ],
 )
 def test_trigger_rejects_changes(pg_log: AuditLog, statement: str) -> None:
