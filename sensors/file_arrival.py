@@ -17,6 +17,8 @@ from typing import Any
 
 import dagster as dg
 
+from resources.confined_paths import is_inside
+
 
 @dataclass(frozen=True)
 class ArrivedFile:
@@ -72,13 +74,16 @@ class FileCursor:
 
 
 def scan_inbox(inbox: Path, suffixes: Sequence[str], min_age_seconds: float) -> list[ArrivedFile]:
-    """Files in ``inbox`` with a wanted suffix, old enough to be complete, oldest first."""
+    """Files in ``inbox`` with a wanted suffix, old enough to be complete, oldest first.
+
+    A symlink whose target lies outside ``inbox`` (another tenant's files, ``/etc``) is not a drop.
+    """
     if not inbox.is_dir():
         return []
     now_ns = time.time_ns()
     found = []
     for path in inbox.iterdir():
-        if not path.is_file() or path.suffix not in suffixes:
+        if not path.is_file() or path.suffix not in suffixes or not is_inside(path, [inbox]):
             continue
         stat = path.stat()
         if now_ns - stat.st_mtime_ns < min_age_seconds * 1e9:

@@ -10,6 +10,7 @@ import polars as pl
 
 from klikkflow_pipelines.workflows.onboarding.cleaning import REQUIRED_COLUMNS, split_clean_and_rejected
 from klikkflow_pipelines.workflows.template import GOVERNED_IO_MANAGER
+from resources.confined_paths import PathOutsideRoot, confine, is_inside
 from resources.warehouse import WarehouseResource
 
 GROUP = "customer_onboarding"
@@ -17,9 +18,29 @@ DROP_SUFFIXES = (".csv", ".json", ".jsonl")
 
 
 class DropConfig(dg.Config):
-    """Which drop files to ingest; empty means every file currently in the inbox."""
+    """Which drop files to ingest; empty means every file currently in the inbox.
+
+    Each path must resolve (symlinks and ``..`` followed) inside the tenant's inbox;
+    a relative path is taken relative to the inbox.
+    """
 
     paths: list[str] = []
+
+
+PATHS_FIELD = "ops.raw_customer_drops.config.paths"
+
+
+def drop_paths(config: DropConfig, inbox: Path) -> list[Path]:
+    """The drop files a run may read: the configured ones confined to ``inbox``, else the inbox's drops.
+
+    Raises ``dg.Failure`` naming the config field and the allowed root when a path leads outside.
+    """
+    if not config.paths:
+        return sorted(p for p in inbox.glob("*") if p.suffix in DROP_SUFFIXES and is_inside(p, [inbox]))
+    try:
+        return [confine(raw, [inbox], f"{PATHS_FIELD}[{i}]") for i, raw in enumerate(config.paths)]
+    except PathOutsideRoot as exc:
+        raise dg.Failure(description=f"run config {exc}; nothing was read.") from None
 
 
 def read_drop(path: Path) -> pl.DataFrame:
@@ -45,9 +66,7 @@ def build_onboarding_assets(inbox: Path) -> list[dg.AssetsDefinition]:
         A file that cannot be read (bad encoding, broken JSON, missing columns)
         is reported by name in the metadata and skipped; the others load.
         """
-        paths = [Path(p) for p in config.paths] or sorted(
-            p for p in inbox.glob("*") if p.suffix in DROP_SUFFIXES
-        )
+        paths = drop_paths(config, inbox)
         frames, unreadable = [], {}
         for path in paths:
             try:

@@ -1,0 +1,133 @@
+"""Attack: an ``acme`` run reads another tenant's (or the host's) files through a drop path.
+
+Every path a run takes from run config (``ops.raw_customer_drops.config.paths``) or
+from the file-arrival sensor must resolve inside acme's own inbox; otherwise the run
+fails naming the field and the allowed root, and nothing is loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from klikkflow_pipelines.definitions import build_definitions
+from klikkflow_pipelines.paths import tenant_home
+from klikkflow_pipelines.tenancy.config import load_tenant
+from klikkflow_pipelines.tenant_resources import build_resources
+
+FIELDS = ["customer_ref", "first_name", "last_name", "email", "phone", "country", "signup_date", "channel"]
+SECRET_ROW = {
+    "customer_ref": "D1",
+    "first_name": "Kari",
+    "last_name": "Default",
+    "email": "kari@default.example",
+    "phone": "91234567",
+    "country": "NO",
+    "signup_date": "2026-01-02",
+    "channel": "web",
+}
+
+
+def _inbox(tenant: str) -> Path:
+    return tenant_home(tenant) / "inbox" / "onboarding"
+
+
+def _write_drop(path: Path, row: dict[str, str], age_seconds: float = 60) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerow(row)
+    stamp = time.time() - age_seconds
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def _run_acme(paths: list[str]) -> dg.ExecuteInProcessResult:
+    """One real run of acme's onboarding job with ``paths`` in its run config."""
+    acme = load_tenant("acme")
+    defs = build_definitions(acme)
+    job = defs.resolve_job_def("customer_onboarding_job")
+    with dg.DagsterInstance.ephemeral() as instance:
+        return job.execute_in_process(
+            instance=instance,
+            run_config={"ops": {"raw_customer_drops": {"config": {"paths": paths}}}},
+            raise_on_error=False,
+        )
+
+
+def _step_failure(result: dg.ExecuteInProcessResult) -> str:
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    return failure.event_specific_data.error.message
+
+
+def _acme_customers() -> int:
+    warehouse = build_resources(load_tenant("acme"))["warehouse"]
+    if not warehouse.has_table("customers"):
+        return 0
+    return warehouse.read_frame("SELECT count(*) AS n FROM customers").item()
+
+
+@pytest.fixture
+def default_drop() -> Path:
+    """A drop with the default tenant's customer, in the default tenant's inbox."""
+    return _write_drop(_inbox("default") / "customers.csv", SECRET_ROW)
+
+
+@pytest.mark.parametrize(
+    "attack",
+    ["absolute path in default's inbox", "../ traversal to default's inbox", "/etc/passwd", "symlink"],
+)
+def test_acme_run_config_cannot_read_outside_its_inbox(default_drop: Path, attack: str) -> None:
+    acme_inbox = _inbox("acme")
+    acme_inbox.mkdir(parents=True, exist_ok=True)
+    if attack == "absolute path in default's inbox":
+        path = str(default_drop)
+    elif attack == "../ traversal to default's inbox":
+        path = str(acme_inbox / ".." / ".." / ".." / "default" / "inbox" / "onboarding" / "customers.csv")
+    elif attack == "/etc/passwd":
+        path = "/etc/passwd"
+    else:
+        link = acme_inbox / "innocent.csv"
+        link.symlink_to(default_drop)
+        path = str(link)
+
+    result = _run_acme([path])
+
+    assert not result.success
+    message = _step_failure(result)
+    assert "ops.raw_customer_drops.config.paths[0]" in message
+    assert f"allowed root {acme_inbox.resolve()}" in message
+    assert "No readable customer drops" not in message  # refused, not merely unreadable
+    assert _acme_customers() == 0
+
+
+def test_acme_run_config_inside_its_inbox_loads(default_drop: Path) -> None:
+    own = _write_drop(_inbox("acme") / "acme.csv", {**SECRET_ROW, "email": "ann@acme.example"})
+    relative = _write_drop(_inbox("acme") / "acme2.csv", {**SECRET_ROW, "email": "bo@acme.example"})
+    result = _run_acme([str(own), relative.name])
+    assert result.success
+    assert _acme_customers() == 2
+
+
+def test_acme_file_sensor_ignores_symlink_to_default_inbox(default_drop: Path) -> None:
+    """The sensor path: a symlink planted in acme's inbox never becomes a run request."""
+    acme_inbox = _inbox("acme")
+    own = _write_drop(acme_inbox / "acme.csv", {**SECRET_ROW, "email": "ann@acme.example"})
+    (acme_inbox / "stolen.csv").symlink_to(default_drop)
+    (acme_inbox / "passwd.csv").symlink_to("/etc/passwd")
+    stamp = time.time() - 60
+    for link in ("stolen.csv", "passwd.csv"):
+        os.utime(acme_inbox / link, (stamp, stamp), follow_symlinks=False)
+    sensor = build_definitions(load_tenant("acme")).resolve_sensor_def("customer_drop_arrival")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    requested = [
+        p for r in result.run_requests for p in r.run_config["ops"]["raw_customer_drops"]["config"]["paths"]
+    ]
+    assert requested == [str(own)]
