@@ -19,6 +19,7 @@ from klikkflow_pipelines.definitions import build_definitions
 from klikkflow_pipelines.paths import tenant_home
 from klikkflow_pipelines.tenancy.config import load_tenant
 from klikkflow_pipelines.tenant_resources import build_resources
+from klikkflow_pipelines.workflows.onboarding.assets import CUSTOMER_DROPS
 
 FIELDS = ["customer_ref", "first_name", "last_name", "email", "phone", "country", "signup_date", "channel"]
 SECRET_ROW = {
@@ -48,14 +49,16 @@ def _write_drop(path: Path, row: dict[str, str], age_seconds: float = 60) -> Pat
     return path
 
 
-def _run_acme(paths: list[str]) -> dg.ExecuteInProcessResult:
-    """One real run of acme's onboarding job with ``paths`` in its run config."""
+def _run_acme(paths: list[str], partition: str = "acme.csv@1") -> dg.ExecuteInProcessResult:
+    """One real run of acme's onboarding job for one drop partition, ``paths`` in its run config."""
     acme = load_tenant("acme")
     defs = build_definitions(acme)
     job = defs.resolve_job_def("customer_onboarding_job")
     with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(CUSTOMER_DROPS.name, [partition])
         return job.execute_in_process(
             instance=instance,
+            partition_key=partition,
             run_config={"ops": {"raw_customer_drops": {"config": {"paths": paths}}}},
             raise_on_error=False,
         )
@@ -115,6 +118,16 @@ def test_acme_run_config_inside_its_inbox_loads(default_drop: Path) -> None:
     assert _acme_customers() == 2
 
 
+def test_acme_partition_key_naming_a_file_outside_its_inbox_is_refused(default_drop: Path) -> None:
+    """An editor can add dynamic partitions by hand (UI/GraphQL); the key is no way out either."""
+    result = _run_acme([], partition="../../../default/inbox/onboarding/customers.csv@1")
+    assert not result.success
+    message = _step_failure(result)
+    assert "partition key '../../../default/inbox/onboarding/customers.csv@1'" in message
+    assert f"allowed root {_inbox('acme').resolve()}" in message
+    assert _acme_customers() == 0
+
+
 def test_acme_file_sensor_ignores_symlink_to_default_inbox(default_drop: Path) -> None:
     """The sensor path: a symlink planted in acme's inbox never becomes a run request."""
     acme_inbox = _inbox("acme")
@@ -124,9 +137,12 @@ def test_acme_file_sensor_ignores_symlink_to_default_inbox(default_drop: Path) -
     stamp = time.time() - 60
     for link in ("stolen.csv", "passwd.csv"):
         os.utime(acme_inbox / link, (stamp, stamp), follow_symlinks=False)
-    sensor = build_definitions(load_tenant("acme")).resolve_sensor_def("customer_drop_arrival")
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    defs = build_definitions(load_tenant("acme"))
+    sensor = defs.resolve_sensor_def("customer_drop_arrival")
+    with dg.instance_for_test() as instance:
+        result = sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), definitions=defs)
+        )
     requested = [
         p for r in result.run_requests for p in r.run_config["ops"]["raw_customer_drops"]["config"]["paths"]
     ]

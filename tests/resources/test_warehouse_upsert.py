@@ -1,0 +1,73 @@
+"""Defect: two runs loading customers at the same time overwrite each other's rows.
+
+Two writer processes (``customer_writer.py``) load overlapping customers into one
+``customers`` table at the same moment, batch after batch, each batch in its own
+transaction, the way concurrent onboarding runs do. Afterwards the table must hold
+every customer once, each with its highest-ranked row (latest signup wins), whatever
+the commit order: on SQLite (the local warehouse) and on a real PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from klikkflow_pipelines.paths import PROJECT_ROOT
+from klikkflow_pipelines.workflows.onboarding.customers_table import LATEST_WINS
+from resources.warehouse import WarehouseResource
+
+from .customer_writer import batches
+
+WRITER = Path(__file__).with_name("customer_writer.py")
+WRITERS = 2
+
+
+def _expected() -> dict[str, str]:
+    every = pl.concat([b for w in range(WRITERS) for b in batches(w)])
+    winners = every.sort(list(LATEST_WINS)).unique(subset=["email"], keep="last")
+    return dict(winners.select("email", "customer_ref").iter_rows())
+
+
+def _load_concurrently(url: str, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), url, str(w), str(go)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for w in range(WRITERS)
+    ]
+    for process in writers:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    go.touch()  # both writers start together
+    for process in writers:
+        process.wait(timeout=240)
+    assert [p.returncode for p in writers] == [0] * WRITERS
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh warehouse: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+        return
+    with request.getfixturevalue("fresh_database")("kf_warehouse_upsert") as url:
+        yield url
+
+
+def test_two_concurrent_writers_lose_no_customer_and_latest_signup_wins(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    _load_concurrently(warehouse_url, tmp_path)
+    warehouse = WarehouseResource(url=warehouse_url)
+    stored = warehouse.read_frame("SELECT email, customer_ref FROM customers")
+    warehouse.engine().dispose()
+    expected = _expected()
+    assert stored.height == len(expected), "every customer exactly once"
+    assert dict(stored.iter_rows()) == expected
