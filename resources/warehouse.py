@@ -76,8 +76,15 @@ class WarehouseResource(dg.ConfigurableResource):
         return inspect(self.engine()).has_table(table)
 
     def ensure_table(self, table: sa.Table) -> None:
-        """Create ``table`` and its indexes unless they exist (safe when two runs do it at once)."""
+        """Create ``table`` and its indexes unless they exist (safe when two runs do it at once).
+
+        ``CREATE TABLE IF NOT EXISTS`` alone races on Postgres (both sessions see no table and the
+        second fails on ``pg_type``), so there the creation holds a transaction-level advisory lock.
+        """
         with self.engine().begin() as connection:
+            if connection.dialect.name == "postgresql":
+                lock = sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"klikkflow.warehouse.{table.name}"))
+                connection.execute(sa.select(lock))
             connection.execute(CreateTable(table, if_not_exists=True))
             for index in table.indexes:
                 connection.execute(CreateIndex(index, if_not_exists=True))

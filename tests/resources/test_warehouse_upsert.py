@@ -9,6 +9,7 @@ the commit order: on SQLite (the local warehouse) and on a real PostgreSQL datab
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -22,14 +23,21 @@ from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.workflows.onboarding.customers_table import LATEST_WINS
 from resources.warehouse import WarehouseResource
 
-from .customer_writer import batches
-
 WRITER = Path(__file__).with_name("customer_writer.py")
 WRITERS = 2
 
 
+def _writer_batches(writer: int) -> list[pl.DataFrame]:
+    """The batches ``customer_writer.py`` loads for ``writer`` (the same function the writers run)."""
+    spec = importlib.util.spec_from_file_location("customer_writer", WRITER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.batches(writer)
+
+
 def _expected() -> dict[str, str]:
-    every = pl.concat([b for w in range(WRITERS) for b in batches(w)])
+    every = pl.concat([b for w in range(WRITERS) for b in _writer_batches(w)])
     winners = every.sort(list(LATEST_WINS)).unique(subset=["email"], keep="last")
     return dict(winners.select("email", "customer_ref").iter_rows())
 

@@ -15,6 +15,15 @@ from sensors.schedules import BUSINESS_DATE_TAG, build_tenant_schedule, business
 OSLO = ZoneInfo("Europe/Oslo")
 
 
+def _context(
+    instance: dg.DagsterInstance, tick: datetime, defs: dg.Definitions
+) -> dg.ScheduleEvaluationContext:
+    """A schedule context with the repository, which Dagster needs to resolve partitioned run requests."""
+    return dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+    )
+
+
 def _ticks(schedule: dg.ScheduleDefinition, start: datetime, count: int) -> list[datetime]:
     iterator = cron_string_iterator(start.timestamp(), schedule.cron_schedule, schedule.execution_timezone)
     return [next(iterator) for _ in range(count)]
@@ -54,9 +63,8 @@ def test_run_carries_local_business_date_not_utc_date() -> None:
     schedule = defs.resolve_schedule_def("claims_processing_business_hours")
     # 07:00 in Oslo on 30 March is 05:00 UTC the same day; 00:30 Oslo would be the previous UTC day.
     tick = datetime(2026, 3, 30, 7, 0, tzinfo=OSLO)
-    with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
-        request = schedule.evaluate_tick(context).run_requests[0]
+    with dg.instance_for_test() as instance:
+        request = schedule.evaluate_tick(_context(instance, tick, defs)).run_requests[0]
     assert request.tags[BUSINESS_DATE_TAG] == "2026-03-30"
     assert request.partition_key == "2026-03-30"  # the claims partition of the local business date
     assert request.run_config == {}
@@ -78,9 +86,11 @@ def test_claims_schedule_requests_the_local_date_partition_not_the_utc_one() -> 
         "claims_night", job, "30 0 * * *", "Europe/Oslo", partition_keys_for=business_date_partition
     )
     tick = datetime(2026, 7, 1, 0, 30, tzinfo=OSLO)
+    night_defs = dg.Definitions(
+        assets=defs.assets, jobs=[job], schedules=[schedule], resources=defs.resources
+    )
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
-        (request,) = schedule.evaluate_tick(context).run_requests
+        (request,) = schedule.evaluate_tick(_context(instance, tick, night_defs)).run_requests
     assert request.partition_key == "2026-07-01"
     assert job.partitions_def.timezone == "Europe/Oslo"
     assert "2026-07-01" in job.partitions_def.get_partition_keys(current_time=tick)
@@ -96,8 +106,7 @@ def test_onboarding_sweep_requests_only_drops_not_yet_loaded() -> None:
         instance.report_runless_asset_event(
             dg.AssetMaterialization(asset_key="warehouse_customers", partition="b.csv@2")
         )
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
-        requests = schedule.evaluate_tick(context).run_requests
+        requests = schedule.evaluate_tick(_context(instance, tick, defs)).run_requests
         assert [r.partition_key for r in requests] == ["a.csv@1", "c.csv@3"]
         assert len({r.run_key for r in requests}) == 2
 
@@ -105,7 +114,5 @@ def test_onboarding_sweep_requests_only_drops_not_yet_loaded() -> None:
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(asset_key="warehouse_customers", partition=key)
             )
-        result = schedule.evaluate_tick(
-            dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
-        )
+        result = schedule.evaluate_tick(_context(instance, tick, defs))
         assert not result.run_requests and "no partitions" in result.skip_message
