@@ -7,7 +7,8 @@ from pathlib import Path
 from pydantic import Field
 
 from compliance.quality import SUITES_DIR, suite_asset_check
-from klikkflow_pipelines.paths import tenant_home
+from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem
+from klikkflow_pipelines.paths import klikkflow_home, tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.workflows.onboarding.assets import (
     CUSTOMER_DROPS,
@@ -38,8 +39,28 @@ class OnboardingParams(TemplateParams):
 
 
 def onboarding_inbox(tenant: TenantConfig, params: OnboardingParams) -> Path:
-    """The folder the file-arrival sensor watches."""
-    return Path(params.inbox_dir) if params.inbox_dir else tenant_home(tenant.id) / "inbox" / "onboarding"
+    """The folder the file-arrival sensor watches; never inside another tenant's home.
+
+    Raises :class:`ConfigError` naming ``inbox_dir`` when it resolves into the tenants' folder
+    outside this tenant's own home.
+    """
+    default = tenant_home(tenant.id) / "inbox" / "onboarding"
+    if not params.inbox_dir:
+        return default
+    inbox = Path(params.inbox_dir).resolve()
+    homes = (klikkflow_home() / "tenants").resolve()
+    if inbox.is_relative_to(homes) and not inbox.is_relative_to(homes / tenant.id):
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    tenant.source_path or f"tenant {tenant.id}",
+                    "workflows.customer_onboarding.params.inbox_dir",
+                    f"{params.inbox_dir!r} resolves to {inbox}, another tenant's folder under {homes}",
+                    f"use a folder of tenant {tenant.id!r}, e.g. the default {default}",
+                )
+            ]
+        )
+    return inbox
 
 
 def _drop_partition(arrived: ArrivedFile) -> str:

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
+from klikkflow_pipelines.config_errors import ConfigError
 from klikkflow_pipelines.definitions import build_definitions
-from klikkflow_pipelines.paths import tenant_home
+from klikkflow_pipelines.paths import PROJECT_ROOT, tenant_home
 from klikkflow_pipelines.tenancy.config import load_tenant
 from klikkflow_pipelines.tenant_resources import build_resources
 from klikkflow_pipelines.workflows.onboarding.assets import CUSTOMER_DROPS
@@ -147,3 +149,22 @@ def test_acme_file_sensor_ignores_symlink_to_default_inbox(default_drop: Path) -
         p for r in result.run_requests for p in r.run_config["ops"]["raw_customer_drops"]["config"]["paths"]
     ]
     assert requested == [str(own)]
+
+
+def test_acme_inbox_dir_pointing_into_default_home_is_refused_at_load(
+    default_drop: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant file whose onboarding inbox is another tenant's inbox never loads."""
+    config = yaml.safe_load((PROJECT_ROOT / "deploy" / "tenants" / "acme.yaml").read_text())
+    config["workflows"]["customer_onboarding"]["params"]["inbox_dir"] = str(
+        _inbox("acme") / ".." / ".." / ".." / "default" / "inbox" / "onboarding"
+    )
+    (tmp_path / "tenants").mkdir()
+    (tmp_path / "tenants" / "acme.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("KLIKKFLOW_TENANTS_DIR", str(tmp_path / "tenants"))
+    with pytest.raises(ConfigError) as raised:
+        build_definitions(load_tenant("acme"))
+    assert f"{tmp_path / 'tenants' / 'acme.yaml'}: workflows.customer_onboarding.params.inbox_dir:" in str(
+        raised.value
+    )
+    assert "another tenant's folder" in str(raised.value)
