@@ -1,4 +1,4 @@
-"""Defect: two runs loading customers at the same time overwrite each other's rows.
+"""Defect: concurrent or failing warehouse loads overwrite or lose rows.
 
 Two writer processes (``customer_writer.py``) load overlapping customers into one
 ``customers`` table at the same moment, batch after batch, each batch in its own
@@ -14,12 +14,21 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
 
 from klikkflow_pipelines.paths import PROJECT_ROOT
+from klikkflow_pipelines.workflows.claims.outcomes_table import (
+    CLAIM_OUTCOMES,
+    outcome_rows,
+    replace_business_date,
+)
+from klikkflow_pipelines.workflows.claims.rules import route, score, validate
+from klikkflow_pipelines.workflows.claims.sample_data import claims_for
 from klikkflow_pipelines.workflows.onboarding.customers_table import LATEST_WINS
 from resources.warehouse import WarehouseResource
 
@@ -79,3 +88,21 @@ def test_two_concurrent_writers_lose_no_customer_and_latest_signup_wins(
     expected = _expected()
     assert stored.height == len(expected), "every customer exactly once"
     assert dict(stored.iter_rows()) == expected
+
+
+def test_a_failed_replace_of_a_business_date_keeps_its_previous_rows(warehouse_url: str) -> None:
+    """Deleting and re-inserting one claims date is one transaction: a failure half-way changes nothing."""
+    warehouse = WarehouseResource(url=warehouse_url)
+    day = "2026-11-25"
+    routed = route(score(validate(claims_for(date(2026, 11, 25), 50))), 40, 70, 20_000)
+    assert replace_business_date(warehouse, day, routed) == 50
+    broken = outcome_rows(routed).with_columns(
+        pl.when(pl.int_range(pl.len()) == 40)
+        .then(None)
+        .otherwise(pl.col("reported_date"))
+        .alias("reported_date")
+    )
+    with pytest.raises(sa.exc.IntegrityError):  # reported_date is NOT NULL: the 41st row fails
+        warehouse.replace_rows_where(CLAIM_OUTCOMES, "reported_date", day, broken.to_dicts(), key="claim_id")
+    assert warehouse.read_frame("SELECT count(*) AS n FROM claim_outcomes").item() == 50
+    warehouse.engine().dispose()

@@ -108,3 +108,23 @@ def test_a_date_outside_the_business_calendar_is_refused(group_assets, resources
             partition_key="25.11.2026",
             selection=["raw_claims"],
         )
+
+
+def test_rerunning_a_business_date_replaces_only_that_dates_rows(group_assets, resources, instance) -> None:
+    def run(day: str, count: int) -> None:
+        config = {"ops": {"raw_claims": {"config": {"claim_count": count}}}}
+        assert dg.materialize(
+            group_assets("claims"),
+            resources=resources,
+            instance=instance,
+            partition_key=day,
+            run_config=config,
+        ).success
+
+    run("2026-11-25", 500)
+    run("2026-11-26", 500)
+    run("2026-11-25", 300)  # the intake feed of the 25th was corrected
+    stored = resources["warehouse"].read_frame(
+        "SELECT reported_date, count(*) AS n FROM claim_outcomes GROUP BY reported_date ORDER BY 1"
+    )
+    assert stored.rows() == [("2026-11-25", 300), ("2026-11-26", 500)]
