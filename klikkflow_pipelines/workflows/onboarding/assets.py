@@ -23,8 +23,9 @@ CUSTOMER_DROPS = dg.DynamicPartitionsDefinition(name="customer_drops")
 
 
 def drop_partition_key(name: str, mtime_ns: int) -> str:
-    """The partition of one version of a drop file."""
-    return f"{name}@{mtime_ns}"
+    """The partition of one version of a drop file (characters Dagster refuses in keys become ``_``)."""
+    printable = "".join(c if c.isprintable() else "_" for c in name)
+    return f"{printable.replace('...', '_')}@{mtime_ns}"
 
 
 def drop_file_name(partition_key: str) -> str:
