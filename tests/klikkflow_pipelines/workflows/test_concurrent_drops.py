@@ -17,6 +17,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -28,6 +29,7 @@ from klikkflow_pipelines.paths import PROJECT_ROOT, tenant_home
 from klikkflow_pipelines.tenancy.config import load_tenant
 from klikkflow_pipelines.tenancy.instance import tenant_instance
 from klikkflow_pipelines.tenant_resources import build_resources
+from resources.warehouse import WarehouseResource
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -105,8 +107,19 @@ def _wait_for_runs(instance, daemon: subprocess.Popen, log: Path, timeout: float
     )
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The tenant's warehouse: the embedded SQLite file, or a fresh PostgreSQL database (production)."""
+    if request.param == "sqlite":
+        yield request.param
+        return
+    with request.getfixturevalue("fresh_database")("kf_concurrent_drops") as url:
+        monkeypatch.setenv("KLIKKFLOW_WAREHOUSE_URL", url)  # the daemon and its run workers inherit it
+        yield request.param
+
+
 def test_five_drops_in_concurrent_runs_lose_and_duplicate_nothing(
-    klikkflow_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    klikkflow_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: str
 ) -> None:
     tenants_dir = tmp_path / "tenants"
     _tenant_file(tenants_dir)
@@ -152,8 +165,13 @@ def test_five_drops_in_concurrent_runs_lose_and_duplicate_nothing(
         assert any(s1 < s2 < e1 for s1, e1 in spans for s2, _e2 in spans)
 
         # Nothing lost, nothing duplicated: the union of customers, latest signup per e-mail.
-        warehouse = build_resources(tenant)["warehouse"]
-        stored = warehouse.read_frame("SELECT customer_ref, email, source_file FROM customers")
+        store = (
+            WarehouseResource(url=os.environ["KLIKKFLOW_WAREHOUSE_URL"])
+            if warehouse == "postgres"
+            else build_resources(tenant)["warehouse"]
+        )
+        stored = store.read_frame("SELECT customer_ref, email, source_file FROM customers")
+        store.engine().dispose()
         assert stored.height == len({r["email"] for r in rows})
         assert set(stored["customer_ref"]) == _latest_per_email(rows)
 
