@@ -45,6 +45,11 @@ def policy_for(path: str) -> Policy:
     return _cached_policy(path, os.stat(path).st_mtime_ns)
 
 
+def _partition(context: dg.OutputContext) -> dict[str, str]:
+    """``{"partition": key}`` for a partitioned output (recorded with each event), else ``{}``."""
+    return {"partition": context.asset_partition_key} if context.has_asset_partitions else {}
+
+
 def _run_id(context: dg.OutputContext) -> str | None:
     try:
         return context.run_id
@@ -92,7 +97,8 @@ class CompliantIOManager(dg.ConfigurableIOManager):
         run_id = _run_id(context)
         policy = policy_for(self.policy_path)
         report = classify_frame(obj, sample=self.sample, engines=build_engines(self.spacy_model))
-        events = self._classification_events(asset, run_id, report)
+        where = _partition(context)
+        events = self._classification_events(asset, run_id, report, where)
         try:
             if self.region:
                 check_residency(policy, self.destination, self.region, report)
@@ -101,7 +107,7 @@ class CompliantIOManager(dg.ConfigurableIOManager):
                 obj, policy, report, asset=asset, keys=keys, engines=build_engines(self.spacy_model)
             )
         except PolicyBlocked as exc:
-            events += self._decision_events(asset, run_id, exc.decisions, policy)
+            events += self._decision_events(asset, run_id, exc.decisions, policy, where)
             self._record(events)
             raise dg.Failure(
                 description=f"Compliance policy blocked {asset}; nothing was written. {exc}",
@@ -116,14 +122,14 @@ class CompliantIOManager(dg.ConfigurableIOManager):
                     asset,
                     None,
                     run_id,
-                    {"destination": exc.destination, "region": exc.region, "allowed": exc.allowed},
+                    {"destination": exc.destination, "region": exc.region, "allowed": exc.allowed, **where},
                 )
             )
             self._record(events)
             raise dg.Failure(description=f"{exc}; nothing was written for {asset}.") from None
         except KeyMaterialError as exc:
             raise dg.Failure(description=f"{exc}; nothing was written for {asset}.") from None
-        events += self._decision_events(asset, run_id, result.decisions, policy)
+        events += self._decision_events(asset, run_id, result.decisions, policy, where)
         protected = like_input(result.frame, obj)
         self.inner.handle_output(context, protected)
         self._record(events)
@@ -137,7 +143,7 @@ class CompliantIOManager(dg.ConfigurableIOManager):
         return f"run:{run_id}" if run_id else "klikkflow-compliance"
 
     def _classification_events(
-        self, asset: str, run_id: str | None, report: FrameReport
+        self, asset: str, run_id: str | None, report: FrameReport, where: dict[str, str]
     ) -> list[ComplianceEvent]:
         return [
             ComplianceEvent(
@@ -147,13 +153,18 @@ class CompliantIOManager(dg.ConfigurableIOManager):
                 asset,
                 name,
                 run_id,
-                {**col.to_json(), "rows": report.rows},
+                {**col.to_json(), "rows": report.rows, **where},
             )
             for name, col in report.columns.items()
         ]
 
     def _decision_events(
-        self, asset: str, run_id: str | None, decisions: list[ColumnDecision], policy: Policy
+        self,
+        asset: str,
+        run_id: str | None,
+        decisions: list[ColumnDecision],
+        policy: Policy,
+        where: dict[str, str],
     ) -> list[ComplianceEvent]:
         return [
             ComplianceEvent(
@@ -163,7 +174,7 @@ class CompliantIOManager(dg.ConfigurableIOManager):
                 asset,
                 d.column,
                 run_id,
-                {**d.to_json(), "policy": policy.source},
+                {**d.to_json(), "policy": policy.source, **where},
             )
             for d in decisions
         ]

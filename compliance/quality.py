@@ -132,11 +132,14 @@ def gx_asset_check(
     severity: Literal["ERROR", "WARN"] = "ERROR",
     blocking: bool = True,
     description: str | None = None,
+    partitions_def: dg.PartitionsDefinition | None = None,
 ) -> dg.AssetChecksDefinition:
     """An asset check running ``expectations`` against the asset's stored value.
 
     ``blocking=True`` with ``severity="ERROR"`` means a failure stops the
     downstream assets of the run. The asset is loaded through its IO manager.
+    For a partitioned asset give its ``partitions_def``: the check then runs on
+    the run's partition only.
     """
     specs = [
         e if isinstance(e, ExpectationSpec) else ExpectationSpec.model_validate(dict(e)) for e in expectations
@@ -150,6 +153,7 @@ def gx_asset_check(
         name=name,
         blocking=blocking,
         description=description or f"Great Expectations suite ({len(specs)} expectations), {severity}",
+        partitions_def=partitions_def,
     )
     def _check(context: dg.AssetCheckExecutionContext, asset_value: Any) -> dg.AssetCheckResult:
         passed, rows = run_suite(asset_value, suite_name, specs)
@@ -170,10 +174,18 @@ def gx_asset_check(
 
 
 def suite_asset_check(
-    asset: dg.AssetsDefinition | dg.AssetKey | str | Sequence[str], path: Path | str
+    asset: dg.AssetsDefinition | dg.AssetKey | str | Sequence[str],
+    path: Path | str,
+    partitions_def: dg.PartitionsDefinition | None = None,
 ) -> dg.AssetChecksDefinition:
-    """An asset check built from a suite YAML file (see :class:`SuiteConfig`)."""
+    """An asset check built from a suite YAML file (see :class:`SuiteConfig`), per partition when
+    ``partitions_def`` is given."""
     suite = load_suite(path)
     return gx_asset_check(
-        asset, suite.expectations, name=suite.name, severity=suite.severity, blocking=suite.blocking
+        asset,
+        suite.expectations,
+        name=suite.name,
+        severity=suite.severity,
+        blocking=suite.blocking,
+        partitions_def=partitions_def,
     )

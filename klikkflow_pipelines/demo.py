@@ -1,11 +1,18 @@
-"""The demo: run the sample workflows on a tenant's own embedded instance and summarise them."""
+"""The demo: run the sample workflows on a tenant's own embedded instance and summarise them.
+
+Partitioned workflows run per partition, as the sensors and schedules run them:
+each onboarding drop is added as its own dynamic partition and materialized in its
+own run; claims run for today's business date in the tenant's time zone.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from dagster import DagsterEventType, DagsterInstance
@@ -13,6 +20,7 @@ from dagster import DagsterEventType, DagsterInstance
 from klikkflow_pipelines.definitions import build_definitions
 from klikkflow_pipelines.paths import tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig
+from klikkflow_pipelines.workflows.onboarding.assets import CUSTOMER_DROPS, DROP_SUFFIXES, drop_partition_key
 from klikkflow_pipelines.workflows.onboarding.sample_data import write_sample_drops
 from klikkflow_pipelines.workflows.onboarding.workflow import OnboardingParams, onboarding_inbox
 
@@ -24,6 +32,7 @@ class JobSummary:
     """What one demo run did."""
 
     job: str
+    partition: str | None
     run_id: str
     success: bool
     assets: int
@@ -33,17 +42,38 @@ class JobSummary:
     seconds: float
 
 
+def _inbox(tenant: TenantConfig) -> Path:
+    settings = tenant.workflows.get("customer_onboarding")
+    return onboarding_inbox(tenant, OnboardingParams.model_validate(settings.params if settings else {}))
+
+
 def seed_inbox(tenant: TenantConfig) -> int:
     """Put the bundled sample drops in the onboarding inbox when it is empty; returns files written."""
-    settings = tenant.workflows.get("customer_onboarding")
-    params = OnboardingParams.model_validate(settings.params if settings else {})
-    inbox = onboarding_inbox(tenant, params)
+    inbox = _inbox(tenant)
     if inbox.is_dir() and any(inbox.iterdir()):
         return 0
     return len(write_sample_drops(inbox))
 
 
-def summarise(result: dg.ExecuteInProcessResult, job: str, seconds: float) -> JobSummary:
+def drop_partitions(tenant: TenantConfig, instance: DagsterInstance) -> list[str]:
+    """Add one dynamic partition per drop in the tenant's inbox (as the file sensor does); their keys."""
+    inbox = _inbox(tenant)
+    drops = sorted(p for p in inbox.glob("*") if p.is_file() and p.suffix in DROP_SUFFIXES)
+    keys = [drop_partition_key(p.name, p.stat().st_mtime_ns) for p in drops]
+    new = [k for k in keys if not instance.has_dynamic_partition(CUSTOMER_DROPS.name, k)]
+    if new:
+        instance.add_dynamic_partitions(CUSTOMER_DROPS.name, new)
+    return keys
+
+
+def business_date_today(tenant: TenantConfig) -> str:
+    """Today's date in the tenant's time zone (not the host's): the claims partition of today."""
+    return datetime.now(ZoneInfo(tenant.timezone)).date().isoformat()
+
+
+def summarise(
+    result: dg.ExecuteInProcessResult, job: str, seconds: float, partition: str | None = None
+) -> JobSummary:
     """Assets, rows and check outcomes of one finished run."""
     rows = assets = 0
     for event in result.get_asset_materialization_events():
@@ -58,7 +88,15 @@ def summarise(result: dg.ExecuteInProcessResult, job: str, seconds: float) -> Jo
     ]
     passed = sum(1 for e in evaluations if e.passed)
     return JobSummary(
-        job, result.run_id, result.success, assets, rows, passed, len(evaluations) - passed, seconds
+        job,
+        partition,
+        result.run_id,
+        result.success,
+        assets,
+        rows,
+        passed,
+        len(evaluations) - passed,
+        seconds,
     )
 
 
@@ -67,22 +105,28 @@ def run_demo(
     instance: DagsterInstance,
     on_start: Callable[[str], None] = lambda _job: None,
 ) -> list[JobSummary]:
-    """Run every demo job of ``tenant`` on ``instance`` in order; returns one summary per job."""
+    """Run every demo job of ``tenant`` on ``instance`` in order, partitioned jobs once per partition;
+    returns one summary per run."""
     seed_inbox(tenant)
     defs = build_definitions(tenant)
-    run_config = {"ops": {"raw_claims": {"config": {"business_date": date.today().isoformat()}}}}
+    partitions: dict[str, list[str | None]] = {
+        "customer_onboarding_job": list(drop_partitions(tenant, instance)),
+        "claims_processing_job": [business_date_today(tenant)],
+    }
     summaries = []
     available = {job.name for job in defs.jobs}
     for job_name in (j for j in DEMO_JOBS if j in available):
-        on_start(job_name)
         job = defs.resolve_job_def(job_name)
-        config = {
-            "ops": {k: v for k, v in run_config["ops"].items() if k in job.graph.node_names()},
-            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-        }
-        started = time.perf_counter()
-        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
-        summaries.append(summarise(result, job_name, time.perf_counter() - started))
+        for partition in partitions.get(job_name, [None]):
+            on_start(f"{job_name} [{partition}]" if partition else job_name)
+            started = time.perf_counter()
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=partition,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                raise_on_error=False,
+            )
+            summaries.append(summarise(result, job_name, time.perf_counter() - started, partition))
     return summaries
 
 

@@ -1,9 +1,12 @@
-"""File-arrival sensor: one run per new file in an inbox directory.
+"""File-arrival sensor: one run per new file in an inbox directory, optionally one partition per file.
 
 The run key is built from the file's path, size and modification time, so
 the same file seen twice never makes a second run (Dagster drops a run
 request whose run key it has already launched), and the cursor remembers the
-newest file handled so each tick only looks at what is new.
+newest file handled so each tick only looks at what is new. With a dynamic
+partitions definition, each file version becomes its own partition (added in
+the same tick result as the run requests), so concurrent runs of different
+files never share storage.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+
+from resources.confined_paths import is_inside
 
 
 @dataclass(frozen=True)
@@ -72,13 +77,16 @@ class FileCursor:
 
 
 def scan_inbox(inbox: Path, suffixes: Sequence[str], min_age_seconds: float) -> list[ArrivedFile]:
-    """Files in ``inbox`` with a wanted suffix, old enough to be complete, oldest first."""
+    """Files in ``inbox`` with a wanted suffix, old enough to be complete, oldest first.
+
+    A symlink whose target lies outside ``inbox`` (another tenant's files, ``/etc``) is not a drop.
+    """
     if not inbox.is_dir():
         return []
     now_ns = time.time_ns()
     found = []
     for path in inbox.iterdir():
-        if not path.is_file() or path.suffix not in suffixes:
+        if not path.is_file() or path.suffix not in suffixes or not is_inside(path, [inbox]):
             continue
         stat = path.stat()
         if now_ns - stat.st_mtime_ns < min_age_seconds * 1e9:
@@ -96,8 +104,13 @@ def build_file_arrival_sensor(
     min_age_seconds: float = 2.0,
     interval_seconds: int = 30,
     max_runs_per_tick: int = 50,
+    partitions: tuple[dg.DynamicPartitionsDefinition, Callable[[ArrivedFile], str]] | None = None,
 ) -> dg.SensorDefinition:
-    """A sensor that requests one run of ``job`` per new file in ``inbox``."""
+    """A sensor that requests one run of ``job`` per new file in ``inbox``.
+
+    ``partitions`` (a dynamic partitions definition and the partition key of a file) makes
+    each file its own partition: the tick adds the partitions and requests one run per partition.
+    """
 
     @dg.sensor(
         name=name,
@@ -110,16 +123,21 @@ def build_file_arrival_sensor(
         cursor = FileCursor.parse(context.cursor)
         new_files = [f for f in scan_inbox(inbox, suffixes, min_age_seconds) if cursor.is_new(f)]
         batch = new_files[:max_runs_per_tick]
+        if not batch:
+            return dg.SensorResult(skip_reason=f"No new files in {inbox}", cursor=cursor.serialize())
+        keys = [partitions[1](f) for f in batch] if partitions else [None] * len(batch)
         requests = [
             dg.RunRequest(
                 run_key=f.run_key,
                 run_config=run_config_for(f.path),
                 tags={"klikkflow/source_file": str(f.path)},
+                partition_key=key,
             )
-            for f in batch
+            for f, key in zip(batch, keys, strict=True)
         ]
-        if not batch:
-            return dg.SensorResult(skip_reason=f"No new files in {inbox}", cursor=cursor.serialize())
-        return dg.SensorResult(run_requests=requests, cursor=cursor.advance(batch).serialize())
+        added = [partitions[0].build_add_request(sorted(set(keys)))] if partitions else []
+        return dg.SensorResult(
+            run_requests=requests, dynamic_partitions_requests=added, cursor=cursor.advance(batch).serialize()
+        )
 
     return _file_arrival

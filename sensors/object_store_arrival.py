@@ -6,6 +6,10 @@ implements it for a directory tree (local development, mounted buckets);
 a cloud implementation only needs ``uri`` and ``list_objects``. The run key is
 ``<uri>/<key>:<size>:<modified_ns>``, so a re-uploaded object runs again and
 the same version never runs twice.
+
+Keys never leave the prefix's root: ``LocalPrefix`` lists no object whose path
+resolves outside its root (a symlink to another tenant's files, ``..``), and
+:meth:`LocalPrefix.path_of` refuses such a key from run config or an event.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any, Protocol
 
 import dagster as dg
 
+from resources.confined_paths import confine, is_inside
+
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -27,6 +33,12 @@ class ObjectInfo:
     key: str
     size: int
     modified_ns: int
+
+
+class ObjectKeyConfig(dg.Config):
+    """Run config naming one object under the store's root (resolve it with ``path_of``)."""
+
+    key: str
 
 
 class ObjectStorePrefix(Protocol):
@@ -51,14 +63,24 @@ class LocalPrefix:
         return self.root.resolve().as_uri()
 
     def list_objects(self, prefix: str) -> Iterable[ObjectInfo]:
-        """Files under ``root`` whose relative path starts with ``prefix``."""
+        """Files under ``root`` whose relative path starts with ``prefix`` (none that lead outside it)."""
         if not self.root.is_dir():
             return
         for path in self.root.rglob("*"):
             key = path.relative_to(self.root).as_posix()
-            if path.is_file() and key.startswith(prefix):
+            if key.startswith(prefix) and path.is_file() and is_inside(path, [self.root]):
                 stat = path.stat()
                 yield ObjectInfo(key, stat.st_size, stat.st_mtime_ns)
+
+    def path_of(self, key: str, field: str = "key") -> Path:
+        """The file of ``key``, refused (:class:`~resources.confined_paths.PathOutsideRoot`, naming
+        ``field``) when it resolves outside ``root``."""
+        return confine(key, [self.root], field)
+
+
+def is_plain_key(key: str) -> bool:
+    """True for a relative key without ``..`` segments (safe to map onto a path under a root)."""
+    return not key.startswith("/") and ".." not in key.split("/") and "\0" not in key
 
 
 @dataclass(frozen=True)
@@ -120,8 +142,15 @@ def build_object_arrival_sensor(
     def _object_arrival(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor = ObjectCursor.parse(context.cursor)
         settled_before = time.time_ns() - int(min_age_seconds * 1e9)
+        listed = list(store.list_objects(prefix))
+        for odd in (o for o in listed if not is_plain_key(o.key)):
+            context.log.warning(f"ignoring object {odd.key!r}: keys may not be absolute or contain '..'")
         new = sorted(
-            (o for o in store.list_objects(prefix) if o.modified_ns <= settled_before and cursor.is_new(o)),
+            (
+                o
+                for o in listed
+                if is_plain_key(o.key) and o.modified_ns <= settled_before and cursor.is_new(o)
+            ),
             key=lambda o: (o.modified_ns, o.key),
         )[:max_runs_per_tick]
         requests = [

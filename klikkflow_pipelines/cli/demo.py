@@ -33,6 +33,7 @@ def demo(tenant: str = typer.Option("default", help="tenant to run the demo for"
         progress.update(task, description="done")
     table = Table(
         "job",
+        "partition",
         "status",
         "assets",
         "rows",
@@ -45,6 +46,7 @@ def demo(tenant: str = typer.Option("default", help="tenant to run the demo for"
         status = "[green]success[/green]" if s.success else "[red]failed[/red]"
         table.add_row(
             s.job,
+            s.partition or "",
             status,
             str(s.assets),
             f"{s.rows:,}",

@@ -221,3 +221,50 @@ def test_loading_the_io_manager_and_checks_does_not_import_presidio_spacy_or_gx(
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+DROPS = dg.StaticPartitionsDefinition(["drop-a", "drop-b"])
+
+
+@dg.asset(key_prefix=["claims"], partitions_def=DROPS)
+def claims_drop(context: dg.AssetExecutionContext) -> pl.DataFrame:
+    """One partition per drop: each holds only its own drop's rows."""
+    frame = pl.from_pandas(_claims(10 if context.partition_key == "drop-a" else 20))
+    return frame.with_columns(pl.lit(context.partition_key).alias("drop"))
+
+
+@dg.asset(
+    key_prefix=["claims"],
+    partitions_def=DROPS,
+    ins={"claims_drop": dg.AssetIn(key=["claims", "claims_drop"])},
+)
+def claims_drop_summary(claims_drop: pl.DataFrame) -> pl.DataFrame:
+    """Reads its own partition of the upstream."""
+    return claims_drop.group_by("drop").len()
+
+
+def test_partitions_are_stored_and_read_per_partition_through_the_compliance_layer(
+    tmp_path: Path, tenant_key: str
+) -> None:
+    """Two partitions of one asset never share a file: each run writes, and its downstream reads,
+    ``<asset>/<partition>.parquet``, protected by the policy; the events name the partition."""
+    store = tmp_path / "store"
+    io_manager = _io_manager(ParquetFrameIOManager(base_dir=str(store)), tmp_path)
+    for key in ("drop-b", "drop-a"):
+        result = dg.materialize(
+            [claims_drop, claims_drop_summary], resources={"io_manager": io_manager}, partition_key=key
+        )
+        assert result.success
+
+    for key, rows in (("drop-a", 10), ("drop-b", 20)):
+        stored = pl.read_parquet(store / "claims" / "claims_drop" / f"{key}.parquet")
+        assert stored.height == rows and stored["drop"].unique().to_list() == [key]
+        assert "client_ip" not in stored.columns  # the policy applied to each partition
+        summary = pl.read_parquet(store / "claims" / "claims_drop_summary" / f"{key}.parquet")
+        assert summary.rows() == [(key, rows)]
+    assert not (store / "claims" / "claims_drop.parquet").exists()
+
+    events = read_events(
+        create_storage_engine(f"sqlite:///{tmp_path / 'events.db'}"), asset="claims/claims_drop"
+    )
+    assert {e["details"].get("partition") for e in events} == {"drop-a", "drop-b"}

@@ -42,7 +42,7 @@ def test_job_runs_on_postgres_backed_tenant_instance(pg_tenant: TenantConfig) ->
     with tenant_instance(pg_tenant) as instance:
         assert type(instance.run_storage).__name__ == "PooledPostgresRunStorage"
         result = defs.resolve_job_def("claims_processing_job").execute_in_process(
-            instance=instance, run_config={"ops": {"raw_claims": {"config": {"business_date": "2026-11-25"}}}}
+            instance=instance, partition_key="2026-11-25"
         )
         assert result.success
         run_id = result.run_id

@@ -18,10 +18,7 @@ def test_sensor_chains_compliance_events_into_the_audit_log(monkeypatch: pytest.
     with dg.DagsterInstance.ephemeral() as instance:
         assert (
             defs.resolve_job_def("claims_processing_job")
-            .execute_in_process(
-                instance=instance,
-                run_config={"ops": {"raw_claims": {"config": {"business_date": "2026-11-25"}}}},
-            )
+            .execute_in_process(instance=instance, partition_key="2026-11-25")
             .success
         )
         first = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))

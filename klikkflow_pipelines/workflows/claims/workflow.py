@@ -6,14 +6,19 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from compliance.quality import SUITES_DIR, suite_asset_check
 from klikkflow_pipelines.tenancy.config import TenantConfig
-from klikkflow_pipelines.workflows.claims.assets import GROUP, build_claims_assets, routed_claims_all_routed
+from klikkflow_pipelines.workflows.claims.assets import (
+    GROUP,
+    build_claims_assets,
+    build_routed_claims_check,
+    claims_partitions,
+)
 from klikkflow_pipelines.workflows.template import (
     TemplateParams,
     WorkflowDefs,
     WorkflowTemplate,
     workflow_job,
 )
-from sensors.schedules import build_tenant_schedule
+from sensors.schedules import build_tenant_schedule, business_date_partition
 
 
 class ClaimsParams(TemplateParams):
@@ -34,8 +39,11 @@ class ClaimsParams(TemplateParams):
 
 
 def build_claims(tenant: TenantConfig, params: ClaimsParams) -> WorkflowDefs:
-    """Assets, job and schedule of claims processing for one tenant."""
-    assets = build_claims_assets(params.review_threshold, params.fraud_threshold, params.auto_approve_limit)
+    """Assets, job and schedule of claims processing for one tenant, one partition per local business date."""
+    partitions = claims_partitions(tenant.timezone)
+    assets = build_claims_assets(
+        params.review_threshold, params.fraud_threshold, params.auto_approve_limit, partitions
+    )
     job = workflow_job(
         tenant, "claims_processing", GROUP, "Validate, score, route and record the day's insurance claims."
     )
@@ -44,14 +52,14 @@ def build_claims(tenant: TenantConfig, params: ClaimsParams) -> WorkflowDefs:
         job,
         params.schedule,
         tenant.timezone,
-        run_config_for=lambda day: {"ops": {"raw_claims": {"config": {"business_date": day}}}},
+        partition_keys_for=business_date_partition,
         enabled=params.schedule_enabled,
     )
     return WorkflowDefs(
         assets=assets,
         asset_checks=[
-            routed_claims_all_routed,
-            suite_asset_check("routed_claims", SUITES_DIR / "routed_claims.yaml"),
+            build_routed_claims_check(partitions),
+            suite_asset_check("routed_claims", SUITES_DIR / "routed_claims.yaml", partitions),
         ],
         jobs=[job],
         schedules=[schedule],

@@ -9,17 +9,55 @@ import dagster as dg
 import polars as pl
 
 from klikkflow_pipelines.workflows.onboarding.cleaning import REQUIRED_COLUMNS, split_clean_and_rejected
+from klikkflow_pipelines.workflows.onboarding.customers_table import CUSTOMERS, upsert_customers
 from klikkflow_pipelines.workflows.template import GOVERNED_IO_MANAGER
+from resources.confined_paths import PathOutsideRoot, confine
 from resources.warehouse import WarehouseResource
 
 GROUP = "customer_onboarding"
 DROP_SUFFIXES = (".csv", ".json", ".jsonl")
 
 
+CUSTOMER_DROPS = dg.DynamicPartitionsDefinition(name="customer_drops")
+"""One partition per drop file version: ``<file name>@<modification time in ns>``."""
+
+
+def drop_partition_key(name: str, mtime_ns: int) -> str:
+    """The partition of one version of a drop file (characters Dagster refuses in keys become ``_``)."""
+    printable = "".join(c if c.isprintable() else "_" for c in name)
+    return f"{printable.replace('...', '_')}@{mtime_ns}"
+
+
+def drop_file_name(partition_key: str) -> str:
+    """The inbox file name a partition key stands for."""
+    return partition_key.rsplit("@", 1)[0]
+
+
 class DropConfig(dg.Config):
-    """Which drop files to ingest; empty means every file currently in the inbox."""
+    """Which drop files this partition ingests; empty means the file named by the partition key.
+
+    Each path must resolve (symlinks and ``..`` followed) inside the tenant's inbox;
+    a relative path is taken relative to the inbox.
+    """
 
     paths: list[str] = []
+
+
+PATHS_FIELD = "ops.raw_customer_drops.config.paths"
+
+
+def drop_paths(config: DropConfig, inbox: Path, partition_key: str) -> list[Path]:
+    """The drop files a run may read: the configured ones, else the partition's file, confined to ``inbox``.
+
+    Raises ``dg.Failure`` naming the config field (or the partition key) and the allowed root
+    when a path leads outside the inbox.
+    """
+    try:
+        if config.paths:
+            return [confine(raw, [inbox], f"{PATHS_FIELD}[{i}]") for i, raw in enumerate(config.paths)]
+        return [confine(drop_file_name(partition_key), [inbox], f"partition key {partition_key!r}")]
+    except PathOutsideRoot as exc:
+        raise dg.Failure(description=f"run config {exc}; nothing was read.") from None
 
 
 def read_drop(path: Path) -> pl.DataFrame:
@@ -36,18 +74,21 @@ def read_drop(path: Path) -> pl.DataFrame:
 
 
 def build_onboarding_assets(inbox: Path) -> list[dg.AssetsDefinition]:
-    """The three onboarding assets reading drops from ``inbox``."""
+    """The three onboarding assets, partitioned by drop, reading drops from ``inbox``."""
 
-    @dg.asset(group_name=GROUP, kinds={"polars"}, io_manager_key=GOVERNED_IO_MANAGER)
+    @dg.asset(
+        group_name=GROUP,
+        kinds={"polars"},
+        io_manager_key=GOVERNED_IO_MANAGER,
+        partitions_def=CUSTOMER_DROPS,
+    )
     def raw_customer_drops(context: dg.AssetExecutionContext, config: DropConfig) -> pl.DataFrame:
-        """Every customer record from the drop files, as text, with the file it came from.
+        """Every customer record of this partition's drop, as text, with the file it came from.
 
         A file that cannot be read (bad encoding, broken JSON, missing columns)
         is reported by name in the metadata and skipped; the others load.
         """
-        paths = [Path(p) for p in config.paths] or sorted(
-            p for p in inbox.glob("*") if p.suffix in DROP_SUFFIXES
-        )
+        paths = drop_paths(config, inbox, context.partition_key)
         frames, unreadable = [], {}
         for path in paths:
             try:
@@ -72,6 +113,7 @@ def build_onboarding_assets(inbox: Path) -> list[dg.AssetsDefinition]:
 
     @dg.multi_asset(
         group_name=GROUP,
+        partitions_def=CUSTOMER_DROPS,
         outs={
             "clean_customers": dg.AssetOut(kinds={"polars"}, io_manager_key=GOVERNED_IO_MANAGER),
             "customer_rejects": dg.AssetOut(kinds={"polars"}, io_manager_key=GOVERNED_IO_MANAGER),
@@ -99,36 +141,34 @@ def build_onboarding_assets(inbox: Path) -> list[dg.AssetsDefinition]:
             },
         )
 
-    @dg.asset(group_name=GROUP, kinds={"sqlalchemy"})
+    @dg.asset(group_name=GROUP, kinds={"sqlalchemy"}, partitions_def=CUSTOMER_DROPS)
     def warehouse_customers(
         warehouse: WarehouseResource, clean_customers: pl.DataFrame
     ) -> dg.MaterializeResult:
-        """Upsert the cleaned customers into the warehouse table ``customers`` (key: e-mail)."""
-        incoming = clean_customers.with_columns(pl.col("signup_date").cast(pl.String))
-        if warehouse.has_table("customers"):
-            existing = warehouse.read_frame("SELECT * FROM customers").select(incoming.columns)
-            existing = existing.cast(dict(incoming.schema), strict=False)
-            merged = pl.concat([existing, incoming], how="vertical")
-        else:
-            merged = incoming
-        merged = (
-            merged.sort(["signup_date", "source_file"])
-            .unique(subset=["email"], keep="last")
-            .sort("customer_ref")
-        )
-        warehouse.write_frame("customers", merged)
+        """Upsert this drop's cleaned customers into the warehouse table ``customers`` (key: e-mail).
+
+        One transaction per drop; a stored customer is replaced only by a later signup, so
+        drops loaded concurrently or out of order give the same table.
+        """
+        loaded = upsert_customers(warehouse, clean_customers)
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": merged.height,
-                "rows_loaded": incoming.height,
-                "table": "customers",
+                "dagster/row_count": loaded,
+                "rows_loaded": loaded,
+                "table_rows": warehouse.count_rows(CUSTOMERS),
+                "table": CUSTOMERS.name,
             }
         )
 
     return [raw_customer_drops, clean_customers, warehouse_customers]
 
 
-@dg.asset_check(asset="clean_customers", blocking=True, description="One row per e-mail address.")
+@dg.asset_check(
+    asset="clean_customers",
+    blocking=True,
+    description="One row per e-mail address.",
+    partitions_def=CUSTOMER_DROPS,
+)
 def clean_customers_unique_email(clean_customers: pl.DataFrame) -> dg.AssetCheckResult:
     """Blocks the warehouse load if de-duplication left two rows with one e-mail."""
     duplicates = clean_customers.height - clean_customers["email"].n_unique()

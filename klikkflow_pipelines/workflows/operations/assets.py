@@ -4,6 +4,7 @@ No ``from __future__ import annotations`` here: Dagster resolves config annotati
 """
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import polars as pl
@@ -15,13 +16,14 @@ GROUP = "operations"
 
 
 class ReportWindowConfig(dg.Config):
-    """The report covers ``lookback_hours`` up to ``until`` (ISO time, default now)."""
+    """The report covers ``lookback_hours`` up to ``until`` (ISO time, default now; a time without
+    an offset is in the tenant's time zone)."""
 
     until: str | None = None
 
 
-def build_operations_assets(lookback_hours: int) -> list[dg.AssetsDefinition]:
-    """The operations report assets covering the last ``lookback_hours``."""
+def build_operations_assets(lookback_hours: int, timezone: str) -> list[dg.AssetsDefinition]:
+    """The operations report assets covering the last ``lookback_hours``; naive times are in ``timezone``."""
 
     @dg.asset(group_name=GROUP, kinds={"dagster", "polars"})
     def workflow_run_report(context: dg.AssetExecutionContext, config: ReportWindowConfig) -> pl.DataFrame:
@@ -33,7 +35,7 @@ def build_operations_assets(lookback_hours: int) -> list[dg.AssetsDefinition]:
                 f"until {config.until!r} is not an ISO date-time (e.g. 2026-11-26T07:30:00+01:00)"
             ) from None
         if until.tzinfo is None:
-            until = until.replace(tzinfo=UTC)
+            until = until.replace(tzinfo=ZoneInfo(timezone))
         since = until - timedelta(hours=lookback_hours)
         report = workflow_run_stats(context.instance, since, until)
         context.add_output_metadata(

@@ -34,7 +34,9 @@ def build_operations(tenant: TenantConfig, params: OperationsParams) -> Workflow
         "operations_report_daily", job, params.schedule, tenant.timezone, enabled=params.schedule_enabled
     )
     return WorkflowDefs(
-        assets=build_operations_assets(params.lookback_hours), jobs=[job], schedules=[schedule]
+        assets=build_operations_assets(params.lookback_hours, tenant.timezone),
+        jobs=[job],
+        schedules=[schedule],
     )
 
 

@@ -6,6 +6,7 @@ from datetime import date
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from klikkflow_pipelines.workflows.claims.rules import route, score, validate
 from klikkflow_pipelines.workflows.claims.sample_data import claims_for
@@ -62,12 +63,11 @@ def test_sample_claims_are_deterministic_per_business_date() -> None:
 
 
 def test_claims_workflow_materializes_and_records_outcomes(defs, group_assets, resources, instance) -> None:
-    config = {"ops": {"raw_claims": {"config": {"business_date": "2026-11-25"}}}}
     result = dg.materialize(
         [*group_assets("claims"), *defs.asset_checks],
         resources=resources,
         instance=instance,
-        run_config=config,
+        partition_key="2026-11-25",
         selection=dg.AssetSelection.groups("claims"),
     )
     assert result.success
@@ -94,20 +94,37 @@ def test_claims_workflow_materializes_and_records_outcomes(defs, group_assets, r
 
     # Re-running the same business date replaces that day's rows instead of duplicating them.
     assert dg.materialize(
-        group_assets("claims"), resources=resources, instance=instance, run_config=config
+        group_assets("claims"), resources=resources, instance=instance, partition_key="2026-11-25"
     ).success
     assert resources["warehouse"].read_frame("SELECT count(*) AS n FROM claim_outcomes").item() == 500
 
 
-def test_bad_business_date_fails_with_a_clear_message(group_assets, resources, instance) -> None:
-    result = dg.materialize(
-        group_assets("claims"),
-        resources=resources,
-        instance=instance,
-        raise_on_error=False,
-        run_config={"ops": {"raw_claims": {"config": {"business_date": "25.11.2026"}}}},
-        selection=["raw_claims"],
+def test_a_date_outside_the_business_calendar_is_refused(group_assets, resources, instance) -> None:
+    with pytest.raises(dg.DagsterUnknownPartitionError, match=r"25\.11\.2026"):
+        dg.materialize(
+            group_assets("claims"),
+            resources=resources,
+            instance=instance,
+            partition_key="25.11.2026",
+            selection=["raw_claims"],
+        )
+
+
+def test_rerunning_a_business_date_replaces_only_that_dates_rows(group_assets, resources, instance) -> None:
+    def run(day: str, count: int) -> None:
+        config = {"ops": {"raw_claims": {"config": {"claim_count": count}}}}
+        assert dg.materialize(
+            group_assets("claims"),
+            resources=resources,
+            instance=instance,
+            partition_key=day,
+            run_config=config,
+        ).success
+
+    run("2026-11-25", 500)
+    run("2026-11-26", 500)
+    run("2026-11-25", 300)  # the intake feed of the 25th was corrected
+    stored = resources["warehouse"].read_frame(
+        "SELECT reported_date, count(*) AS n FROM claim_outcomes GROUP BY reported_date ORDER BY 1"
     )
-    assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "give it as YYYY-MM-DD" in failure.event_specific_data.error.message
+    assert stored.rows() == [("2026-11-25", 300), ("2026-11-26", 500)]

@@ -57,9 +57,7 @@ def test_claims_component_from_defs_yaml_builds_and_runs(tmp_path: Path) -> None
     location_job = build_definitions(load_tenant("default")).resolve_job_def("claims_processing_job")
     assert job.tags == location_job.tags
     with dg.instance_for_test() as instance:
-        result = job.execute_in_process(
-            instance=instance, run_config={"ops": {"raw_claims": {"config": {"business_date": "2026-11-25"}}}}
-        )
+        result = job.execute_in_process(instance=instance, partition_key="2026-11-25")
     assert result.success
     assert result.output_for_node("routed_claims").height > 0
 

@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 
 from klikkflow_pipelines.paths import tenant_home
+from klikkflow_pipelines.workflows.onboarding.assets import CUSTOMER_DROPS
 from klikkflow_pipelines.workflows.onboarding.sample_data import write_sample_drops
 from resources.warehouse import WarehouseResource
 
@@ -42,20 +43,25 @@ def _customer(ref: str, email: str, signup: str, **extra: str) -> dict[str, str]
     return {**row, **extra}
 
 
-def _materialize(defs, group_assets, resources, instance, paths=None) -> dg.ExecuteInProcessResult:
-    config = {"ops": {"raw_customer_drops": {"config": {"paths": [str(p) for p in paths or []]}}}}
+def _materialize(
+    defs, group_assets, resources, instance, paths, partition="drop"
+) -> dg.ExecuteInProcessResult:
+    """One run of the onboarding assets for one drop partition, reading ``paths``."""
+    instance.add_dynamic_partitions(CUSTOMER_DROPS.name, [partition])
+    config = {"ops": {"raw_customer_drops": {"config": {"paths": [str(p) for p in paths]}}}}
     return dg.materialize(
         [*group_assets("customer_onboarding"), *defs.asset_checks],
         resources=resources,
         instance=instance,
         run_config=config,
+        partition_key=partition,
         selection=dg.AssetSelection.groups("customer_onboarding"),
     )
 
 
 def test_every_onboarding_asset_materializes_on_sample_drops(defs, group_assets, resources, instance) -> None:
     files = write_sample_drops(_inbox())
-    result = _materialize(defs, group_assets, resources, instance)
+    result = _materialize(defs, group_assets, resources, instance, files)
     assert result.success
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {
@@ -139,8 +145,9 @@ def test_second_drop_upserts_the_warehouse(defs, group_assets, resources, instan
         [_customer("C1", "a@example.com", "2026-01-01"), _customer("C2", "b@example.com", "2026-01-01")],
     )
     second.write_text(json.dumps(_customer("C2-new", "b@example.com", "2026-02-01", last_name="berg")) + "\n")
-    assert _materialize(defs, group_assets, resources, instance, [first]).success
-    assert _materialize(defs, group_assets, resources, instance, [second]).success
+    # The later drop first: a stored customer is only replaced by a later signup, whatever the order.
+    assert _materialize(defs, group_assets, resources, instance, [second], "b.json").success
+    assert _materialize(defs, group_assets, resources, instance, [first], "a.csv").success
     stored = resources["warehouse"].read_frame(
         "SELECT customer_ref, email, last_name FROM customers ORDER BY customer_ref"
     )
@@ -169,11 +176,12 @@ def test_drop_missing_columns_fails_with_file_name(defs, group_assets, resources
     bad = _inbox() / "only_email.csv"
     bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_text("email\na@example.com\n")
+    instance.add_dynamic_partitions(CUSTOMER_DROPS.name, ["only_email.csv"])
     result = dg.materialize(
         group_assets("customer_onboarding"),
         resources=resources,
         instance=instance,
-        run_config={"ops": {"raw_customer_drops": {"config": {"paths": [str(bad)]}}}},
+        partition_key="only_email.csv",
         raise_on_error=False,
         selection=["raw_customer_drops"],
     )

@@ -12,11 +12,10 @@ def always_fails() -> None:
 
 
 def test_report_counts_runs_rows_and_failures(defs, group_assets, resources, instance) -> None:
-    claims_config = {"ops": {"raw_claims": {"config": {"business_date": "2026-11-25"}}}}
     for _ in range(2):
         assert (
             defs.resolve_job_def("claims_processing_job")
-            .execute_in_process(instance=instance, run_config=claims_config)
+            .execute_in_process(instance=instance, partition_key="2026-11-25")
             .success
         )
     failing = dg.define_asset_job(
