@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from klikkflow_pipelines.gateway.graphql_limits import GraphQLLimits
 from klikkflow_pipelines.paths import klikkflow_home
 
 
@@ -46,6 +47,15 @@ class GatewaySettings(BaseModel):
     metrics_token: str | None = None
     require_mfa: bool = False
     tenant_reload_seconds: float = 5.0
+    #: Worker threads for blocking work of requests (database, GraphQL parsing), so the event loop
+    #: keeps answering while the database is slow or a document is large.
+    worker_threads: int = Field(default=16, ge=1)
+    #: Bounds every GraphQL document before it is expanded or reaches Dagster (400 when exceeded):
+    #: 100,000 bytes, 10,000 tokens, depth 30, 100 aliases, 10,000 fields with fragments expanded,
+    #: 50 repeats of one field in a selection. The Dagster 1.13 UI's largest queries stay at about
+    #: a tenth of each (see graphql_limits.GraphQLLimits). ``KLIKKFLOW_GATEWAY_GRAPHQL_MAX_<NAME>``
+    #: (BYTES, TOKENS, DEPTH, ALIASES, FIELDS, REPEATS) overrides one.
+    graphql_limits: GraphQLLimits = GraphQLLimits()
     oidc: OidcSettings | None = None
 
     @property
@@ -78,6 +88,19 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number of seconds (e.g. 5), not {value!r}") from None
 
 
+def _graphql_limits(env: Mapping[str, str]) -> GraphQLLimits:
+    values: dict[str, int] = {}
+    for name in ("bytes", "tokens", "depth", "aliases", "fields", "repeats"):
+        variable = f"KLIKKFLOW_GATEWAY_GRAPHQL_MAX_{name.upper()}"
+        value = env.get(variable, "").strip()
+        if not value:
+            continue
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{variable} must be a positive whole number (e.g. 100000), not {value!r}")
+        values[f"max_{name}"] = int(value)
+    return GraphQLLimits(**values)
+
+
 def settings_from_env() -> GatewaySettings:
     """Settings from the environment; local defaults keep state under ``$KLIKKFLOW_HOME``.
 
@@ -107,5 +130,6 @@ def settings_from_env() -> GatewaySettings:
         metrics_token=env.get("KLIKKFLOW_METRICS_TOKEN") or None,
         require_mfa=env.get("KLIKKFLOW_GATEWAY_REQUIRE_MFA", "").lower() in ("1", "true", "yes"),
         tenant_reload_seconds=_seconds(env, "KLIKKFLOW_GATEWAY_TENANT_RELOAD_SECONDS", 5.0),
+        graphql_limits=_graphql_limits(env),
         oidc=oidc,
     )
