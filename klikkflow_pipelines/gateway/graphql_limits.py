@@ -67,13 +67,19 @@ def parse_bounded(query: str, limits: GraphQLLimits) -> DocumentNode:
     if size > limits.max_bytes:
         raise DocumentTooCostly(f"the document has {size} bytes; the limit is {limits.max_bytes}")
     try:
-        return parse(query, no_location=True, max_tokens=limits.max_tokens)
+        return parse(query, no_location=True, max_tokens=limits.max_tokens, max_comments=limits.max_tokens)
     except RecursionError:
-        raise DocumentTooCostly("the document nests too deeply to parse") from None
+        raise DocumentTooCostly(
+            f"selections nest deeper than {limits.max_depth} levels (the limit)"
+        ) from None
     except GraphQLError as error:
-        if "more than" in error.message and "tokens" in error.message:
+        if "nested too deeply" in error.message:
             raise DocumentTooCostly(
-                f"the document has more than {limits.max_tokens} tokens (the limit)"
+                f"selections nest deeper than {limits.max_depth} levels (the limit)"
+            ) from None
+        if "more than" in error.message and ("tokens" in error.message or "comments" in error.message):
+            raise DocumentTooCostly(
+                f"the document has more than {limits.max_tokens} tokens or comments (the limit)"
             ) from None
         raise
 
@@ -163,5 +169,7 @@ def measure(document: DocumentNode, limits: GraphQLLimits) -> DocumentCost:
                         "fragments are expanded (the limit)"
                     )
     except RecursionError:
-        raise DocumentTooCostly("fragments or selections nest too deeply") from None
+        raise DocumentTooCostly(
+            f"fragments or selections nest deeper than {limits.max_depth} levels (the limit)"
+        ) from None
     return DocumentCost(depth=depth, fields=fields, aliases=aliases)
