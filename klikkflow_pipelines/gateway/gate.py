@@ -275,17 +275,22 @@ class TenantGate:
                     answers.append(json.loads(answer))
             return strip_stacks_from_body(answer) if strip else answer
 
-        await app(scope, receive, tap_json_response(send, rewrite, gw.offload))
-        for launch in launch_outcomes(launches, answers[0] if answers else None):
-            await gw.audit_async(
-                tenant_id,
-                principal.username,
-                "run.launch",
-                launch.get("job") or launch["mutation"],
-                "success" if launch["run_ids"] or launch.get("backfill_id") else "failure",
-                source_address(scope),
-                {**launch, **({"token_id": principal.token_id} if principal.via_token else {})},
-            )
+        async def audit_launches() -> None:
+            for launch in launch_outcomes(launches, answers[0] if answers else None):
+                succeeded = bool(launch["run_ids"] or launch.get("backfill_id"))
+                await gw.audit_async(
+                    tenant_id,
+                    principal.username,
+                    "run.launch",
+                    launch.get("job") or launch["mutation"],
+                    "success" if succeeded else "failure",
+                    source_address(scope),
+                    {**launch, **({"token_id": principal.token_id} if principal.via_token else {})},
+                )
+
+        await app(
+            scope, receive, tap_json_response(send, rewrite, gw.offload, audit_launches if launches else None)
+        )
 
     def _throttle(self, principal: Principal, tenant_id: str) -> float:
         """Take a token from the user's and the tenant's buckets: 0 when allowed, else seconds to wait."""

@@ -45,10 +45,17 @@ def _content_type(message: Message) -> str:
     return ""
 
 
-def tap_json_response(send: Send, rewrite: Callable[[bytes], bytes], offload: Offload) -> Send:
+def tap_json_response(
+    send: Send,
+    rewrite: Callable[[bytes], bytes],
+    offload: Offload,
+    before_send: Callable[[], Awaitable[None]] | None = None,
+) -> Send:
     """A ``send`` that collects a JSON answer and sends ``rewrite(body)`` instead (run in a thread).
 
-    ``rewrite`` returns the body to send (the same bytes when nothing changes).
+    ``rewrite`` returns the body to send (the same bytes when nothing changes);
+    ``before_send`` runs after it and before the client gets anything (an audit
+    write, so no run id reaches a client before the audit log has it).
     Non-JSON answers and anything after the body pass through unchanged.
     """
     start: Message | None = None
@@ -73,6 +80,8 @@ def tap_json_response(send: Send, rewrite: Callable[[bytes], bytes], offload: Of
             return
         body = await offload(rewrite, b"".join(chunks))
         chunks.clear()
+        if before_send is not None:
+            await before_send()
         assert start is not None
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
