@@ -9,7 +9,6 @@ run look-ups, audit appends) runs in the gateway's worker threads
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +18,6 @@ from urllib.parse import quote, urlsplit
 from starlette.types import Message, Receive, Scope, Send
 
 from klikkflow_pipelines.gateway.asgi_io import (
-    graphql_params_of,
     read_body,
     replay_receive,
     send_json,
@@ -28,7 +26,8 @@ from klikkflow_pipelines.gateway.asgi_io import (
 )
 from klikkflow_pipelines.gateway.dagster_mount import ROLE_STATE_KEY
 from klikkflow_pipelines.gateway.file_routes import file_route_verdict, is_file_route
-from klikkflow_pipelines.gateway.graphql_authz import Decision, authorize_document
+from klikkflow_pipelines.gateway.graphql_authz import Decision
+from klikkflow_pipelines.gateway.graphql_request import document_digest, inspect_frame, inspect_request
 from klikkflow_pipelines.gateway.graphql_responses import (
     strip_stacks_from_body,
     strip_stacks_from_websocket,
@@ -47,19 +46,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_GRAPHQL_BODY = 4 * 1024 * 1024  # document plus variables, for HTTP bodies and websocket frames
 MFA_REQUIRED = "two-factor sign-in is required: enroll at /account/mfa"
 TOO_COSTLY = "GRAPHQL_DOCUMENT_TOO_COSTLY"
-EXCERPT_CHARS = 300
 WS_MESSAGE_TOO_BIG = 1009
-
-
-def document_digest(query: Any) -> dict[str, Any]:
-    """What the audit keeps of a document: its SHA-256, size and a bounded excerpt."""
-    text = query if isinstance(query, str) else ""
-    data = text.encode("utf-8", errors="replace")
-    return {
-        "document_sha256": hashlib.sha256(data).hexdigest(),
-        "document_bytes": len(data),
-        "document_excerpt": text[:EXCERPT_CHARS],
-    }
 
 
 class TenantGate:
@@ -152,7 +139,7 @@ class TenantGate:
                 await self._deny(scope, send, tenant_id, 403, "csrf", "cross-origin websocket refused")
                 return
             if not role_at_least(role, "admin"):
-                send = strip_stacks_from_websocket(send)
+                send = strip_stacks_from_websocket(send, gw.offload)
             await app(scope, self._guard_websocket(scope, receive, send, tenant_id, principal, role), send)
             return
         await self._http(scope, receive, send, tenant_id, principal, role, app)
@@ -235,7 +222,13 @@ class TenantGate:
             receive = replay_receive(body, receive)
         content_type = header(scope, b"content-type") or ""
         params, problem, decision = await gw.offload(
-            _inspect, method, content_type, scope["query_string"], body, role, gw.settings.graphql_limits
+            inspect_request,
+            method,
+            content_type,
+            scope["query_string"],
+            body,
+            role,
+            gw.settings.graphql_limits,
         )
         if problem:
             await self._deny(scope, send, tenant_id, 400, "malformed", problem)
@@ -348,7 +341,7 @@ class TenantGate:
                     self.gw.metrics.denials.labels(tenant_id, "too_costly").inc()
                     await send({"type": "websocket.close", "code": WS_MESSAGE_TOO_BIG})
                     return {"type": "websocket.disconnect", "code": WS_MESSAGE_TOO_BIG}
-                data, decision = await self.gw.offload(_inspect_frame, text, role, limits)
+                data, decision = await self.gw.offload(inspect_frame, text, role, limits)
                 if not isinstance(data, dict) or data.get("type") not in (
                     "connection_init",
                     "start",
@@ -381,29 +374,6 @@ class TenantGate:
                 )
 
         return _receive
-
-
-def _inspect(
-    method: str, content_type: str, query_string: bytes, body: bytes, role: str, limits: Any
-) -> tuple[dict[str, Any], str | None, Decision | None]:
-    """Read the GraphQL parameters of a request and authorize its document (in a worker thread)."""
-    params, problem = graphql_params_of(method, content_type, query_string, body)
-    if problem or (params.get("query") is None and method == "GET"):
-        return params, problem, None
-    return params, None, authorize_document(params.get("query"), role, limits)
-
-
-def _inspect_frame(text: str, role: str, limits: Any) -> tuple[Any, Decision | None]:
-    """Decode a graphql-ws frame and authorize the document a ``start`` frame carries (in a worker thread)."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return None, None
-    if not isinstance(data, dict) or data.get("type") != "start":
-        return data, None
-    if not isinstance(data.get("payload"), dict):
-        data["payload"] = {}
-    return data, authorize_document(data["payload"].get("query"), role, limits)
 
 
 def _operation_error(message: dict[str, Any], reason: str) -> str:

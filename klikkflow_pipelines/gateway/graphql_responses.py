@@ -103,18 +103,14 @@ def strip_stacks_from_body(body: bytes) -> bytes:
     return json.dumps(value).encode() if strip_stacks(value) else body
 
 
-def strip_stacks_from_websocket(send: Send) -> Send:
-    """A websocket ``send`` that empties stack traces in the GraphQL frames it sends."""
+def strip_stacks_from_websocket(send: Send, offload: Offload) -> Send:
+    """A websocket ``send`` that empties stack traces in the GraphQL frames it sends (decoded in a thread)."""
 
     async def _send(message: Message) -> None:
         text = message.get("text") if message["type"] == "websocket.send" else None
         if text and '"stack"' in text:
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError:
-                value = None
-            if value is not None and strip_stacks(value):
-                message = {**message, "text": json.dumps(value)}
+            stripped = await offload(strip_stacks_from_body, text.encode())
+            message = {**message, "text": stripped.decode()}
         await send(message)
 
     return _send
