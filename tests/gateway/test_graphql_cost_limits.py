@@ -92,6 +92,15 @@ def server_seconds(live_gateway: LiveGateway, route: str) -> tuple[float, float]
     return total, count
 
 
+def too_costly_denials(live_gateway: LiveGateway) -> float:
+    """How many acme requests the gateway refused as too costly (the metric the browser test watches)."""
+    labels = {"tenant": "acme", "reason": "too_costly"}
+    return (
+        live_gateway.gateway.metrics.registry.get_sample_value("klikkflow_gateway_denials_total", labels)
+        or 0.0
+    )
+
+
 @pytest.mark.parametrize("attack", list(HOSTILE))
 def test_costly_documents_are_refused_fast_while_healthz_answers(
     live_gateway: LiveGateway, attack: str
@@ -100,7 +109,7 @@ def test_costly_documents_are_refused_fast_while_healthz_answers(
     client.timeout = httpx.Timeout(20)
     with healthz_prober(live_gateway.url) as latencies:
         time.sleep(0.1)
-        before = server_seconds(live_gateway, "graphql")
+        before, denied = server_seconds(live_gateway, "graphql"), too_costly_denials(live_gateway)
         response = graphql(client, "acme", HOSTILE[attack])
         after = server_seconds(live_gateway, "graphql")
         time.sleep(0.1)
@@ -108,7 +117,7 @@ def test_costly_documents_are_refused_fast_while_healthz_answers(
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "GRAPHQL_DOCUMENT_TOO_COSTLY" and "limit" in error["message"]
     assert "data" not in response.json()
-    assert after[1] == before[1] + 1
+    assert after[1] == before[1] + 1 and too_costly_denials(live_gateway) == denied + 1
     assert after[0] - before[0] < SERVER_BUDGET, f"refusal took {after[0] - before[0]:.3f} s of server time"
     assert latencies and max(latencies) < HEALTHZ_BUDGET, max(latencies, default=None)
 
