@@ -35,7 +35,8 @@ def build_resources(tenant: TenantConfig) -> dict[str, object]:
         if os.environ.get("KLIKKFLOW_WAREHOUSE_URL")
         else f"sqlite:///{home / 'warehouse.db'}"
     )
-    storage_dir = os.environ.get("KLIKKFLOW_STORAGE_DIR") or str(home / "storage")
+    # Not under the instance's storage/ (compute logs), which the webserver serves as files.
+    storage_dir = os.environ.get("KLIKKFLOW_STORAGE_DIR") or str(home / "frames")
     frames = ParquetFrameIOManager(base_dir=storage_dir)
     if os.environ.get(TENANT_KEY_ENV):
         secrets = SecretsResource(tenant_key=dg.EnvVar(TENANT_KEY_ENV))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,8 @@ from klikkflow_pipelines.gateway.store import GatewayStore, TokenRecord
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant_file
 
 log = logging.getLogger("klikkflow.gateway")
+MAX_AUDIT_TARGET = 200
+MAX_AUDIT_DETAILS = 8192
 
 
 def _file_stamp(path: str | None) -> tuple[int, int] | None:
@@ -99,6 +103,7 @@ class Gateway:
         self._totp_enabled: dict[str, tuple[bool, float]] = {}  # username -> (enabled, checked at)
         self._tenant_stamps = {tid: _file_stamp(t.source_path) for tid, t in self.tenants.items()}
         self._tenants_checked_at = time.monotonic()
+        self._limiter: anyio.CapacityLimiter | None = None
         self.gate = TenantGate(self)
         # Signed webhooks (HMAC per workflow, no session) for the tenants this gateway serves.
         hooks = create_webhook_app(
@@ -124,6 +129,16 @@ class Gateway:
             await self.gate(scope, receive, send, tenant_id)
             return
         await self.web(scope, receive, send)
+
+    async def offload(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking call (database, parsing) in a worker thread, at most ``worker_threads`` at once.
+
+        Keeps the event loop free: ``/healthz``, static files and other tenants'
+        requests are answered while a slow database or a large document is handled.
+        """
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.settings.worker_threads)
+        return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
 
     # identity ----------------------------------------------------------------
     def roles_for(self, identities: list[str], groups: list[str], is_owner: bool) -> dict[str, str]:
@@ -255,18 +270,37 @@ class Gateway:
         source: str,
         details: dict[str, Any] | None = None,
     ) -> None:
-        """Append to a tenant's audit log (the platform log for unknown tenants) off the event loop."""
+        """Append to a tenant's audit log (the platform log for unknown tenants) off the event loop.
+
+        The target and details are bounded (:func:`bounded_details`): what a
+        request sends never makes an audit row large.
+        """
         audit = self.audit_logs.get(tenant_id, self.platform_audit)
 
         def _write() -> None:
             audit.append(
                 actor=actor,
                 action=action,
-                target=target,
+                target=target[:MAX_AUDIT_TARGET],
                 outcome=outcome,
                 source=source,
-                details=details,
+                details=bounded_details(details),
                 tenant=tenant_id,
             )
 
-        await anyio.to_thread.run_sync(_write)
+        await self.offload(_write)
+
+
+def bounded_details(details: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``details``, or its SHA-256 and a bounded excerpt when its JSON exceeds ``MAX_AUDIT_DETAILS``."""
+    if details is None:
+        return None
+    text = json.dumps(details, default=str, sort_keys=True)
+    if len(text) <= MAX_AUDIT_DETAILS:
+        return details
+    return {
+        "truncated": True,
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "size": len(text),
+        "excerpt": text[: MAX_AUDIT_DETAILS // 4],
+    }

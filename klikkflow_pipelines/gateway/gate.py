@@ -1,18 +1,39 @@
-"""The tenant gate: authentication, tenant isolation, rate limits, CSRF and GraphQL RBAC
-in front of each tenant's Dagster app, for HTTP and websocket requests."""
+"""The tenant gate: authentication, tenant isolation, rate limits, CSRF, GraphQL limits and RBAC,
+file-route checks and audit in front of each tenant's Dagster app, for HTTP and websocket requests.
+
+Blocking work (session and token look-ups, parsing and authorizing documents,
+run look-ups, audit appends) runs in the gateway's worker threads
+(:meth:`Gateway.offload`), never on the event loop.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from starlette.types import Message, Receive, Scope, Send
 
+from klikkflow_pipelines.gateway.asgi_io import (
+    read_body,
+    replay_receive,
+    send_json,
+    send_simple,
+    source_address,
+)
 from klikkflow_pipelines.gateway.dagster_mount import ROLE_STATE_KEY
-from klikkflow_pipelines.gateway.graphql_authz import Decision, authorize_document
+from klikkflow_pipelines.gateway.file_routes import file_route_verdict, is_file_route
+from klikkflow_pipelines.gateway.graphql_authz import Decision
+from klikkflow_pipelines.gateway.graphql_request import document_digest, inspect_frame, inspect_request
+from klikkflow_pipelines.gateway.graphql_responses import (
+    strip_stacks_from_body,
+    strip_stacks_from_websocket,
+    tap_json_response,
+)
+from klikkflow_pipelines.gateway.launch_audit import LAUNCH_FIELDS, launch_outcomes, launch_requests
 from klikkflow_pipelines.gateway.metrics import route_class
 from klikkflow_pipelines.gateway.principal import Principal, header
 from klikkflow_pipelines.gateway.ratelimit import retry_after_header
@@ -22,82 +43,10 @@ if TYPE_CHECKING:
     from klikkflow_pipelines.gateway.app import Gateway
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MAX_GRAPHQL_BODY = 4 * 1024 * 1024
+MAX_GRAPHQL_BODY = 4 * 1024 * 1024  # document plus variables, for HTTP bodies and websocket frames
 MFA_REQUIRED = "two-factor sign-in is required: enroll at /account/mfa"
-
-
-async def send_simple(
-    send: Send, status: int, body: bytes, content_type: bytes, extra: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    """Send a complete HTTP response."""
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    headers += [(b"cache-control", b"no-store"), *(extra or [])]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def send_json(
-    send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    """Send a GraphQL-shaped JSON error (no data)."""
-    body = json.dumps({"errors": [{"message": message}]}).encode()
-    await send_simple(send, status, body, b"application/json", extra)
-
-
-def source_address(scope: Scope) -> str:
-    """The client address of a request."""
-    client = scope.get("client")
-    return client[0] if client else ""
-
-
-async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body (None when larger than ``limit``)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b""
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def replay_receive(body: bytes, receive: Receive) -> Receive:
-    """A receive callable that yields the buffered body once, then defers to the real one."""
-    sent = False
-
-    async def _receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return _receive
-
-
-def graphql_query_of(
-    method: str, content_type: str, query_string: bytes, body: bytes
-) -> tuple[Any, str | None]:
-    """The query text Dagster's GraphQL endpoint would execute (mirrors its parsing), or an error."""
-    params = parse_qs(query_string.decode("latin-1"))
-    from_params = params.get("query", [None])[-1]
-    if method == "POST" and "application/json" in content_type:
-        try:
-            data = json.loads(body or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return None, "request body is not valid JSON"
-        if not isinstance(data, dict):
-            return None, "batched or non-object GraphQL requests are not accepted"
-        return data.get("query"), None
-    if method == "POST" and "application/graphql" in content_type:
-        return body.decode("utf-8", errors="replace"), None
-    return from_params, None
+TOO_COSTLY = "GRAPHQL_DOCUMENT_TOO_COSTLY"
+WS_MESSAGE_TOO_BIG = 1009
 
 
 class TenantGate:
@@ -124,18 +73,25 @@ class TenantGate:
             self.gw.metrics.observe_request(known, route, str(status), time.perf_counter() - started)
 
     async def _deny(
-        self, scope: Scope, send: Send, tenant_id: str, status: int, reason: str, message: str
+        self,
+        scope: Scope,
+        send: Send,
+        tenant_id: str,
+        status: int,
+        reason: str,
+        message: str,
+        code: str | None = None,
     ) -> None:
         known = tenant_id if tenant_id in self.gw.tenant_apps else "unknown"
         self.gw.metrics.denials.labels(known, reason).inc()
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 4000 + status % 1000 if status != 401 else 4401})
             return
-        await send_json(send, status, message)
+        await send_json(send, status, message, code=code)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, tenant_id: str) -> None:
         gw = self.gw
-        principal = gw.authenticate(scope)
+        principal = await gw.offload(gw.authenticate, scope)
         if principal is None:
             accept = header(scope, b"accept") or ""
             if scope["type"] == "http" and scope["method"] == "GET" and "text/html" in accept:
@@ -146,18 +102,11 @@ class TenantGate:
                 return
             await self._deny(scope, send, tenant_id, 401, "unauthenticated", "sign in first")
             return
-        if gw.mfa_enrollment_due(principal):
+        if gw.settings.require_mfa and await gw.offload(gw.mfa_enrollment_due, principal):
             if scope["type"] == "http" and scope["method"] == "GET":
                 await send_simple(send, 302, b"", b"text/plain", [(b"location", b"/account/mfa")])
                 return
-            await self._deny(
-                scope,
-                send,
-                tenant_id,
-                403,
-                "mfa_required",
-                "two-factor sign-in is required: enroll at /account/mfa",
-            )
+            await self._deny(scope, send, tenant_id, 403, "mfa_required", MFA_REQUIRED)
             return
         role = principal.role_for(tenant_id)
         app = gw.tenant_apps.get(tenant_id)
@@ -189,6 +138,8 @@ class TenantGate:
             if not principal.via_token and not gw.same_origin(scope):
                 await self._deny(scope, send, tenant_id, 403, "csrf", "cross-origin websocket refused")
                 return
+            if not role_at_least(role, "admin"):
+                send = strip_stacks_from_websocket(send, gw.offload)
             await app(scope, self._guard_websocket(scope, receive, send, tenant_id, principal, role), send)
             return
         await self._http(scope, receive, send, tenant_id, principal, role, app)
@@ -207,35 +158,19 @@ class TenantGate:
         method = scope["method"]
         csrf_ok = principal.via_token or gw.csrf_ok(scope, principal)
         if scope["path"].rstrip("/").endswith("/graphql"):
-            body = b""
-            if method == "POST":
-                body = await read_body(receive, MAX_GRAPHQL_BODY)
-                if body is None:
-                    await send_json(send, 413, "GraphQL request too large")
-                    return
-                receive = replay_receive(body, receive)
-            query, problem = graphql_query_of(
-                method, header(scope, b"content-type") or "", scope["query_string"], body
-            )
-            if problem:
-                await self._deny(scope, send, tenant_id, 400, "malformed", problem)
-                return
-            if query is None and method == "GET":
-                await app(scope, receive, send)  # GraphiQL page or Dagster's own "no query" answer
-                return
-            decision = authorize_document(query, role)
-            if decision.mutations and not csrf_ok:
-                await self._audit_graphql(scope, tenant_id, principal, decision, "denied", "csrf")
-                await self._deny(scope, send, tenant_id, 403, "csrf", "CSRF check failed")
-                return
-            if not decision.allowed:
-                await self._audit_graphql(scope, tenant_id, principal, decision, "denied", decision.reason)
-                await self._deny(scope, send, tenant_id, 403, "rbac", f"forbidden: {decision.reason}")
-                return
-            if decision.mutations:
-                await self._audit_graphql(scope, tenant_id, principal, decision, "allowed", "")
-            await app(scope, receive, send)
+            await self._graphql(scope, receive, send, tenant_id, principal, role, app, csrf_ok)
             return
+        rest = scope["path"][len(f"/t/{tenant_id}") :]
+        if is_file_route(rest):
+            workspace = gw.workspaces.get(tenant_id)
+            instance = getattr(workspace, "instance", None)
+            verdict = await gw.offload(file_route_verdict, rest, role, instance)
+            if not verdict.allowed:
+                await gw.audit_async(
+                    tenant_id, principal.username, "file.download", rest, "denied", source_address(scope)
+                )
+                await self._deny(scope, send, tenant_id, verdict.status, "file", verdict.message)
+                return
         if method not in SAFE_METHODS:
             if not csrf_ok:
                 await self._deny(scope, send, tenant_id, 403, "csrf", "CSRF check failed")
@@ -261,6 +196,95 @@ class TenantGate:
             )
         await app(scope, receive, send)
 
+    async def _graphql(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        tenant_id: str,
+        principal: Principal,
+        role: str,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        csrf_ok: bool,
+    ) -> None:
+        """Limits, CSRF and RBAC for one GraphQL request; stack traces kept from non-admins;
+        launches audited with what Dagster created."""
+        gw = self.gw
+        method = scope["method"]
+        body = b""
+        if method == "POST":
+            body = await read_body(receive, MAX_GRAPHQL_BODY)
+            if body is None:
+                await self._deny(
+                    scope, send, tenant_id, 413, "too_costly", "GraphQL request too large", TOO_COSTLY
+                )
+                return
+            receive = replay_receive(body, receive)
+        content_type = header(scope, b"content-type") or ""
+        params, problem, decision = await gw.offload(
+            inspect_request,
+            method,
+            content_type,
+            scope["query_string"],
+            body,
+            role,
+            gw.settings.graphql_limits,
+        )
+        if problem:
+            await self._deny(scope, send, tenant_id, 400, "malformed", problem)
+            return
+        query = params.get("query")
+        if query is None and method == "GET":
+            await app(scope, receive, send)  # GraphiQL page or Dagster's own "no query" answer
+            return
+        if decision.too_costly:
+            await self._audit_graphql(scope, tenant_id, principal, decision, "denied", decision.reason, query)
+            await self._deny(scope, send, tenant_id, 400, "too_costly", decision.reason, TOO_COSTLY)
+            return
+        if decision.mutations and not csrf_ok:
+            await self._audit_graphql(scope, tenant_id, principal, decision, "denied", "csrf", query)
+            await self._deny(scope, send, tenant_id, 403, "csrf", "CSRF check failed")
+            return
+        if not decision.allowed:
+            await self._audit_graphql(scope, tenant_id, principal, decision, "denied", decision.reason, query)
+            await self._deny(scope, send, tenant_id, 403, "rbac", f"forbidden: {decision.reason}")
+            return
+        if decision.mutations:
+            await self._audit_graphql(scope, tenant_id, principal, decision, "allowed", "", query)
+        launches = []
+        if LAUNCH_FIELDS.intersection(decision.mutations):
+            launches = launch_requests(
+                decision.document, params.get("variables"), params.get("operationName")
+            )
+        strip = not role_at_least(role, "admin")
+        if not strip and not launches:
+            await app(scope, receive, send)
+            return
+        answers: list[Any] = []
+
+        def rewrite(answer: bytes) -> bytes:
+            if launches:
+                with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
+                    answers.append(json.loads(answer))
+            return strip_stacks_from_body(answer) if strip else answer
+
+        async def audit_launches() -> None:
+            for launch in launch_outcomes(launches, answers[0] if answers else None):
+                succeeded = bool(launch["run_ids"] or launch.get("backfill_id"))
+                await gw.audit_async(
+                    tenant_id,
+                    principal.username,
+                    "run.launch",
+                    launch.get("job") or launch["mutation"],
+                    "success" if succeeded else "failure",
+                    source_address(scope),
+                    {**launch, **({"token_id": principal.token_id} if principal.via_token else {})},
+                )
+
+        await app(
+            scope, receive, tap_json_response(send, rewrite, gw.offload, audit_launches if launches else None)
+        )
+
     def _throttle(self, principal: Principal, tenant_id: str) -> float:
         """Take a token from the user's and the tenant's buckets: 0 when allowed, else seconds to wait."""
         gw = self.gw
@@ -277,17 +301,23 @@ class TenantGate:
         decision: Decision,
         outcome: str,
         reason: str,
+        query: Any,
     ) -> None:
-        details = {"mutations": list(decision.mutations), "required_role": decision.required_role}
+        details: dict[str, Any] = {
+            "mutations": list(decision.mutations[:20]),
+            "required_role": decision.required_role,
+            **document_digest(query),
+        }
         if reason:
             details["reason"] = reason
         if principal.via_token:
             details["token_id"] = principal.token_id
+        action = "graphql.refused" if decision.too_costly else "graphql.mutation"
         await self.gw.audit_async(
             tenant_id,
             principal.username,
-            "graphql.mutation",
-            ",".join(decision.mutations) or "(none)",
+            action,
+            ",".join(decision.mutations[:20]) or "(none)",
             outcome,
             source_address(scope),
             details,
@@ -296,7 +326,8 @@ class TenantGate:
     def _guard_websocket(
         self, scope: Scope, receive: Receive, send: Send, tenant_id: str, principal: Principal, role: str
     ) -> Receive:
-        """Wrap ``receive`` so every GraphQL operation started over the socket is authorized first."""
+        """Wrap ``receive`` so every GraphQL operation started over the socket is bounded and authorized."""
+        limits = self.gw.settings.graphql_limits
 
         async def _receive() -> Message:
             while True:
@@ -306,10 +337,11 @@ class TenantGate:
                 text = message.get("text")
                 if text is None:
                     text = (message.get("bytes") or b"").decode("utf-8", errors="replace")
-                try:
-                    data = json.loads(text)
-                except json.JSONDecodeError:
-                    data = None
+                if len(text) > MAX_GRAPHQL_BODY:
+                    self.gw.metrics.denials.labels(tenant_id, "too_costly").inc()
+                    await send({"type": "websocket.close", "code": WS_MESSAGE_TOO_BIG})
+                    return {"type": "websocket.disconnect", "code": WS_MESSAGE_TOO_BIG}
+                data, decision = await self.gw.offload(inspect_frame, text, role, limits)
                 if not isinstance(data, dict) or data.get("type") not in (
                     "connection_init",
                     "start",
@@ -326,16 +358,20 @@ class TenantGate:
                     reason = f"rate limit exceeded; retry after {retry_after_header(wait)} s"
                     await send({"type": "websocket.send", "text": _operation_error(data, reason)})
                     continue
-                payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
-                decision = authorize_document(payload.get("query"), role)
+                query = data["payload"].get("query")
                 if decision.allowed:
                     if decision.mutations:
-                        await self._audit_graphql(scope, tenant_id, principal, decision, "allowed", "")
+                        await self._audit_graphql(scope, tenant_id, principal, decision, "allowed", "", query)
                     return message
-                self.gw.metrics.denials.labels(tenant_id, "rbac").inc()
-                await self._audit_graphql(scope, tenant_id, principal, decision, "denied", decision.reason)
-                error = _operation_error(data, f"forbidden: {decision.reason}")
-                await send({"type": "websocket.send", "text": error})
+                kind = "too_costly" if decision.too_costly else "rbac"
+                self.gw.metrics.denials.labels(tenant_id, kind).inc()
+                await self._audit_graphql(
+                    scope, tenant_id, principal, decision, "denied", decision.reason, query
+                )
+                prefix = "" if decision.too_costly else "forbidden: "
+                await send(
+                    {"type": "websocket.send", "text": _operation_error(data, prefix + decision.reason)}
+                )
 
         return _receive
 

@@ -63,8 +63,21 @@ def open_gateway(
 
 
 def serve(host: str = "127.0.0.1", port: int = 3000, settings: GatewaySettings | None = None) -> None:
-    """Run the gateway with uvicorn until interrupted."""
+    """Run the gateway with uvicorn until interrupted.
+
+    Websocket frames larger than the gateway's GraphQL request limit are refused by
+    uvicorn before they are buffered (its default would take 16 MiB).
+    """
     import uvicorn
 
+    from klikkflow_pipelines.gateway.gate import MAX_GRAPHQL_BODY
+
     with open_gateway(settings) as gateway:
-        uvicorn.run(gateway, host=host, port=port, log_level="info", proxy_headers=False)
+        uvicorn.run(
+            gateway,
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=False,
+            ws_max_size=MAX_GRAPHQL_BODY + 64 * 1024,
+        )

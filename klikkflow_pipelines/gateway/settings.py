@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.keyfiles import read_or_create_key_file
+from klikkflow_pipelines.gateway.graphql_limits import GraphQLLimits
 from klikkflow_pipelines.paths import klikkflow_home
 
 
@@ -48,6 +49,15 @@ class GatewaySettings(BaseModel):
     group_role_max_age_seconds: float = 24 * 3600.0
     oidc_pending_per_address: int = 30
     purge_interval_seconds: float = 300.0
+    #: Worker threads for blocking work of requests (database, GraphQL parsing), so the event loop
+    #: keeps answering while the database is slow or a document is large.
+    worker_threads: int = Field(default=16, ge=1)
+    #: Bounds every GraphQL document before it is expanded or reaches Dagster (400 when exceeded):
+    #: 100,000 bytes, 10,000 tokens, depth 30, 100 aliases, 10,000 fields with fragments expanded,
+    #: 50 repeats of one field in a selection. The Dagster 1.13 UI's largest queries stay at about
+    #: a tenth of each (see graphql_limits.GraphQLLimits). ``KLIKKFLOW_GATEWAY_GRAPHQL_MAX_<NAME>``
+    #: (BYTES, TOKENS, DEPTH, ALIASES, FIELDS, REPEATS) overrides one.
+    graphql_limits: GraphQLLimits = GraphQLLimits()
     oidc: OidcSettings | None = None
 
     @property
@@ -68,6 +78,19 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"{name} must be a number of seconds (e.g. 5), not {value!r}") from None
+
+
+def _graphql_limits(env: Mapping[str, str]) -> GraphQLLimits:
+    values: dict[str, int] = {}
+    for name in ("bytes", "tokens", "depth", "aliases", "fields", "repeats"):
+        variable = f"KLIKKFLOW_GATEWAY_GRAPHQL_MAX_{name.upper()}"
+        value = env.get(variable, "").strip()
+        if not value:
+            continue
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{variable} must be a positive whole number (e.g. 100000), not {value!r}")
+        values[f"max_{name}"] = int(value)
+    return GraphQLLimits(**values)
 
 
 def settings_from_env() -> GatewaySettings:
@@ -111,5 +134,6 @@ def settings_from_env() -> GatewaySettings:
         tenant_reload_seconds=_seconds(env, "KLIKKFLOW_GATEWAY_TENANT_RELOAD_SECONDS", 5.0),
         group_role_max_age_seconds=_seconds(env, "KLIKKFLOW_GATEWAY_GROUP_ROLE_MAX_AGE", 24 * 3600.0),
         purge_interval_seconds=_seconds(env, "KLIKKFLOW_GATEWAY_PURGE_SECONDS", 300.0),
+        graphql_limits=_graphql_limits(env),
         oidc=oidc,
     )

@@ -42,7 +42,7 @@ oidc_groups:
 """
 
 CODE_LOCATION = '''\
-"""A small code location for gateway tests: an asset, a job, a schedule and a sensor."""
+"""A small code location for gateway tests: assets (one partitioned), a job, a schedule and a sensor."""
 import dagster as dg
 
 
@@ -51,9 +51,14 @@ def orders() -> int:
     return 42
 
 
+@dg.asset(partitions_def=dg.StaticPartitionsDefinition(["north", "south"]))
+def regional_orders() -> int:
+    return 7
+
+
 orders_job = dg.define_asset_job("orders_job", selection=["orders"])
 defs = dg.Definitions(
-    assets=[orders],
+    assets=[orders, regional_orders],
     jobs=[orders_job],
     schedules=[dg.ScheduleDefinition(name="orders_daily", job=orders_job, cron_schedule="0 6 * * *")],
     sensors=[dg.SensorDefinition(name="orders_sensor", job=orders_job, evaluation_fn=lambda _: None)],
@@ -94,7 +99,7 @@ def variant_gateway(
         gw = live_gateway.gateway
         port = free_port()
         settings = gw.settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}", **changes})
-        variant = Gateway(settings, gw.tenants, gw.tenant_apps, gw.audit_logs, gw.store)
+        variant = Gateway(settings, gw.tenants, gw.tenant_apps, gw.audit_logs, gw.store, gw.workspaces)
         with serve_app(variant, port) as url:
             yield LiveGateway(url=url, gateway=variant, oidc=live_gateway.oidc, home=live_gateway.home)
 

@@ -128,3 +128,21 @@ def test_another_site_cannot_frame_the_sign_in_page(  # type: ignore[no-untyped-
     assert gateway_frame is not None
     assert gateway_frame.query_selector("input[name=password]") is None  # the browser refused to show it
     context.close()
+
+
+def test_dagster_ui_pages_stay_within_the_graphql_limits(browser, live_gateway: LiveGateway) -> None:  # type: ignore[no-untyped-def]
+    """The real UI's queries (run list, asset graph, launchpad, automation) pass the document limits."""
+    registry = live_gateway.gateway.metrics.registry
+    labels = {"tenant": "acme", "reason": "too_costly"}
+    before = registry.get_sample_value("klikkflow_gateway_denials_total", labels) or 0.0
+    page = sign_in_and_open_asset(browser, live_gateway, "ada")
+    queries: list[str] = []
+    page.on("request", lambda request: queries.append(request.url) if "/graphql" in request.url else None)
+    for path in ("runs", "asset-groups", "locations/acme/jobs/orders_job/playground", "automation"):
+        page.goto(f"{live_gateway.url}/t/acme/{path}")
+        page.wait_for_load_state("networkidle")
+    page.close()
+    assert any("LaunchpadRootQuery" in url for url in queries) and any(
+        "RunsFeedRootQuery" in url for url in queries
+    )
+    assert (registry.get_sample_value("klikkflow_gateway_denials_total", labels) or 0.0) == before

@@ -68,3 +68,39 @@ def test_unknown_mutations_and_bad_documents_are_denied() -> None:
     assert "unparseable" in authorize_document("mutation {", "admin").reason
     assert not authorize_document("", "admin").allowed
     assert not authorize_document(None, "admin").allowed  # type: ignore[arg-type]
+
+
+def test_doubling_fragments_are_counted_never_expanded() -> None:
+    """Attack: ``mutation { ...F60 }`` where each fragment spreads the one below twice (2^60 fields)."""
+    import time
+
+    from klikkflow_pipelines.gateway.graphql_limits import GraphQLLimits, measure, parse_bounded
+
+    levels = " ".join(f"fragment F{i} on Mutation {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, 61))
+    document = f"mutation {{ ...F60 }} fragment F0 on Mutation {{ setNuxSeen }} {levels}"
+    unbounded = GraphQLLimits(max_fields=2**62, max_repeats=2**62)
+    started = time.perf_counter()
+    cost = measure(parse_bounded(document, unbounded), unbounded)
+    assert cost.fields == 2**60 and cost.depth == 1
+    assert time.perf_counter() - started < 0.1
+    decision = authorize_document(document, "admin")
+    assert decision.too_costly and not decision.allowed and "limit" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("document", "limit"),
+    [
+        ("{ " + "a " * 20 + "}", {"max_repeats": 10}),
+        ("{ " + " ".join(f"x{i}: a" for i in range(20)) + " }", {"max_aliases": 10}),
+        ("{ a { b { c { d } } } }", {"max_depth": 3}),
+        ("{ a b c d e f }", {"max_fields": 5}),
+        ("{ a b c d e f }", {"max_tokens": 5}),
+        ("{ a b c d e f }", {"max_bytes": 10}),
+    ],
+)
+def test_each_limit_refuses_with_a_clear_reason(document: str, limit: dict[str, int]) -> None:
+    from klikkflow_pipelines.gateway.graphql_limits import GraphQLLimits
+
+    assert authorize_document(document, "viewer", GraphQLLimits()).allowed
+    decision = authorize_document(document, "viewer", GraphQLLimits(**limit))
+    assert decision.too_costly and "limit" in decision.reason, decision
