@@ -220,11 +220,27 @@ class GatewayStore:
                 select(totp_secrets.c.ciphertext).where(totp_secrets.c.username == username)
             ).scalar()
 
-    def activate_totp(self, username: str, ciphertext: str, last_step: int, code_hashes: list[str]) -> None:
+    def activate_totp(
+        self, username: str, ciphertext: str, last_step: int, code_hashes: list[str], replaces: str | None
+    ) -> bool:
         """In one transaction: make ``ciphertext`` the user's TOTP secret, enable TOTP, replace the
-        recovery codes. The last used step never goes back (no code of the window is usable twice)."""
+        recovery codes; only while the stored secret is still ``replaces`` (None: none yet), so of two
+        enrolments racing, also on two gateway processes, one wins and the other changes nothing
+        (False). The last used step never goes back (no code of the window is usable twice)."""
         with self.engine.begin() as conn:
-            self._put_totp_secret(conn, username, ciphertext)
+            if replaces is None:
+                insert = dialect_insert(self.engine)(totp_secrets).values(
+                    username=username, ciphertext=ciphertext, created_at=time.time()
+                )
+                swapped = conn.execute(insert.on_conflict_do_nothing()).rowcount
+            else:
+                swapped = conn.execute(
+                    update(totp_secrets)
+                    .where(totp_secrets.c.username == username, totp_secrets.c.ciphertext == replaces)
+                    .values(ciphertext=ciphertext, created_at=time.time())
+                ).rowcount
+            if swapped != 1:
+                return False
             conn.execute(
                 update(users)
                 .where(users.c.username == username)
@@ -237,6 +253,7 @@ class GatewayStore:
                 )
             )
             self._replace_recovery_codes(conn, username, code_hashes)
+        return True
 
     def encrypt_clear_totp_secret(self, username: str, clear: str, ciphertext: str) -> None:
         """Replace a clear TOTP secret of an old row by its encrypted form (no-op if it changed meanwhile)."""
