@@ -19,6 +19,7 @@ from klikkflow_pipelines.config_errors import ConfigError
 from klikkflow_pipelines.events.signing import webhook_secret
 from klikkflow_pipelines.events.webhook_app import create_webhook_app
 from klikkflow_pipelines.gateway.accounts import Accounts
+from klikkflow_pipelines.gateway.forwarded import TrustedProxies
 from klikkflow_pipelines.gateway.gate import TenantGate, origin_of
 from klikkflow_pipelines.gateway.housekeeping import periodic_purge
 from klikkflow_pipelines.gateway.metrics import GatewayMetrics
@@ -112,7 +113,9 @@ class Gateway:
                 self.store, settings.purge_interval_seconds, settings.group_role_max_age_seconds
             ),
         )
-        self._with_headers = SecurityHeaders(self._dispatch, https=settings.secure_cookies)
+        self._with_headers = SecurityHeaders(
+            TrustedProxies(self._dispatch, settings.trusted_proxies), https=settings.secure_cookies
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._with_headers(scope, receive, send)

@@ -124,3 +124,67 @@ def test_failures_from_concurrent_processes_are_all_counted(fresh_database) -> N
         assert throttles[0].wait("zed", "10.0.0.9", 1_000_000.0) > 0  # the 50th failure was counted
         for store in stores:
             store.engine.dispose()
+
+
+PROXY = "127.0.0.71"  # the reverse proxy (ingress) in front of the gateway, by its loopback address
+
+
+def via_proxy(live: LiveGateway, client_address: str) -> httpx.Client:
+    """A client whose requests reach the gateway through the proxy, which appends the client's address."""
+    return httpx.Client(
+        base_url=live.url,
+        timeout=30,
+        transport=httpx.HTTPTransport(local_address=PROXY),
+        headers={"x-forwarded-for": client_address},
+    )
+
+
+def test_behind_a_trusted_proxy_one_client_cannot_lock_out_the_others(
+    live_gateway: LiveGateway, variant_gateway
+) -> None:
+    """Attack: behind an ingress every request came from the proxy's address, so one client spraying
+    wrong passwords (or failing on one account) held off everybody's sign-in, the owner's too."""
+    live_gateway.gateway.accounts.create_user("ingrid", PASSWORD)
+    with variant_gateway(trusted_proxies=(f"{PROXY}/32",)) as live:
+        attacker = via_proxy(live, "203.0.113.5")
+        statuses = [sign_in(attacker, name, WRONG).status_code for name in ["ingrid"] * 6 + ["x"] * 24]
+        assert statuses[-1] == 429
+        assert sign_in(via_proxy(live, "198.51.100.7"), "ingrid", PASSWORD).status_code == 303
+        entries = [e for e in live.gateway.platform_audit.entries() if e.actor == "ingrid"]
+        assert {e.source for e in entries} >= {"203.0.113.5", "198.51.100.7"}
+
+
+def test_forwarded_for_is_honoured_only_from_a_trusted_proxy_and_only_its_own_entry(
+    live_gateway: LiveGateway, variant_gateway
+) -> None:
+    """Attack: X-Forwarded-For spoofing. A client sends a new made-up address with every attempt to
+    get a fresh throttle source each time: directly (the peer is no trusted proxy), or through the
+    proxy (which appends the real address: only the right-most untrusted entry counts)."""
+    gw = live_gateway.gateway
+    gw.accounts.create_user("xavier", PASSWORD)
+    free = gw.settings.max_failed_logins
+
+    def statuses(client_for) -> list[int]:  # type: ignore[no-untyped-def]
+        return [sign_in(client_for(i), "xavier", WRONG).status_code for i in range(free + 2)]
+
+    direct = statuses(lambda i: live_gateway.client(headers={"x-forwarded-for": f"10.9.8.{i}"}))
+    assert direct[-1] == 429, direct
+    with variant_gateway(trusted_proxies=(f"{PROXY}/32",)) as live:
+        spoofed = statuses(lambda i: via_proxy(live, f"10.9.7.{i}, 192.0.2.44"))
+        assert spoofed[-1] == 429, spoofed
+        assert sign_in(via_proxy(live, "192.0.2.45"), "xavier", PASSWORD).status_code == 303
+
+
+def test_a_malformed_trusted_proxy_setting_is_refused_with_its_name(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from klikkflow_pipelines.gateway.settings import settings_from_env
+
+    monkeypatch.setenv("KLIKKFLOW_GATEWAY_SECRET", "k" * 48)
+    monkeypatch.setenv("KLIKKFLOW_GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.5 ,fd00::/8")
+    assert settings_from_env().trusted_proxies == ("10.0.0.0/8", "192.168.1.5/32", "fd00::/8")
+    monkeypatch.setenv("KLIKKFLOW_GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8,ingress.local")
+    try:
+        settings_from_env()
+    except ValueError as error:
+        assert "KLIKKFLOW_GATEWAY_TRUSTED_PROXIES" in str(error) and "ingress.local" in str(error)
+    else:
+        raise AssertionError("a host name was accepted as a trusted proxy")
