@@ -37,7 +37,8 @@ from klikkflow_pipelines.gateway.roles import resolve_roles
 from klikkflow_pipelines.gateway.security_headers import SecurityHeaders
 from klikkflow_pipelines.gateway.sessions import CSRF_HEADER, SESSION_COOKIE, SessionManager
 from klikkflow_pipelines.gateway.settings import GatewaySettings
-from klikkflow_pipelines.gateway.store import GatewayStore, TokenRecord
+from klikkflow_pipelines.gateway.store import GatewayStore
+from klikkflow_pipelines.gateway.token_store import TokenRecord
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant_file
 
 log = logging.getLogger("klikkflow.gateway")

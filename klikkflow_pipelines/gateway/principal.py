@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from klikkflow_pipelines.gateway.roles import role_at_least
-from klikkflow_pipelines.gateway.store import GatewayStore, SessionRecord, TokenRecord, sha256_hex
+from klikkflow_pipelines.gateway.store import GatewayStore, SessionRecord, sha256_hex
+from klikkflow_pipelines.gateway.token_store import TokenRecord
 
 TOKEN_PREFIX = "kft_"
 
@@ -73,7 +74,7 @@ def token_principal(
     so a role change, removal from the tenant or a lost group disables the creator's tokens too."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    record = store.find_token(sha256_hex(token))
+    record = store.tokens.find(sha256_hex(token))
     if record is None or record.revoked or record.expires_at <= time.time():
         return None
     if not role_at_least(current_role(record), record.role):

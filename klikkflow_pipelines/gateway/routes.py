@@ -322,7 +322,7 @@ def build_routes(gw: Gateway) -> list[Route]:
                 audit(request, principal.username, "token.create", "denied", target=f"{tenant}:{role}")
                 return forbidden("you cannot grant a role above your own in that tenant")
             new_token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-            token_id = gw.store.insert_token(
+            token_id = gw.store.tokens.insert(
                 sha256_hex(new_token), name, principal.session, tenant, role, days * 86400.0
             )
             audit(
@@ -337,7 +337,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         html = render(
             "tokens.html",
             title="API tokens",
-            tokens=gw.store.list_tokens(principal.username),
+            tokens=gw.store.tokens.of_user(principal.username),
             roles=principal.roles,
             csrf=principal.session.csrf_token,
             new_token=new_token,
@@ -350,7 +350,7 @@ def build_routes(gw: Gateway) -> list[Route]:
             return RedirectResponse("/login", status_code=303)
         if await form_with_csrf(request, principal) is None:
             return forbidden("CSRF check failed")
-        token = gw.store.revoke_token(int(request.path_params["token_id"]), principal.username)
+        token = gw.store.tokens.revoke(int(request.path_params["token_id"]), principal.username)
         if token is None:
             return PlainTextResponse("no such token", status_code=404)
         audit(

@@ -50,11 +50,11 @@ def _upgrade(url: str) -> None:
     tables = ("gateway_api_tokens", "gateway_oidc_transactions")
     columns = {t: {c["name"] for c in inspect(store.engine).get_columns(t)} for t in tables}
     assert "method" in columns["gateway_api_tokens"] and "source" in columns["gateway_oidc_transactions"]
-    old = store.find_token("h")
+    old = store.tokens.find("h")
     assert old is not None and old.method == "" and not old.via_sso  # legacy token of a local account
     session = SessionRecord("s", "ada", "oidc", ["oidc:ada"], [], {}, False, False, "c", 0.0, 9e9)
-    store.insert_token("h2", "new", session, "acme", "viewer", 60)
-    assert store.find_token("h2").via_sso
+    store.tokens.insert("h2", "new", session, "acme", "viewer", 60)
+    assert store.tokens.find("h2").via_sso
     store.signin.insert_transaction("st", "n", "v", "b", "/", "127.0.0.1")
     assert store.signin.pending("127.0.0.1")[0] == 1
     store.engine.dispose()
