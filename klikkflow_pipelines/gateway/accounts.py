@@ -113,7 +113,7 @@ class Accounts:
     def check_password(self, username: str, password: str, source: str = "") -> PasswordResult:
         """Verify a password from ``source`` (the client address); unknown names are treated exactly
         like accounts with a wrong password, also by the throttle."""
-        wait = self.throttle.wait(username, source)
+        wait = self.throttle.attempt(username, source)  # counted as failed until it has passed
         if wait > 0:
             return PasswordResult("throttled", retry_after=wait)
         user = self.store.get_user(username)
@@ -124,25 +124,20 @@ class Accounts:
                 raise VerificationError("unknown user")
             _hasher.verify(user["password_hash"], password)
         except (VerificationError, InvalidHashError):
-            self.throttle.failed(username, source)
             return PasswordResult("bad")
         if _hasher.check_needs_rehash(user["password_hash"]):
             self.store.upsert_user(username, password_hash=_hasher.hash(password))
-        if not user["totp_enabled"]:
-            self.throttle.succeeded(username, source)
+        self.throttle.passed(username, source, complete=not user["totp_enabled"])
         return PasswordResult("ok", mfa_required=bool(user["totp_enabled"]))
 
-    def retry_after(self, username: str, source: str) -> float:
-        """Seconds until ``source`` may try a password or code for ``username`` again (0: now)."""
-        return self.throttle.wait(username, source)
-
-    def record_failure(self, username: str, source: str) -> None:
-        """Count a failed second factor (or current code) like a failed password."""
-        self.throttle.failed(username, source)
+    def begin_attempt(self, username: str, source: str) -> float:
+        """Start a try of a second factor (or current code) from ``source``, throttled like a password:
+        seconds to wait (0: go on; the try counts as failed until :meth:`record_success`)."""
+        return self.throttle.attempt(username, source)
 
     def record_success(self, username: str, source: str) -> None:
         """End the back-off of ``username`` from ``source`` after a complete sign-in."""
-        self.throttle.succeeded(username, source)
+        self.throttle.passed(username, source, complete=True)
 
     # TOTP ----------------------------------------------------------------------
     def totp_enabled(self, username: str) -> bool:
@@ -175,17 +170,17 @@ class Accounts:
         if step is None:
             raise EnrollmentError("Wrong code from the authenticator app.")
         if self.totp_enabled(username):
-            if self.retry_after(username, source) > 0:
+            if self.begin_attempt(username, source) > 0:
                 raise EnrollmentError("Too many wrong codes: try again in a few minutes.")
             current_ok = self.verify_totp(username, current_code, now) or (
                 "-" in current_code and self.use_recovery_code(username, current_code)
             )
             if not current_ok:
-                self.record_failure(username, source)
                 raise EnrollmentError(
                     "Two-factor sign-in is on: give a current code of your present authenticator "
                     "(or a recovery code) to replace it."
                 )
+            self.throttle.passed(username, source, complete=False)
             replaces = self.store.get_totp_ciphertext(username)  # the code may have encrypted a clear one
         codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODE_COUNT)]
         ciphertext = self._box(self._secrets).seal(secret, f"totp\0{username}")

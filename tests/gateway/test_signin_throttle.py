@@ -12,7 +12,7 @@ import httpx
 from klikkflow_pipelines.gateway.store import GatewayStore
 
 from .conftest import LiveGateway
-from .helpers import PASSWORD, sign_in
+from .helpers import PASSWORD, login_form_csrf, sign_in
 
 WRONG = "wrong password!"
 
@@ -89,39 +89,41 @@ def test_back_off_doubles_per_account_and_source_and_a_success_resets_it(tmp_pat
     throttle = SigninThrottle(GatewayStore(f"sqlite:///{tmp_path / 'gw.db'}"), free_failures=3)
     now = 1_000_000.0
     for _ in range(3):
-        assert throttle.wait("ann", "10.0.0.1", now) == 0
-        throttle.failed("ann", "10.0.0.1", now)
+        assert throttle.attempt("ann", "10.0.0.1", now) == 0  # tried (and counted as failed)
     waits = []
     for _ in range(4):
-        wait = throttle.wait("ann", "10.0.0.1", now)
+        wait = throttle.attempt("ann", "10.0.0.1", now)  # held off: not tried, not counted
         waits.append(wait)
         now += wait
-        throttle.failed("ann", "10.0.0.1", now)
+        assert throttle.attempt("ann", "10.0.0.1", now) == 0
     assert waits[0] > 0 and waits[1:] == [2 * w for w in waits[:-1]]
-    assert throttle.wait("ann", "10.0.0.2", now) == 0  # another source is not held off
-    now += throttle.wait("ann", "10.0.0.1", now)
-    throttle.succeeded("ann", "10.0.0.1")
-    assert throttle.wait("ann", "10.0.0.1", now) == 0
+    assert throttle.attempt("ann", "10.0.0.2", now) == 0  # another source is not held off
+    now += throttle.attempt("ann", "10.0.0.1", now)
+    assert throttle.attempt("ann", "10.0.0.1", now) == 0
+    throttle.passed("ann", "10.0.0.1", complete=True, now=now)
+    assert throttle.attempt("ann", "10.0.0.1", now) == 0
 
 
 def test_failures_from_concurrent_processes_are_all_counted(fresh_database) -> None:  # type: ignore[no-untyped-def]
-    """Two gateway processes share the platform database: no failure is lost between them."""
+    """Two gateway processes share the platform database: no try is lost between them, and tries at
+    the same moment on both get no further than the back-off allows."""
     from klikkflow_pipelines.gateway.signin_throttle import SigninThrottle
 
     with fresh_database("throttle") as url:
         stores = [GatewayStore(url), GatewayStore(url)]
         throttles = [SigninThrottle(store, free_failures=50, source_failures=1000) for store in stores]
+        tried: list[bool] = []
 
         def hammer(throttle) -> None:  # type: ignore[no-untyped-def]
-            for _ in range(25):
-                throttle.failed("zed", "10.0.0.9", 1_000_000.0)
+            for _ in range(30):
+                tried.append(throttle.attempt("zed", "10.0.0.9", 1_000_000.0) == 0)
 
         threads = [threading.Thread(target=hammer, args=(t,)) for t in throttles]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        assert throttles[0].wait("zed", "10.0.0.9", 1_000_000.0) > 0  # the 50th failure was counted
+        assert tried.count(True) == 50  # every try counted once, none past the 50th
         for store in stores:
             store.engine.dispose()
 
@@ -188,3 +190,31 @@ def test_a_malformed_trusted_proxy_setting_is_refused_with_its_name(monkeypatch)
         assert "KLIKKFLOW_GATEWAY_TRUSTED_PROXIES" in str(error) and "ingress.local" in str(error)
     else:
         raise AssertionError("a host name was accepted as a trusted proxy")
+
+
+def test_concurrent_wrong_passwords_get_no_more_tries_than_the_back_off_allows(
+    live_gateway: LiveGateway,
+) -> None:
+    """Attack (race): send many wrong passwords for one account at the same moment. Each was checked
+    against the back-off before any failure had been counted, so all were tried: a burst per back-off
+    period instead of one try."""
+    gw = live_gateway.gateway
+    gw.accounts.create_user("conny", PASSWORD)
+    free, burst = gw.settings.max_failed_logins, 16
+    clients = [from_address(live_gateway, "127.0.0.81") for _ in range(burst)]
+    forms = [login_form_csrf(client) for client in clients]
+    start = threading.Barrier(burst)
+    statuses: list[int] = []
+
+    def guess(i: int) -> None:
+        start.wait()
+        data = {"username": "conny", "password": f"guess {i}", "csrf_token": forms[i], "next": "/"}
+        statuses.append(clients[i].post("/login", data=data).status_code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(burst)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses.count(401) == free and statuses.count(429) == burst - free, sorted(statuses)
+    assert sign_in(clients[0], "conny", PASSWORD).status_code == 429
