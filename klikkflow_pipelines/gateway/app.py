@@ -98,7 +98,8 @@ class Gateway:
             OidcClient(settings.oidc, settings.public_url + "/auth/callback") if settings.oidc else None
         )
         self.public_origin = origin_of(settings.public_url)
-        self._totp_enabled: dict[str, tuple[bool, float]] = {}  # username -> (enabled, checked at)
+        # local account name -> (exists, TOTP enabled, checked at), re-read every session_cache_seconds
+        self._local_accounts: dict[str, tuple[bool, bool, float]] = {}
         self._tenant_stamps = {tid: _file_stamp(t.source_path) for tid, t in self.tenants.items()}
         self._tenants_checked_at = time.monotonic()
         self.gate = TenantGate(self)
@@ -171,13 +172,20 @@ class Gateway:
         """The caller of a request (session cookie or Bearer token), or None.
 
         A session whose roles no longer match the tenant configuration (a role
-        change) is revoked here and treated as signed out.
+        change), or of a local account that no longer exists, is revoked here and
+        treated as signed out.
         """
         token = bearer_token(scope)
         if token is not None:
             return token_principal(self.store, token, self._token_role)
         record = self.sessions.load(cookie(scope, SESSION_COOKIE))
         if record is None:
+            return None
+        if record.method == "local" and not self._local_account(record.username)[0]:
+            self.sessions.revoke(record.id_hash)
+            self.platform_audit.append(
+                actor=record.username, action="session.revoked", target="account deleted", outcome="success"
+            )
             return None
         current = self.roles_for(record.identities, record.groups, record.is_owner)
         if current != record.roles:
@@ -209,17 +217,21 @@ class Gateway:
         session = principal.session
         if not self.settings.require_mfa or session is None or session.method != "local":
             return False
+        return not self._local_account(principal.username)[1]
+
+    def _local_account(self, username: str) -> tuple[bool, bool]:
+        """(exists, TOTP enabled) of a local account, read at most every ``session_cache_seconds``."""
         now = time.monotonic()
-        enabled, checked_at = self._totp_enabled.get(principal.username, (False, -1e9))
+        exists, enabled, checked_at = self._local_accounts.get(username, (False, False, -1e9))
         if now - checked_at > self.settings.session_cache_seconds:
-            user = self.store.get_user(principal.username)
-            enabled = bool(user and user["totp_enabled"])
-            self._totp_enabled[principal.username] = (enabled, now)
-        return not enabled
+            user = self.store.get_user(username)
+            exists, enabled = user is not None, bool(user and user["totp_enabled"])
+            self._local_accounts[username] = (exists, enabled, now)
+        return exists, enabled
 
     def forget_mfa_state(self, username: str) -> None:
         """Re-read a user's MFA enrollment on the next request (after enrolling)."""
-        self._totp_enabled.pop(username, None)
+        self._local_accounts.pop(username, None)
 
     # CSRF --------------------------------------------------------------------
     def same_origin(self, scope: Scope) -> bool:

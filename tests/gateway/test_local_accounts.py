@@ -389,3 +389,23 @@ def test_a_local_account_cannot_take_the_name_of_an_sso_subject(
     with pytest.raises(ValueError, match="oidc:"):
         Accounts(GatewayStore(f"sqlite:///{database}")).create_user(name, PASSWORD)
     assert GatewayStore(f"sqlite:///{database}").get_user(name.strip()) is None
+
+
+def test_session_of_a_deleted_local_account_ends(live_gateway: LiveGateway) -> None:
+    """Attack: an administrator deletes a local account (its row in the platform database); whoever
+    holds one of its sessions kept using it until it expired (8 h)."""
+    from sqlalchemy import delete
+
+    from klikkflow_pipelines.gateway.store import users
+
+    gw = live_gateway.gateway
+    gw.accounts.create_user("delia", PASSWORD)
+    client = live_gateway.login("delia")
+    assert client.get("/").status_code == 200
+    with gw.store.engine.begin() as conn:
+        conn.execute(delete(users).where(users.c.username == "delia"))
+    time.sleep(gw.settings.session_cache_seconds + 0.2)
+    home = client.get("/")
+    assert home.status_code == 302 and home.headers["location"] == "/login"
+    gw.accounts.create_user("delia", PASSWORD)  # an account of that name again: the session stays dead
+    assert client.get("/").status_code == 302
