@@ -116,7 +116,8 @@ class Accounts:
         wait = self.throttle.attempt(username, source)  # counted as failed until it has passed
         if wait > 0:
             return PasswordResult("throttled", retry_after=wait)
-        user = self.store.get_user(username)
+        # a name no account can have (see check_account_name) is not looked up: PostgreSQL refuses NUL
+        user = self.store.get_user(username) if username.isprintable() else None
         try:
             if user is None or not user["password_hash"]:
                 with contextlib.suppress(VerificationError):

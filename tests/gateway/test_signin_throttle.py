@@ -218,3 +218,17 @@ def test_concurrent_wrong_passwords_get_no_more_tries_than_the_back_off_allows(
         thread.join()
     assert statuses.count(401) == free and statuses.count(429) == burst - free, sorted(statuses)
     assert sign_in(clients[0], "conny", PASSWORD).status_code == 429
+
+
+def test_a_name_no_account_can_have_is_answered_like_an_unknown_one_on_postgres(fresh_database) -> None:  # type: ignore[no-untyped-def]
+    """Attack: a user name with a NUL character (``%00`` in the form) made PostgreSQL refuse the
+    account lookup: a 500 instead of the answer every unknown name gets."""
+    from klikkflow_pipelines.gateway.accounts import Accounts
+
+    with fresh_database("gwnul") as url:
+        accounts = Accounts(GatewayStore(url), secret_key="n" * 48)
+        accounts.create_user("nula", PASSWORD)
+        for name in ("nu\x00la", "nula\x00", "\x00"):
+            assert accounts.check_password(name, PASSWORD, "10.0.0.7").status == "bad", repr(name)
+        assert accounts.check_password("nula", PASSWORD, "10.0.0.8").status == "ok"
+        accounts.store.engine.dispose()
