@@ -52,6 +52,16 @@ def _address(text: str) -> Address | None:
     return mapped or address
 
 
+def source_network(address: str) -> str:
+    """What the sign-in throttle and rate limits count as one source: an IPv4 address, or the /64
+    network of an IPv6 address (one subscriber's usual allocation: its 2^64 addresses are one
+    client, not a fresh source per try)."""
+    ip = _address(address)
+    if ip is None or ip.version == 4:
+        return str(ip or address)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
 def client_address(peer: str, forwarded_for: Sequence[str], trusted: Sequence[Network]) -> str:
     """The client's address: ``peer`` unless it is a trusted proxy, else the right-most entry of the
     ``X-Forwarded-For`` values that is not a trusted proxy (a malformed entry ends the walk at the

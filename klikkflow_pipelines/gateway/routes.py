@@ -18,6 +18,7 @@ from starlette.routing import Route
 from klikkflow_pipelines.gateway.forms import read_form
 from klikkflow_pipelines.gateway.forms import run_blocking as _run
 from klikkflow_pipelines.gateway.forms import safe_next as _safe_next
+from klikkflow_pipelines.gateway.forwarded import source_network
 from klikkflow_pipelines.gateway.gate import MFA_REQUIRED
 from klikkflow_pipelines.gateway.mfa_routes import SignInKit, build_mfa_routes
 from klikkflow_pipelines.gateway.oidc import OidcError
@@ -149,7 +150,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         return login_page(request)
 
     def signin_throttled(request: Request) -> Response | None:
-        wait = gw.signin_buckets.take(client_ip(request))
+        wait = gw.signin_buckets.take(source_network(client_ip(request)))
         if wait <= 0:
             return None
         gw.metrics.signin_failures.labels("any", "rate_limit").inc()
@@ -234,7 +235,8 @@ def build_routes(gw: Gateway) -> list[Route]:
         throttled = signin_throttled(request)
         if throttled:
             return throttled
-        pending, oldest = await _run(gw.store.signin.pending, client_ip(request))
+        source = source_network(client_ip(request))  # an IPv6 client's whole /64 is one source
+        pending, oldest = await _run(gw.store.signin.pending, source)
         if pending >= settings.oidc_pending_per_address:  # bounds the rows one address can leave
             gw.metrics.signin_failures.labels("oidc", "pending_limit").inc()
             wait = (oldest or time.time()) + OIDC_TRANSACTION_SECONDS - time.time()
@@ -256,7 +258,7 @@ def build_routes(gw: Gateway) -> list[Route]:
             auth.code_verifier,
             sha256_hex(raw),
             _safe_next(request.query_params.get("next")),
-            client_ip(request),
+            source,
         )
         response = RedirectResponse(auth.url, status_code=302)
         if fresh:

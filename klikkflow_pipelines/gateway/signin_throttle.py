@@ -12,9 +12,10 @@ name lock its owner out. Instead:
   ``source_failures`` per ``max_seconds``; a source at the limit waits until one
   has leaked.
 
-Names that are not accounts are counted exactly like accounts, so throttling
-tells nothing about which accounts exist. Keys are SHA-256 hashes: no user
-name (sometimes a mistyped password) is stored. A try is counted as a failure
+A source is an IPv4 address or an IPv6 /64 network (:func:`~klikkflow_pipelines.gateway.
+forwarded.source_network`). Names that are not accounts are counted exactly like
+accounts, so throttling tells nothing about which accounts exist. Keys are
+SHA-256 hashes: no user name (sometimes a mistyped password) is stored. A try is counted as a failure
 before it is checked and taken back once it passed, under a row lock: tries
 sent at the same moment, also to gateway processes sharing the database, get
 no further than the back-off allows, and every failure counts once.
@@ -26,6 +27,7 @@ import time
 
 from sqlalchemy import Connection, delete, select, update
 
+from klikkflow_pipelines.gateway.forwarded import source_network
 from klikkflow_pipelines.gateway.store import GatewayStore, dialect_insert, sha256_hex, signin_throttle
 
 Row = tuple[float, float, float]  # failures, blocked_until, updated_at
@@ -53,11 +55,11 @@ class SigninThrottle:
 
     @staticmethod
     def _account_key(username: str, source: str) -> str:
-        return sha256_hex(f"account\0{username}\0{source}")
+        return sha256_hex(f"account\0{username}\0{source_network(source)}")
 
     @staticmethod
     def _source_key(source: str) -> str:
-        return sha256_hex(f"source\0{source}")
+        return sha256_hex(f"source\0{source_network(source)}")
 
     def _leaked(self, failures: float, updated_at: float, now: float) -> float:
         return max(0.0, failures - max(0.0, now - updated_at) * self._leak_per_second)

@@ -32,11 +32,13 @@ def test_unknown_and_known_accounts_answer_alike_under_repeated_failures(live_ga
     """Attack: failing repeatedly on a name showed 401 x4 then 423 for real accounts, 401 forever
     otherwise, so the lockout told which accounts exist."""
     live_gateway.gateway.accounts.create_user("kim", PASSWORD)
-    client = from_address(live_gateway, "127.0.0.21")
     shapes: dict[str, list] = {"kim": [], "kim-nobody": []}
     timings: dict[str, list[float]] = {"kim": [], "kim-nobody": []}
-    for _ in range(live_gateway.gateway.settings.max_failed_logins + 2):
-        for name in shapes:
+    # each name from its own address, one after the other: Retry-After counts down from the try that
+    # started the back-off, so both sequences must run alike for their answers to compare
+    for name, address in zip(shapes, ("127.0.0.21", "127.0.0.22"), strict=True):
+        client = from_address(live_gateway, address)
+        for _ in range(live_gateway.gateway.settings.max_failed_logins + 2):
             started = time.perf_counter()
             response = sign_in(client, name, WRONG)
             timings[name].append(time.perf_counter() - started)
@@ -232,3 +234,16 @@ def test_a_name_no_account_can_have_is_answered_like_an_unknown_one_on_postgres(
             assert accounts.check_password(name, PASSWORD, "10.0.0.7").status == "bad", repr(name)
         assert accounts.check_password("nula", PASSWORD, "10.0.0.8").status == "ok"
         accounts.store.engine.dispose()
+
+
+def test_rotating_ipv6_addresses_of_one_network_share_one_source(
+    live_gateway: LiveGateway, variant_gateway
+) -> None:
+    """Attack: an IPv6 client owns a whole /64 (2^64 addresses) and uses a new address for every
+    wrong password, so each try came from a "new" source that had no back-off."""
+    live_gateway.gateway.accounts.create_user("ipsa", PASSWORD)
+    free = live_gateway.gateway.settings.max_failed_logins
+    with variant_gateway(trusted_proxies=(f"{PROXY}/32",)) as live:
+        tries = [sign_in(via_proxy(live, f"2001:db8:1:2::{i:x}"), "ipsa", WRONG) for i in range(free + 2)]
+        assert [t.status_code for t in tries][-1] == 429, [t.status_code for t in tries]
+        assert sign_in(via_proxy(live, "2001:db8:1:3::5"), "ipsa", PASSWORD).status_code == 303
