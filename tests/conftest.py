@@ -55,7 +55,10 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def _serve(app: object, port: int | None = None) -> Iterator[str]:
     port = port or _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # proxy_headers off, as `klikkflow gateway serve` runs it: X-Forwarded-For is the app's to judge
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 30

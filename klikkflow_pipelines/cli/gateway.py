@@ -39,11 +39,15 @@ def add_user(
     ),
 ) -> None:
     """Create a local account (or reset its password); its existing sessions are revoked."""
-    from klikkflow_pipelines.gateway.accounts import Accounts
+    from klikkflow_pipelines.gateway.accounts import Accounts, check_account_name
     from klikkflow_pipelines.gateway.sessions import SessionManager
     from klikkflow_pipelines.gateway.settings import settings_from_env
     from klikkflow_pipelines.gateway.store import GatewayStore
 
+    try:
+        check_account_name(username)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="USERNAME") from None
     settings = settings_from_env()
     store = GatewayStore(settings.database_url)
     try:

@@ -24,6 +24,7 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 TOTP_WINDOW = 1  # accept the current 30 s step and one step either side
 RECOVERY_CODE_COUNT = 10
 MIN_PASSWORD_LENGTH = 12
+SSO_PREFIX = "oidc:"  # identities of SSO users without a verified e-mail: oidc:<subject>
 ENROLLMENT_SECONDS = 900  # a new secret offered on the enrolment page must be confirmed within this
 
 
@@ -48,6 +49,24 @@ class Enrollment:
 
 class EnrollmentError(Exception):
     """A new TOTP secret was not activated; the message tells the user why."""
+
+
+def check_account_name(username: str) -> None:
+    """Raise ValueError (saying why and what to do) for a name a local account must not have: one of
+    the ``oidc:<subject>`` names under which tenant files grant SSO users (member names match
+    case-insensitively), an empty one, or one with surrounding spaces or control characters (the
+    sign-in form strips spaces, so it could never sign in)."""
+    if username.strip().lower().startswith(SSO_PREFIX):
+        raise ValueError(
+            f"account name {username!r}: names starting with {SSO_PREFIX!r} are reserved for single sign-on "
+            f"users (tenant files grant them as {SSO_PREFIX}<subject>); a local account named so would get "
+            "that user's roles. Fix: choose a name without that prefix."
+        )
+    if not username or username != username.strip() or not username.isprintable():
+        raise ValueError(
+            f"account name {username!r}: it is empty, has surrounding spaces or control characters. "
+            "Fix: give the name exactly as the user will type it at sign-in."
+        )
 
 
 def _matching_step(totp: pyotp.TOTP, code: str, now: float, after: int) -> int | None:
@@ -83,7 +102,9 @@ class Accounts:
         self._offers = SecretBox(secret_key, "totp-enrolment") if secret_key else None
 
     def create_user(self, username: str, password: str, owner: bool = False) -> None:
-        """Create or reset a local account (password of at least 12 characters)."""
+        """Create or reset a local account (password of at least 12 characters; the name is checked by
+        :func:`check_account_name`)."""
+        check_account_name(username)
         if len(password) < MIN_PASSWORD_LENGTH:
             raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
         self.store.upsert_user(username, password_hash=_hasher.hash(password), is_owner=owner)
@@ -92,10 +113,11 @@ class Accounts:
     def check_password(self, username: str, password: str, source: str = "") -> PasswordResult:
         """Verify a password from ``source`` (the client address); unknown names are treated exactly
         like accounts with a wrong password, also by the throttle."""
-        wait = self.throttle.wait(username, source)
+        wait = self.throttle.attempt(username, source)  # counted as failed until it has passed
         if wait > 0:
             return PasswordResult("throttled", retry_after=wait)
-        user = self.store.get_user(username)
+        # a name no account can have (see check_account_name) is not looked up: PostgreSQL refuses NUL
+        user = self.store.get_user(username) if username.isprintable() else None
         try:
             if user is None or not user["password_hash"]:
                 with contextlib.suppress(VerificationError):
@@ -103,25 +125,20 @@ class Accounts:
                 raise VerificationError("unknown user")
             _hasher.verify(user["password_hash"], password)
         except (VerificationError, InvalidHashError):
-            self.throttle.failed(username, source)
             return PasswordResult("bad")
         if _hasher.check_needs_rehash(user["password_hash"]):
             self.store.upsert_user(username, password_hash=_hasher.hash(password))
-        if not user["totp_enabled"]:
-            self.throttle.succeeded(username, source)
+        self.throttle.passed(username, source, complete=not user["totp_enabled"])
         return PasswordResult("ok", mfa_required=bool(user["totp_enabled"]))
 
-    def retry_after(self, username: str, source: str) -> float:
-        """Seconds until ``source`` may try a password or code for ``username`` again (0: now)."""
-        return self.throttle.wait(username, source)
-
-    def record_failure(self, username: str, source: str) -> None:
-        """Count a failed second factor (or current code) like a failed password."""
-        self.throttle.failed(username, source)
+    def begin_attempt(self, username: str, source: str) -> float:
+        """Start a try of a second factor (or current code) from ``source``, throttled like a password:
+        seconds to wait (0: go on; the try counts as failed until :meth:`record_success`)."""
+        return self.throttle.attempt(username, source)
 
     def record_success(self, username: str, source: str) -> None:
         """End the back-off of ``username`` from ``source`` after a complete sign-in."""
-        self.throttle.succeeded(username, source)
+        self.throttle.passed(username, source, complete=True)
 
     # TOTP ----------------------------------------------------------------------
     def totp_enabled(self, username: str) -> bool:
@@ -148,25 +165,30 @@ class Accounts:
         secret = self._open_offer(username, binding, sealed)
         if secret is None:
             raise EnrollmentError("This setup form has expired: open the page again to start over.")
+        replaces = self.store.get_totp_ciphertext(username)  # activated only if still the same then
         now = time.time()
         step = _matching_step(pyotp.TOTP(secret), code, now, after=-1)
         if step is None:
             raise EnrollmentError("Wrong code from the authenticator app.")
         if self.totp_enabled(username):
-            if self.retry_after(username, source) > 0:
+            if self.begin_attempt(username, source) > 0:
                 raise EnrollmentError("Too many wrong codes: try again in a few minutes.")
             current_ok = self.verify_totp(username, current_code, now) or (
                 "-" in current_code and self.use_recovery_code(username, current_code)
             )
             if not current_ok:
-                self.record_failure(username, source)
                 raise EnrollmentError(
                     "Two-factor sign-in is on: give a current code of your present authenticator "
                     "(or a recovery code) to replace it."
                 )
+            self.throttle.passed(username, source, complete=False)
+            replaces = self.store.get_totp_ciphertext(username)  # the code may have encrypted a clear one
         codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODE_COUNT)]
         ciphertext = self._box(self._secrets).seal(secret, f"totp\0{username}")
-        self.store.activate_totp(username, ciphertext, step, [sha256_hex(c) for c in codes])
+        if not self.store.activate_totp(username, ciphertext, step, [sha256_hex(c) for c in codes], replaces):
+            raise EnrollmentError(
+                "Two-factor sign-in was set up meanwhile (in another window?): open the page again."
+            )
         return codes
 
     def verify_totp(self, username: str, code: str, now: float | None = None) -> bool:

@@ -21,6 +21,7 @@ from klikkflow_pipelines.config_errors import ConfigError
 from klikkflow_pipelines.events.signing import webhook_secret
 from klikkflow_pipelines.events.webhook_app import create_webhook_app
 from klikkflow_pipelines.gateway.accounts import Accounts
+from klikkflow_pipelines.gateway.forwarded import TrustedProxies
 from klikkflow_pipelines.gateway.gate import TenantGate, origin_of
 from klikkflow_pipelines.gateway.housekeeping import periodic_purge
 from klikkflow_pipelines.gateway.metrics import GatewayMetrics
@@ -38,7 +39,8 @@ from klikkflow_pipelines.gateway.roles import resolve_roles
 from klikkflow_pipelines.gateway.security_headers import SecurityHeaders
 from klikkflow_pipelines.gateway.sessions import CSRF_HEADER, SESSION_COOKIE, SessionManager
 from klikkflow_pipelines.gateway.settings import GatewaySettings
-from klikkflow_pipelines.gateway.store import GatewayStore, TokenRecord
+from klikkflow_pipelines.gateway.store import GatewayStore
+from klikkflow_pipelines.gateway.token_store import TokenRecord
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant_file
 
 log = logging.getLogger("klikkflow.gateway")
@@ -100,7 +102,8 @@ class Gateway:
             OidcClient(settings.oidc, settings.public_url + "/auth/callback") if settings.oidc else None
         )
         self.public_origin = origin_of(settings.public_url)
-        self._totp_enabled: dict[str, tuple[bool, float]] = {}  # username -> (enabled, checked at)
+        # local account name -> (exists, TOTP enabled, checked at), re-read every session_cache_seconds
+        self._local_accounts: dict[str, tuple[bool, bool, float]] = {}
         self._tenant_stamps = {tid: _file_stamp(t.source_path) for tid, t in self.tenants.items()}
         self._tenants_checked_at = time.monotonic()
         self._limiter: anyio.CapacityLimiter | None = None
@@ -117,7 +120,9 @@ class Gateway:
                 self.store, settings.purge_interval_seconds, settings.group_role_max_age_seconds
             ),
         )
-        self._with_headers = SecurityHeaders(self._dispatch, https=settings.secure_cookies)
+        self._with_headers = SecurityHeaders(
+            TrustedProxies(self._dispatch, settings.trusted_proxies), https=settings.secure_cookies
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._with_headers(scope, receive, send)
@@ -182,13 +187,20 @@ class Gateway:
         """The caller of a request (session cookie or Bearer token), or None.
 
         A session whose roles no longer match the tenant configuration (a role
-        change) is revoked here and treated as signed out.
+        change), or of a local account that no longer exists, is revoked here and
+        treated as signed out.
         """
         token = bearer_token(scope)
         if token is not None:
             return token_principal(self.store, token, self._token_role)
         record = self.sessions.load(cookie(scope, SESSION_COOKIE))
         if record is None:
+            return None
+        if record.method == "local" and not self._local_account(record.username)[0]:
+            self.sessions.revoke(record.id_hash)
+            self.platform_audit.append(
+                actor=record.username, action="session.revoked", target="account deleted", outcome="success"
+            )
             return None
         current = self.roles_for(record.identities, record.groups, record.is_owner)
         if current != record.roles:
@@ -220,17 +232,21 @@ class Gateway:
         session = principal.session
         if not self.settings.require_mfa or session is None or session.method != "local":
             return False
+        return not self._local_account(principal.username)[1]
+
+    def _local_account(self, username: str) -> tuple[bool, bool]:
+        """(exists, TOTP enabled) of a local account, read at most every ``session_cache_seconds``."""
         now = time.monotonic()
-        enabled, checked_at = self._totp_enabled.get(principal.username, (False, -1e9))
+        exists, enabled, checked_at = self._local_accounts.get(username, (False, False, -1e9))
         if now - checked_at > self.settings.session_cache_seconds:
-            user = self.store.get_user(principal.username)
-            enabled = bool(user and user["totp_enabled"])
-            self._totp_enabled[principal.username] = (enabled, now)
-        return not enabled
+            user = self.store.get_user(username)
+            exists, enabled = user is not None, bool(user and user["totp_enabled"])
+            self._local_accounts[username] = (exists, enabled, now)
+        return exists, enabled
 
     def forget_mfa_state(self, username: str) -> None:
         """Re-read a user's MFA enrollment on the next request (after enrolling)."""
-        self._totp_enabled.pop(username, None)
+        self._local_accounts.pop(username, None)
 
     # CSRF --------------------------------------------------------------------
     def same_origin(self, scope: Scope) -> bool:

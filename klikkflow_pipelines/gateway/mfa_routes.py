@@ -62,7 +62,7 @@ def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
         if not gw.sessions.tokens_match(record.csrf_token, str(form.get(CSRF_FIELD, ""))):
             return PlainTextResponse("CSRF check failed", status_code=403)
         code, username, source = str(form.get("code", "")), record.username, kit.client_ip(request)
-        wait = await run_blocking(gw.accounts.retry_after, username, source)
+        wait = await run_blocking(gw.accounts.begin_attempt, username, source)
         if wait > 0:
             gw.sessions.revoke(record.id_hash)
             kit.audit(request, username, "signin.throttled", "failure", step="mfa")
@@ -72,8 +72,7 @@ def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
         if not ok and "-" in code:
             ok, how = await run_blocking(gw.accounts.use_recovery_code, username, code), "recovery_code"
         if not ok:
-            gw.metrics.signin_failures.labels("mfa", "bad_code").inc()
-            await run_blocking(gw.accounts.record_failure, username, source)
+            gw.metrics.signin_failures.labels("mfa", "bad_code").inc()  # the try was counted at its start
             kit.audit(request, username, "signin.mfa", "failure")
             return HTMLResponse(
                 render("mfa.html", title=TITLE, csrf=record.csrf_token, error="Wrong code."), status_code=401

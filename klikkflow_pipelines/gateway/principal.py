@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from klikkflow_pipelines.gateway.roles import role_at_least
-from klikkflow_pipelines.gateway.store import GatewayStore, SessionRecord, TokenRecord, sha256_hex
+from klikkflow_pipelines.gateway.store import GatewayStore, SessionRecord, sha256_hex
+from klikkflow_pipelines.gateway.token_store import TokenRecord
 
 TOKEN_PREFIX = "kft_"
 
@@ -73,7 +74,7 @@ def token_principal(
     so a role change, removal from the tenant or a lost group disables the creator's tokens too."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    record = store.find_token(sha256_hex(token))
+    record = store.tokens.find(sha256_hex(token))
     if record is None or record.revoked or record.expires_at <= time.time():
         return None
     if not role_at_least(current_role(record), record.role):
@@ -99,12 +100,15 @@ def token_grants(
     those of the creator's last SSO sign-in when it is at most ``group_max_age``
     seconds old, else none; the groups stored with the token at creation are never
     used. Platform owner: a local account by its account row now, an SSO user by those
-    groups (``owner_groups``).
+    groups (``owner_groups``). A local account that no longer exists grants nothing (the tenant
+    files may still name it).
     """
     now = time.time() if now is None else now
     if not record.via_sso:
         user = store.get_user(record.username)
-        return record.identities, [], bool(user and user["is_owner"])
+        if user is None:
+            return [], [], False
+        return record.identities, [], bool(user["is_owner"])
     subject = next((i for i in record.identities if i.startswith("oidc:")), None)
     last = store.signin.groups_of(subject) if subject else None
     groups = last[0] if last is not None and now - last[1] <= group_max_age else []

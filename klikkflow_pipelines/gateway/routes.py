@@ -18,6 +18,7 @@ from starlette.routing import Route
 from klikkflow_pipelines.gateway.forms import read_form
 from klikkflow_pipelines.gateway.forms import run_blocking as _run
 from klikkflow_pipelines.gateway.forms import safe_next as _safe_next
+from klikkflow_pipelines.gateway.forwarded import source_network
 from klikkflow_pipelines.gateway.gate import MFA_REQUIRED
 from klikkflow_pipelines.gateway.mfa_routes import SignInKit, build_mfa_routes
 from klikkflow_pipelines.gateway.oidc import OidcError
@@ -149,7 +150,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         return login_page(request)
 
     def signin_throttled(request: Request) -> Response | None:
-        wait = gw.signin_buckets.take(client_ip(request))
+        wait = gw.signin_buckets.take(source_network(client_ip(request)))
         if wait <= 0:
             return None
         gw.metrics.signin_failures.labels("any", "rate_limit").inc()
@@ -234,7 +235,8 @@ def build_routes(gw: Gateway) -> list[Route]:
         throttled = signin_throttled(request)
         if throttled:
             return throttled
-        pending, oldest = await _run(gw.store.signin.pending, client_ip(request))
+        source = source_network(client_ip(request))  # an IPv6 client's whole /64 is one source
+        pending, oldest = await _run(gw.store.signin.pending, source)
         if pending >= settings.oidc_pending_per_address:  # bounds the rows one address can leave
             gw.metrics.signin_failures.labels("oidc", "pending_limit").inc()
             wait = (oldest or time.time()) + OIDC_TRANSACTION_SECONDS - time.time()
@@ -256,7 +258,7 @@ def build_routes(gw: Gateway) -> list[Route]:
             auth.code_verifier,
             sha256_hex(raw),
             _safe_next(request.query_params.get("next")),
-            client_ip(request),
+            source,
         )
         response = RedirectResponse(auth.url, status_code=302)
         if fresh:
@@ -322,7 +324,7 @@ def build_routes(gw: Gateway) -> list[Route]:
                 audit(request, principal.username, "token.create", "denied", target=f"{tenant}:{role}")
                 return forbidden("you cannot grant a role above your own in that tenant")
             new_token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-            token_id = gw.store.insert_token(
+            token_id = gw.store.tokens.insert(
                 sha256_hex(new_token), name, principal.session, tenant, role, days * 86400.0
             )
             audit(
@@ -337,7 +339,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         html = render(
             "tokens.html",
             title="API tokens",
-            tokens=gw.store.list_tokens(principal.username),
+            tokens=gw.store.tokens.of_user(principal.username),
             roles=principal.roles,
             csrf=principal.session.csrf_token,
             new_token=new_token,
@@ -350,7 +352,7 @@ def build_routes(gw: Gateway) -> list[Route]:
             return RedirectResponse("/login", status_code=303)
         if await form_with_csrf(request, principal) is None:
             return forbidden("CSRF check failed")
-        token = gw.store.revoke_token(int(request.path_params["token_id"]), principal.username)
+        token = gw.store.tokens.revoke(int(request.path_params["token_id"]), principal.username)
         if token is None:
             return PlainTextResponse("no such token", status_code=404)
         audit(

@@ -16,11 +16,15 @@ from sqlalchemy.exc import DBAPIError
 
 def create_tables(metadata: MetaData, engine: Engine) -> None:
     """Create the missing tables of ``metadata``; when another process creates them at the same
-    time (our ``CREATE`` then fails), check again: they are there now."""
-    try:
-        metadata.create_all(engine)
-    except DBAPIError:
-        metadata.create_all(engine)
+    time (our ``CREATE`` of a table it just made fails), check again. Each failure means the other
+    process made one more table, so one try per table (and a last one) always suffices."""
+    for tries_left in range(len(metadata.tables), -1, -1):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError:
+            if not tries_left:
+                raise
 
 
 def _has_column(engine: Engine, table: Table, name: str) -> bool:

@@ -8,7 +8,9 @@ A tenant's Dagster UI under ``/t/<tenant>/`` keeps its own policy (it needs
 its scripts and already sends ``Cache-Control``/``Referrer-Policy``); it gets a
 second policy that only forbids framing (browsers enforce every policy sent),
 ``X-Frame-Options: DENY`` and ``nosniff``. ``Strict-Transport-Security`` goes
-on everything when the public URL is https.
+on everything when the public URL is https. An app that fails before it answered gets a plain
+500 with these headers here (uvicorn's own 500 would carry none), and the error goes on to the
+server's log.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ TENANT_PREFIX = "/t/"
 NO_FRAMING = "frame-ancestors 'none'"
 PAGE_POLICY = f"default-src 'none'; style-src {STYLE_SOURCE}; base-uri 'none'; {NO_FRAMING}"
 HSTS = "max-age=31536000"
+
+SERVER_ERROR_BODY = b"Internal Server Error"
 
 _COMMON = {"x-frame-options": "DENY", "x-content-type-options": "nosniff"}
 _OWN_PAGES = {
@@ -44,9 +48,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         tenant_page = scope.get("path", "").startswith(TENANT_PREFIX)
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in (_COMMON if tenant_page else _OWN_PAGES).items():
                     headers[name] = value
@@ -56,4 +63,17 @@ class SecurityHeaders:
                     headers["strict-transport-security"] = HSTS
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not started:
+                await send_with_headers(_server_error_start())
+                await send_with_headers({"type": "http.response.body", "body": SERVER_ERROR_BODY})
+            raise
+
+
+def _server_error_start() -> Message:
+    """The start of a plain 500 answer (a new message each time: the headers are added to it)."""
+    headers = [(b"content-type", b"text/plain; charset=utf-8")]
+    headers += [(b"content-length", str(len(SERVER_ERROR_BODY)).encode()), (b"connection", b"close")]
+    return {"type": "http.response.start", "status": 500, "headers": headers}

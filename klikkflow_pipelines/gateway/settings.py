@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from compliance.keyfiles import read_or_create_key_file
+from klikkflow_pipelines.gateway.forwarded import parse_trusted_proxies
 from klikkflow_pipelines.gateway.graphql_limits import GraphQLLimits
 from klikkflow_pipelines.paths import klikkflow_home
 
@@ -58,7 +59,14 @@ class GatewaySettings(BaseModel):
     #: a tenth of each (see graphql_limits.GraphQLLimits). ``KLIKKFLOW_GATEWAY_GRAPHQL_MAX_<NAME>``
     #: (BYTES, TOKENS, DEPTH, ALIASES, FIELDS, REPEATS) overrides one.
     graphql_limits: GraphQLLimits = GraphQLLimits()
+    trusted_proxies: tuple[str, ...] = ()  # reverse proxies whose X-Forwarded-For is believed (CIDRs)
     oidc: OidcSettings | None = None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> tuple[str, ...]:
+        entries = value.split(",") if isinstance(value, str) else value
+        return parse_trusted_proxies(entries, "trusted_proxies")  # type: ignore[arg-type]
 
     @property
     def secure_cookies(self) -> bool:
@@ -114,6 +122,12 @@ def settings_from_env() -> GatewaySettings:
     OIDC sign-in transactions, expired or revoked sessions and outdated group records
     are deleted. At most ``oidc_pending_per_address`` (30) SSO sign-ins per source
     address may await their callback at once.
+
+    ``KLIKKFLOW_GATEWAY_TRUSTED_PROXIES`` (comma-separated addresses or CIDR networks,
+    default none): the reverse proxies in front of the gateway. Only for a connection
+    from one of them is ``X-Forwarded-For`` read, its right-most address that is not a
+    trusted proxy being the client's, for the sign-in throttle, rate limits and audit
+    (:mod:`klikkflow_pipelines.gateway.forwarded`).
     """
     env = os.environ
     oidc = None
@@ -135,5 +149,8 @@ def settings_from_env() -> GatewaySettings:
         group_role_max_age_seconds=_seconds(env, "KLIKKFLOW_GATEWAY_GROUP_ROLE_MAX_AGE", 24 * 3600.0),
         purge_interval_seconds=_seconds(env, "KLIKKFLOW_GATEWAY_PURGE_SECONDS", 300.0),
         graphql_limits=_graphql_limits(env),
+        trusted_proxies=parse_trusted_proxies(
+            env.get("KLIKKFLOW_GATEWAY_TRUSTED_PROXIES", "").split(","), "KLIKKFLOW_GATEWAY_TRUSTED_PROXIES"
+        ),
         oidc=oidc,
     )

@@ -12,22 +12,25 @@ name lock its owner out. Instead:
   ``source_failures`` per ``max_seconds``; a source at the limit waits until one
   has leaked.
 
-Names that are not accounts are counted exactly like accounts, so throttling
-tells nothing about which accounts exist. Keys are SHA-256 hashes: no user
-name (sometimes a mistyped password) is stored. Counts are updated under a row
-lock, so gateway processes sharing the database count every failure once.
+A source is an IPv4 address or an IPv6 /64 network (:func:`~klikkflow_pipelines.gateway.
+forwarded.source_network`). Names that are not accounts are counted exactly like
+accounts, so throttling tells nothing about which accounts exist. Keys are
+SHA-256 hashes: no user name (sometimes a mistyped password) is stored. A try is counted as a failure
+before it is checked and taken back once it passed, under a row lock: tries
+sent at the same moment, also to gateway processes sharing the database, get
+no further than the back-off allows, and every failure counts once.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, select, update
 
+from klikkflow_pipelines.gateway.forwarded import source_network
 from klikkflow_pipelines.gateway.store import GatewayStore, dialect_insert, sha256_hex, signin_throttle
 
-Step = Callable[[float, float, float], tuple[float, float]]  # (failures, blocked_until, updated_at) -> new
+Row = tuple[float, float, float]  # failures, blocked_until, updated_at
 
 FORGET_SECONDS = 24 * 3600  # a key without failures for a day starts from zero
 
@@ -52,31 +55,28 @@ class SigninThrottle:
 
     @staticmethod
     def _account_key(username: str, source: str) -> str:
-        return sha256_hex(f"account\0{username}\0{source}")
+        return sha256_hex(f"account\0{username}\0{source_network(source)}")
 
     @staticmethod
     def _source_key(source: str) -> str:
-        return sha256_hex(f"source\0{source}")
+        return sha256_hex(f"source\0{source_network(source)}")
 
     def _leaked(self, failures: float, updated_at: float, now: float) -> float:
         return max(0.0, failures - max(0.0, now - updated_at) * self._leak_per_second)
 
-    def wait(self, username: str, source: str, now: float | None = None) -> float:
-        """Seconds until ``source`` may try ``username`` again (0: now). Reads only."""
-        now = time.time() if now is None else now
-        wait = 0.0
-        account = self._get(self._account_key(username, source))
-        if account is not None and account[2] >= now - FORGET_SECONDS:
-            wait = max(wait, account[1] - now)
-        by_source = self._get(self._source_key(source))
-        if by_source is not None:
-            excess = self._leaked(by_source[0], by_source[2], now) - self.source_failures + 1
-            wait = max(wait, excess / self._leak_per_second)
-        return max(0.0, wait)
+    def _wait(self, account: Row, by_source: Row, now: float) -> float:
+        """Seconds until the next try, from the account's back-off and the source's count."""
+        wait = account[1] - now if account[2] >= now - FORGET_SECONDS else 0.0
+        excess = self._leaked(by_source[0], by_source[2], now) - self.source_failures + 1
+        return max(0.0, wait, excess / self._leak_per_second)
 
-    def failed(self, username: str, source: str, now: float | None = None) -> None:
-        """Count a failed password or code of ``username`` from ``source``."""
+    def attempt(self, username: str, source: str, now: float | None = None) -> float:
+        """Start one try of a password or code of ``username`` from ``source``: the seconds to wait
+        (nothing counted), or 0 with the try already counted as a failure. Counting before the check
+        runs, under a row lock, lets tries sent at the same moment (also to other gateway processes)
+        pass only as far as the back-off allows; :meth:`passed` takes a good try back."""
         now = time.time() if now is None else now
+        account, by_source = self._account_key(username, source), self._source_key(source)
 
         def account_step(failures: float, _blocked: float, updated_at: float) -> tuple[float, float]:
             failures = (0.0 if updated_at < now - FORGET_SECONDS else failures) + 1
@@ -88,46 +88,65 @@ class SigninThrottle:
         def source_step(failures: float, blocked: float, updated_at: float) -> tuple[float, float]:
             return self._leaked(failures, updated_at, now) + 1, blocked
 
-        forget = now - FORGET_SECONDS
-        self._bump(self._account_key(username, source), now, account_step, forget)
-        self._bump(self._source_key(source), now, source_step, forget)
+        with self.engine.begin() as conn:
+            rows = self._lock(conn, [account, by_source], now)
+            wait = self._wait(rows[account], rows[by_source], now)
+            if wait > 0:
+                return wait
+            self._put(conn, account, account_step(*rows[account]), now)
+            self._put(conn, by_source, source_step(*rows[by_source]), now)
+            self._forget(conn, now - FORGET_SECONDS)
+        return 0.0
 
-    def succeeded(self, username: str, source: str) -> None:
-        """A complete sign-in: that account's back-off from that source ends (the source's count stays,
-        or signing in to one's own account would reset a spray)."""
-        self._clear(self._account_key(username, source))
+    def passed(self, username: str, source: str, complete: bool, now: float | None = None) -> None:
+        """The try started by :meth:`attempt` was good: it no longer counts at the source (or signing in
+        to one's own account would add to a spray count, and a success never resets it). At the
+        account: a ``complete`` sign-in ends its back-off from that source; a password still awaiting
+        its second factor only takes its own count back."""
+        now = time.time() if now is None else now
+        account, by_source = self._account_key(username, source), self._source_key(source)
+        with self.engine.begin() as conn:
+            rows = self._lock(conn, [account, by_source], now)
+            failures, _blocked, updated_at = rows[account]
+            self._put(conn, account, (0.0 if complete else max(0.0, failures - 1), 0.0), updated_at)
+            failures, blocked, updated_at = rows[by_source]
+            self._put(conn, by_source, (max(0.0, self._leaked(failures, updated_at, now) - 1), blocked), now)
 
     # the table -----------------------------------------------------------------
-    def _get(self, key: str) -> tuple[float, float, float] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(signin_throttle).where(signin_throttle.c.key == key)).first()
-        return None if row is None else (row.failures, row.blocked_until, row.updated_at)
-
-    def _bump(self, key: str, now: float, step: Step, forget_before: float) -> None:
-        """Apply ``step`` to a key under a row lock (concurrent gateway processes never lose a count);
-        delete keys untouched since ``forget_before``."""
-        with self.engine.begin() as conn:
+    def _lock(self, conn: Connection, keys: list[str], now: float) -> dict[str, Row]:
+        """The rows of ``keys`` (created empty if missing), locked for this transaction, in key order
+        (two processes locking the same keys never deadlock). The insert comes first: on SQLite it
+        takes the write lock, on PostgreSQL it makes the rows exist to be locked."""
+        insert = dialect_insert(self.engine)(signin_throttle)
+        for key in sorted(keys):
             conn.execute(
-                dialect_insert(self.engine)(signin_throttle)
-                .values(key=key, failures=0.0, blocked_until=0.0, updated_at=now)
-                .on_conflict_do_nothing()
+                insert.values(
+                    key=key, failures=0.0, blocked_until=0.0, updated_at=now
+                ).on_conflict_do_nothing()
             )
-            row = conn.execute(
-                select(signin_throttle).where(signin_throttle.c.key == key).with_for_update()
-            ).one()
-            failures, blocked_until = step(row.failures, row.blocked_until, row.updated_at)
-            conn.execute(
-                update(signin_throttle)
-                .where(signin_throttle.c.key == key)
-                .values(failures=failures, blocked_until=blocked_until, updated_at=now)
-            )
-            stale = (
-                select(signin_throttle.c.key)
-                .where(signin_throttle.c.updated_at < forget_before)
-                .with_for_update(skip_locked=True)  # keys another process holds are left for later
-            )
-            conn.execute(delete(signin_throttle).where(signin_throttle.c.key.in_(stale)))
+        rows = conn.execute(
+            select(signin_throttle)
+            .where(signin_throttle.c.key.in_(keys))
+            .order_by(signin_throttle.c.key)
+            .with_for_update()
+        ).all()
+        return {row.key: (row.failures, row.blocked_until, row.updated_at) for row in rows}
 
-    def _clear(self, key: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(signin_throttle).where(signin_throttle.c.key == key))
+    @staticmethod
+    def _put(conn: Connection, key: str, counts: tuple[float, float], updated_at: float) -> None:
+        failures, blocked_until = counts
+        conn.execute(
+            update(signin_throttle)
+            .where(signin_throttle.c.key == key)
+            .values(failures=failures, blocked_until=blocked_until, updated_at=updated_at)
+        )
+
+    @staticmethod
+    def _forget(conn: Connection, before: float) -> None:
+        """Delete keys untouched since ``before`` (keys another process holds are left for later)."""
+        stale = (
+            select(signin_throttle.c.key)
+            .where(signin_throttle.c.updated_at < before)
+            .with_for_update(skip_locked=True)
+        )
+        conn.execute(delete(signin_throttle).where(signin_throttle.c.key.in_(stale)))

@@ -1,5 +1,6 @@
-"""The platform database: users, TOTP secrets, sign-in throttles, sessions, API tokens, recovery
-codes and (in :mod:`klikkflow_pipelines.gateway.signin_store`) SSO sign-in state.
+"""The platform database: users, TOTP secrets, sign-in throttles, sessions and recovery codes;
+API tokens (:mod:`klikkflow_pipelines.gateway.token_store`, ``store.tokens``) and SSO sign-in
+state (:mod:`klikkflow_pipelines.gateway.signin_store`, ``store.signin``) have their own modules.
 
 SQLite under ``$KLIKKFLOW_HOME`` locally, a Postgres URL
 (``KLIKKFLOW_GATEWAY_DB_URL``) in production. Secrets are never stored in
@@ -34,8 +35,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from compliance.audit.log import AuditLog
-from klikkflow_pipelines.gateway.schema import add_missing_columns, create_tables
+from klikkflow_pipelines.gateway.schema import create_tables
 from klikkflow_pipelines.gateway.signin_store import SigninStore
+from klikkflow_pipelines.gateway.token_store import TokenStore
 from klikkflow_pipelines.tenancy.storage import create_storage_engine
 
 metadata = MetaData()
@@ -92,25 +94,6 @@ sessions = Table(
     Column("revoked", Boolean, nullable=False, default=False),
 )
 
-api_tokens = Table(
-    "gateway_api_tokens",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("token_hash", String(64), nullable=False, unique=True),
-    Column("name", String(128), nullable=False),
-    Column("username", String(255), nullable=False, index=True),
-    Column("tenant", String(64), nullable=False),
-    Column("role", String(16), nullable=False),
-    Column("identities", Text, nullable=False),
-    Column("groups", Text, nullable=False),
-    Column("is_owner", Boolean, nullable=False),
-    Column("created_at", Float, nullable=False),
-    Column("expires_at", Float, nullable=False),
-    Column("revoked", Boolean, nullable=False, default=False),
-    # how the creator had signed in ("local", "oidc"); "" for tokens made before the column existed
-    Column("method", String(16), nullable=False, server_default=""),
-)
-
 recovery_codes = Table(
     "gateway_recovery_codes",
     metadata,
@@ -154,47 +137,14 @@ class SessionRecord:
         return not self.revoked and not self.mfa_pending and self.expires_at > time.time()
 
 
-@dataclass(frozen=True)
-class TokenRecord:
-    """An API token (the secret itself is never stored)."""
-
-    id: int
-    name: str
-    username: str
-    tenant: str
-    role: str
-    identities: list[str]
-    groups: list[str]
-    is_owner: bool
-    created_at: float
-    expires_at: float
-    revoked: bool
-    method: str = ""
-
-    @property
-    def via_sso(self) -> bool:
-        """True when the creator had signed in through the OpenID provider (tokens older than the
-        ``method`` column: when they carry an ``oidc:<sub>`` identity)."""
-        if self.method:
-            return self.method == "oidc"
-        return any(i.startswith("oidc:") for i in self.identities)
-
-
-def _token_record(row) -> TokenRecord:  # type: ignore[no-untyped-def]
-    data = row._asdict()
-    data.pop("token_hash")
-    data["identities"], data["groups"] = json.loads(data["identities"]), json.loads(data["groups"])
-    return TokenRecord(**data)
-
-
 class GatewayStore:
     """Typed access to the platform database tables."""
 
     def __init__(self, database_url: str) -> None:
         self.engine: Engine = create_storage_engine(database_url)
         create_tables(metadata, self.engine)
-        add_missing_columns(self.engine, [(api_tokens, "method")])
         self.signin = SigninStore(self.engine)
+        self.tokens = TokenStore(self.engine)
 
     # users -------------------------------------------------------------
     def get_user(self, username: str) -> dict | None:
@@ -220,11 +170,27 @@ class GatewayStore:
                 select(totp_secrets.c.ciphertext).where(totp_secrets.c.username == username)
             ).scalar()
 
-    def activate_totp(self, username: str, ciphertext: str, last_step: int, code_hashes: list[str]) -> None:
+    def activate_totp(
+        self, username: str, ciphertext: str, last_step: int, code_hashes: list[str], replaces: str | None
+    ) -> bool:
         """In one transaction: make ``ciphertext`` the user's TOTP secret, enable TOTP, replace the
-        recovery codes. The last used step never goes back (no code of the window is usable twice)."""
+        recovery codes; only while the stored secret is still ``replaces`` (None: none yet), so of two
+        enrolments racing, also on two gateway processes, one wins and the other changes nothing
+        (False). The last used step never goes back (no code of the window is usable twice)."""
         with self.engine.begin() as conn:
-            self._put_totp_secret(conn, username, ciphertext)
+            if replaces is None:
+                insert = dialect_insert(self.engine)(totp_secrets).values(
+                    username=username, ciphertext=ciphertext, created_at=time.time()
+                )
+                swapped = conn.execute(insert.on_conflict_do_nothing()).rowcount
+            else:
+                swapped = conn.execute(
+                    update(totp_secrets)
+                    .where(totp_secrets.c.username == username, totp_secrets.c.ciphertext == replaces)
+                    .values(ciphertext=ciphertext, created_at=time.time())
+                ).rowcount
+            if swapped != 1:
+                return False
             conn.execute(
                 update(users)
                 .where(users.c.username == username)
@@ -237,6 +203,7 @@ class GatewayStore:
                 )
             )
             self._replace_recovery_codes(conn, username, code_hashes)
+        return True
 
     def encrypt_clear_totp_secret(self, username: str, clear: str, ciphertext: str) -> None:
         """Replace a clear TOTP secret of an old row by its encrypted form (no-op if it changed meanwhile)."""
@@ -329,60 +296,6 @@ class GatewayStore:
             return conn.execute(
                 delete(sessions).where((sessions.c.expires_at <= now) | sessions.c.revoked.is_(True))
             ).rowcount
-
-    # API tokens --------------------------------------------------------
-    def insert_token(
-        self, token_hash: str, name: str, session: SessionRecord, tenant: str, role: str, ttl: float
-    ) -> int:
-        """Persist a token hash with the creator's identities and sign-in method.
-
-        Its role is re-derived at every use (:func:`klikkflow_pipelines.gateway.principal.token_grants`);
-        the groups stored here only record the creation."""
-        now = time.time()
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                api_tokens.insert().values(
-                    token_hash=token_hash,
-                    name=name,
-                    username=session.username,
-                    tenant=tenant,
-                    role=role,
-                    identities=json.dumps(session.identities),
-                    groups=json.dumps(session.groups),
-                    is_owner=session.is_owner,
-                    created_at=now,
-                    expires_at=now + ttl,
-                    revoked=False,
-                    method=session.method,
-                )
-            )
-        return int(result.inserted_primary_key[0])
-
-    def find_token(self, token_hash: str) -> TokenRecord | None:
-        """The token with this hash, or None."""
-        with self.engine.connect() as conn:
-            row = conn.execute(select(api_tokens).where(api_tokens.c.token_hash == token_hash)).first()
-        return None if row is None else _token_record(row)
-
-    def list_tokens(self, username: str) -> list[TokenRecord]:
-        """A user's tokens, newest first."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(api_tokens).where(api_tokens.c.username == username).order_by(api_tokens.c.id.desc())
-            ).all()
-        return [_token_record(row) for row in rows]
-
-    def revoke_token(self, token_id: int, username: str) -> TokenRecord | None:
-        """Revoke a token owned by ``username``; return it (None if not theirs)."""
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                update(api_tokens)
-                .where(api_tokens.c.id == token_id, api_tokens.c.username == username)
-                .values(revoked=True)
-            ).rowcount
-        if not done:
-            return None
-        return next((t for t in self.list_tokens(username) if t.id == token_id), None)
 
     # recovery codes ----------------------------------------------------
     @staticmethod

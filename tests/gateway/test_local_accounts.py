@@ -367,3 +367,45 @@ def test_tokens_stop_working_when_the_creator_loses_the_role(live_gateway: LiveG
         assert bearer.post("/t/acme/graphql", json={"query": RUNS}).status_code == 401
     finally:
         gw.tenants["acme"] = original
+
+
+@pytest.mark.parametrize("name", ["oidc:sso-sub-123", "OIDC:sso-sub-123", " oidc:sso-sub-123"])
+def test_a_local_account_cannot_take_the_name_of_an_sso_subject(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack: tenant files grant SSO users without a verified e-mail by ``oidc:<subject>``; a local
+    account named so (member names match case-insensitively) would get that user's roles and see
+    their API tokens. ``klikkflow gateway add-user`` refuses such a name and writes nothing."""
+    from typer.testing import CliRunner
+
+    from klikkflow_pipelines.cli.main import app
+
+    database = tmp_path / "gateway.db"
+    monkeypatch.setenv("KLIKKFLOW_HOME", str(tmp_path))
+    monkeypatch.setenv("KLIKKFLOW_GATEWAY_DB_URL", f"sqlite:///{database}")
+    result = CliRunner().invoke(app, ["gateway", "add-user", name, "--password", PASSWORD])
+    assert result.exit_code != 0
+    assert "oidc:" in result.output and "single sign-on" in result.output, result.output
+    with pytest.raises(ValueError, match="oidc:"):
+        Accounts(GatewayStore(f"sqlite:///{database}")).create_user(name, PASSWORD)
+    assert GatewayStore(f"sqlite:///{database}").get_user(name.strip()) is None
+
+
+def test_session_of_a_deleted_local_account_ends(live_gateway: LiveGateway) -> None:
+    """Attack: an administrator deletes a local account (its row in the platform database); whoever
+    holds one of its sessions kept using it until it expired (8 h)."""
+    from sqlalchemy import delete
+
+    from klikkflow_pipelines.gateway.store import users
+
+    gw = live_gateway.gateway
+    gw.accounts.create_user("delia", PASSWORD)
+    client = live_gateway.login("delia")
+    assert client.get("/").status_code == 200
+    with gw.store.engine.begin() as conn:
+        conn.execute(delete(users).where(users.c.username == "delia"))
+    time.sleep(gw.settings.session_cache_seconds + 0.2)
+    home = client.get("/")
+    assert home.status_code == 302 and home.headers["location"] == "/login"
+    gw.accounts.create_user("delia", PASSWORD)  # an account of that name again: the session stays dead
+    assert client.get("/").status_code == 302

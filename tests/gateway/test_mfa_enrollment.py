@@ -4,8 +4,11 @@ secrets readable from a copy of the platform database."""
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 
+import httpx
 import pyotp
 from sqlalchemy import inspect, text
 
@@ -147,3 +150,42 @@ def test_two_gateway_processes_on_postgres_accept_a_code_once(fresh_database) ->
         assert len(rows) == 1 and totp.secret not in rows[0][0]
         for accounts in (one, two):
             accounts.store.engine.dispose()
+
+
+def confirm_twice_at_once(client: httpx.Client) -> tuple[list[str], list[httpx.Response]]:
+    """Open the enrolment page twice, then post both forms (each with a code of its own secret) at once."""
+    pages = [client.get("/account/mfa").text for _ in range(2)]
+    forms = [{**hidden_fields(page), "code": totp_of_page(page).now()} for page in pages]
+    answers: list = [None, None]
+    start = threading.Barrier(2)
+
+    def confirm(i: int) -> None:
+        start.wait()
+        answers[i] = client.post("/account/mfa", data=forms[i])
+
+    threads = [threading.Thread(target=confirm, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return pages, answers
+
+
+def test_two_enrolment_posts_at_once_activate_one_secret_and_show_only_its_codes(
+    live_gateway: LiveGateway,
+) -> None:
+    """Attack (race): two confirmations of the enrolment page at once (two tabs, or a double submit)
+    both answered "enrolled" with recovery codes, but only the later secret and codes were kept: the
+    user was shown ten recovery codes that do not work, and possibly scanned the secret that lost."""
+    gw = live_gateway.gateway
+    for attempt in range(4):  # a race: tried a few times, it must hold every time
+        username = f"twin{attempt}"
+        gw.accounts.create_user(username, PASSWORD)
+        pages, answers = confirm_twice_at_once(live_gateway.login(username))
+        enrolled = [i for i in range(2) if answers[i].status_code == 200]
+        assert len(enrolled) == 1, [a.status_code for a in answers]
+        assert answers[1 - enrolled[0]].status_code == 400
+        codes = re.findall(r"<code>([0-9a-f]{8}-[0-9a-f]{8})</code>", answers[enrolled[0]].text)
+        assert len(codes) == 10 and gw.accounts.use_recovery_code(username, codes[0])
+        totp = totp_of_page(pages[enrolled[0]])
+        assert sign_in_with_totp(live_gateway.client(), username, totp, time.time() + 30).status_code == 303

@@ -53,6 +53,18 @@ def test_token_bucket_refills() -> None:
     assert bucket.take("u", now=0.6) == 0.0
 
 
+def test_sign_in_rate_limit_memory_stays_bounded_under_many_source_addresses() -> None:
+    """Attack: sign-in requests from ever new addresses (an IPv6 prefix holds millions of /64s) each
+    left a bucket in the gateway's memory for good."""
+    bucket = TokenBuckets(rate=0.5, burst=20.0)
+    for i in range(3 * TokenBuckets.MAX_KEYS):  # within a second: no bucket has refilled yet
+        assert bucket.take(f"2001:db8:{i:x}::/64", now=i * 1e-5) == 0.0
+        assert len(bucket) <= TokenBuckets.MAX_KEYS
+    for _ in range(20):
+        bucket.take("busy", now=1.0)
+    assert bucket.take("busy", now=1.0) > 0  # the limit itself still holds
+
+
 def test_rate_limits_per_user_and_per_tenant(variant_gateway) -> None:
     rates = {"rate_per_user": 0.2, "burst_per_user": 3.0, "rate_per_tenant": 0.2, "burst_per_tenant": 5.0}
     with variant_gateway(**rates) as live:

@@ -63,3 +63,24 @@ def test_hsts_only_when_the_public_url_is_https(live_gateway: LiveGateway) -> No
     with TestClient(tls, base_url="https://gw.example") as client:  # in-process: only headers are checked
         for path in ("/login", "/t/acme/runs"):
             assert client.get(path).headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+def test_a_crash_behind_the_gate_still_answers_with_the_security_headers(
+    live_gateway: LiveGateway, serve_app, free_port
+) -> None:
+    """Attack: make a tenant's app fail (a bad query, an unreachable database); the 500 answer came
+    from uvicorn itself, past the middleware, without any of the headers (frameable, sniffable)."""
+    gw = live_gateway.gateway
+
+    async def failing_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("the tenant app failed")
+
+    crashing = Gateway(gw.settings, gw.tenants, {"acme": failing_app}, gw.audit_logs, gw.store)
+    session = live_gateway.login("vera").cookies
+    with serve_app(crashing, free_port()) as url:
+        answer = httpx.get(f"{url}/t/acme/runs", cookies=session)
+    assert answer.status_code == 500
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in answer.headers.get_list("content-security-policy")
+    assert "the tenant app failed" not in answer.text

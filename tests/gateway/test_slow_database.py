@@ -44,7 +44,7 @@ def test_locked_sessions_table_stalls_only_the_waiting_request(
             assert sign_in(session_client, "vera", PASSWORD).status_code == 303
             record = gateway.sessions.load(session_client.cookies["kf_session"])
             token = TOKEN_PREFIX + secrets.token_urlsafe(24)
-            store.insert_token(sha256_hex(token), "probe", record, "acme", "viewer", 3600)
+            store.tokens.insert(sha256_hex(token), "probe", record, "acme", "viewer", 3600)
             assert session_client.get("/t/acme/server_info").status_code == 200
 
             locker = create_engine(url).connect()

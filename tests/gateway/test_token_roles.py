@@ -104,3 +104,29 @@ def test_token_follows_tenant_file_edits(live_gateway: LiveGateway, variant_gate
             assert runs(live, viewer_token) == 200  # still within the demoted role
     finally:
         path.write_text(original)
+
+
+def test_token_of_a_deleted_local_account_stops_working(live_gateway: LiveGateway) -> None:
+    """Attack: an administrator deletes a local account (its row in the platform database); a token
+    it had made kept its tenant role for up to a year because the tenant file still names the user."""
+    from sqlalchemy import delete
+
+    from klikkflow_pipelines.gateway.store import users
+
+    gw = live_gateway.gateway
+    browser = live_gateway.login("vera")
+    csrf = page_csrf(browser.get("/account/tokens").text)
+    created = browser.post(
+        "/account/tokens", data={"csrf_token": csrf, "name": "ci", "tenant": "acme", "role": "viewer"}
+    )
+    token = re.search(r'id="new-token">(kft_[^<]+)<', created.text).group(1)
+    assert runs(live_gateway, token) == 200
+    row = gw.store.get_user("vera")
+    with gw.store.engine.begin() as conn:
+        conn.execute(delete(users).where(users.c.username == "vera"))
+    try:
+        assert runs(live_gateway, token) == 401
+    finally:
+        with gw.store.engine.begin() as conn:
+            conn.execute(users.insert().values(**row))
+    assert runs(live_gateway, token) == 200  # the account is back: a member of acme again
