@@ -199,6 +199,14 @@ def accounts(tmp_path) -> Accounts:  # type: ignore[no-untyped-def]
     return Accounts(GatewayStore(f"sqlite:///{tmp_path / 'gw.db'}"), secret_key="k" * 48)
 
 
+def _mid_step_now() -> float:
+    """The current time, at least 5 s before the next 30 s TOTP step, so a code from ``now`` and
+    ``now - 30`` stays inside the verifier's window while the test runs."""
+    if time.time() % 30 > 25:
+        time.sleep(30 - time.time() % 30 + 0.1)
+    return time.time()
+
+
 def _enroll(accounts: Accounts, user: str, now: float) -> pyotp.TOTP:
     accounts.create_user(user, PASSWORD)
     offer = accounts.offer_enrollment(user, "session-hash")
@@ -210,7 +218,7 @@ def _enroll(accounts: Accounts, user: str, now: float) -> pyotp.TOTP:
 
 
 def test_totp_codes_outside_the_window_are_rejected(accounts: Accounts) -> None:
-    now = time.time()
+    now = _mid_step_now()
     totp = _enroll(accounts, "tina", now)
     assert not accounts.verify_totp("tina", totp.at(now - 90), now=now)
     assert not accounts.verify_totp("tina", totp.at(now + 90), now=now)
@@ -219,7 +227,7 @@ def test_totp_codes_outside_the_window_are_rejected(accounts: Accounts) -> None:
 
 
 def test_totp_code_cannot_be_replayed(accounts: Accounts) -> None:
-    now = time.time()
+    now = _mid_step_now()
     totp = _enroll(accounts, "tom", now)
     code = totp.at(now)
     assert accounts.verify_totp("tom", code, now=now)
