@@ -213,6 +213,7 @@ def test_500_events_with_killed_daemon_make_exactly_500_runs(
 
     outbox = Outbox(create_storage_engine(pg_url))
     events = outbox.fetch(after_seq=0, limit=10_000)
+    print(f"seed {seed}: {len(runs)} runs for {len(events)} events")
     assert daemon.kills == 6 and server.kills == 2
     assert len(events) == 2 * PER_SOURCE, "every sent event is recorded exactly once"
     assert sorted((e.source, e.payload["n"]) for e in events) == sorted(
