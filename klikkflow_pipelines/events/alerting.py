@@ -16,8 +16,8 @@ now + :data:`DELIVERY_LEASE_SECONDS`), and only the caller whose update
 changed the row sends. The failure path and the delivery sensor both go
 through that claim, so concurrent callers (threads, processes) never send one
 row twice. A sender killed mid-send leaves the row ``sending`` until its lease
-ends; then it is due again (at least once across a crash, never twice without
-one). Stored error texts keep only the origin of any URL (webhook URLs are
+ends; then it is due again, its lost attempt counted (at least once across a
+crash, never twice without one). Stored error texts keep only the origin of any URL (webhook URLs are
 credentials).
 """
 
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Engine, Row, func, or_, select, update
+from sqlalchemy import Engine, Row, func, select, update
 
 from klikkflow_pipelines.events.tables import deliveries, ensure_tables, incidents
 from resources.notifier import CHANNELS, Alert, DeliveryError, Message, NotifierResource
@@ -269,22 +269,29 @@ class Alerter:
             )
         ).inserted_primary_key[0]
 
-    @staticmethod
-    def _due(now: float) -> tuple[Any, Any]:
-        """Rows that may be claimed: pending and due, or ``sending`` with an expired lease."""
+    def _due(self, now: float) -> tuple[Any, ...]:
+        """Rows that may be claimed: pending and due, or ``sending`` with an expired lease, attempts left."""
         return (
-            or_(deliveries.c.status == "pending", deliveries.c.status == "sending"),
+            deliveries.c.status.in_(("pending", "sending")),
             deliveries.c.next_attempt_at <= now,
+            deliveries.c.attempts < self.policy.max_delivery_attempts,
         )
 
     def _claim(self, delivery_id: int) -> Row | None:
-        """Atomically take the row for sending (status ``sending`` under a lease); None if not ours."""
+        """Atomically take the row for sending (``sending`` under a lease, attempt counted); None if not ours.
+
+        The attempt is counted at the claim, so a sender that dies mid-send still uses one up.
+        """
         now = self.clock()
         with self.engine.begin() as conn:
             claimed = conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == delivery_id, *self._due(now))
-                .values(status="sending", next_attempt_at=now + DELIVERY_LEASE_SECONDS)
+                .values(
+                    status="sending",
+                    attempts=deliveries.c.attempts + 1,
+                    next_attempt_at=now + DELIVERY_LEASE_SECONDS,
+                )
             ).rowcount
             if claimed != 1:
                 return None
@@ -295,7 +302,7 @@ class Alerter:
         row = self._claim(delivery_id)
         if row is None:
             return False
-        attempts = row.attempts + 1
+        attempts = row.attempts
         try:
             self.notifier.deliver(row.channel, Message(subject=row.subject, body=row.body))
         except DeliveryError as error:
