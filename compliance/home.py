@@ -12,10 +12,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def klikkflow_home() -> Path:
-    """Return ``$KLIKKFLOW_HOME`` (default ``<checkout>/.klikkflow``), created if missing."""
+def klikkflow_home(create: bool = True) -> Path:
+    """Return ``$KLIKKFLOW_HOME`` (default ``<checkout>/.klikkflow``); ``create``: make it if missing."""
     home = Path(os.environ.get("KLIKKFLOW_HOME") or PROJECT_ROOT / ".klikkflow").resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    if create:
+        home.mkdir(parents=True, exist_ok=True)
     return home
 
 

@@ -2,11 +2,19 @@
 
 Each check returns :class:`ConfigProblem` s naming file, field and fix; one
 tenant's broken file never hides the checks of the others.
+
+Validation never writes: building a tenant's definitions resolves local
+defaults (tenant home directories, the embedded tenant key file) that create
+files on first use, so the checks run with ``KLIKKFLOW_HOME`` pointed at a
+scratch directory that is removed afterwards, and the real home stays as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,8 +131,28 @@ def check_tenant(tenant: TenantConfig) -> list[ConfigProblem]:
     return problems
 
 
+@contextmanager
+def _scratch_home() -> Iterator[None]:
+    """Point ``KLIKKFLOW_HOME`` at a temporary directory for the duration, then restore and delete it."""
+    previous = os.environ.get("KLIKKFLOW_HOME")
+    with tempfile.TemporaryDirectory(prefix="klikkflow-validate-") as scratch:
+        os.environ["KLIKKFLOW_HOME"] = scratch
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("KLIKKFLOW_HOME", None)
+            else:
+                os.environ["KLIKKFLOW_HOME"] = previous
+
+
 def validate_project(tenants_dir: Path | None = None) -> ValidationReport:
-    """Everything ``klikkflow validate`` checks."""
+    """Everything ``klikkflow validate`` checks; writes nothing to ``KLIKKFLOW_HOME``."""
+    with _scratch_home():
+        return _validate(tenants_dir)
+
+
+def _validate(tenants_dir: Path | None) -> ValidationReport:
     report = ValidationReport()
     report.problems, report.checked_files = check_project_files()
     tenants, failed = load_all_tenants(tenants_dir)

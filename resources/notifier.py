@@ -3,17 +3,22 @@
 Messages are rendered from Jinja2 templates (``notifier_templates/`` or
 ``template_dir``) and carry the run link. Every secret is a config field meant
 to be set with ``dg.EnvVar`` (webhook URLs, SMTP password, webhook signing
-secret); nothing is hard-coded.
+secret); nothing is hard-coded. A Slack or Teams incoming-webhook URL *is* a
+credential, so error texts keep only the scheme and host of any URL
+(:func:`redact_urls`).
 """
 
 from __future__ import annotations
 
+import re
 import smtplib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 import httpx
@@ -23,6 +28,32 @@ from klikkflow_pipelines.events.signing import signed_headers
 
 TEMPLATES = Path(__file__).with_name("notifier_templates")
 CHANNELS = ("slack", "teams", "email", "oncall_email", "webhook")
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def _url_origin(match: re.Match[str]) -> str:
+    try:
+        parts = urlsplit(match.group(0))
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<redacted url>"
+    return f"{parts.scheme}://{host}{port}/<redacted>"
+
+
+def redact_urls(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with every URL cut to ``scheme://host[:port]/<redacted>`` and each of ``secrets`` masked.
+
+    Incoming-webhook URLs carry their credential in the path (and sometimes in
+    user-info or the query), so no part of a URL but its origin is kept.
+    """
+    text = _URL.sub(_url_origin, text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text
 
 
 class DeliveryError(RuntimeError):
@@ -136,8 +167,23 @@ class NotifierResource(dg.ConfigurableResource):
                 self._send_email(self.email_to if channel == "email" else self.oncall_email_to, message)
             else:
                 raise DeliveryError(f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}")
+        except DeliveryError as error:
+            raise DeliveryError(self.redact(str(error))) from None
         except (httpx.HTTPError, smtplib.SMTPException, OSError) as error:
-            raise DeliveryError(f"{channel}: {error}") from error
+            raise DeliveryError(self.redact(f"{channel}: {error}")) from None
+
+    def redact(self, text: str) -> str:
+        """``text`` without this notifier's webhook URLs, secrets or any other URL's path."""
+        return redact_urls(
+            text,
+            [
+                self.slack_webhook_url,
+                self.teams_webhook_url,
+                self.webhook_url,
+                self.webhook_secret,
+                self.smtp_password,
+            ],
+        )
 
     @staticmethod
     def _require(value: str | None, name: str) -> str:

@@ -23,7 +23,10 @@ _console = Console(stderr=True)
 
 def _open_log(tenant: str) -> AuditLog:
     from compliance.audit import audit_log_for_tenant
+    from klikkflow_pipelines.cli.known_tenants import require_known_tenant
     from klikkflow_pipelines.gateway.store import platform_audit_log
+
+    require_known_tenant(tenant, also_allowed=["platform"])
 
     return platform_audit_log() if tenant == "platform" else audit_log_for_tenant(tenant)
 

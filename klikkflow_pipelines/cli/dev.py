@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
+from klikkflow_pipelines.cli.known_tenants import require_known_tenant
 from klikkflow_pipelines.paths import PROJECT_ROOT
 
 
@@ -21,6 +22,8 @@ def dev(
     """Run one Dagster daemon per tenant and the UIs (restarted when they die), printing each URL."""
     from klikkflow_pipelines.tenancy.supervisor import ProcessSpec, run_dev
 
+    for name in tenant or []:
+        require_known_tenant(name)
     console = Console()
     console.print("[bold]KlikkFlow dev[/bold] — Ctrl-C stops every tenant's processes")
     extra = []

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from klikkflow_pipelines.cli.known_tenants import require_known_tenant
 from klikkflow_pipelines.events.dead_letters import DeadLetter, DeadLetters
 from klikkflow_pipelines.events.outbox import Outbox
 
@@ -39,7 +40,7 @@ StoreOption = typer.Option(
 def _store(tenant: str | None, store_url: str | None) -> tuple[DeadLetters, Outbox]:
     from klikkflow_pipelines.tenancy.storage import create_storage_engine, tenant_storage_url
 
-    tenant = tenant or os.environ.get("KLIKKFLOW_TENANT", "default")
+    tenant = require_known_tenant(tenant or os.environ.get("KLIKKFLOW_TENANT", "default"))
     engine = create_storage_engine(store_url or tenant_storage_url(tenant))
     return DeadLetters(engine), Outbox(engine)
 

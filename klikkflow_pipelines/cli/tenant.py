@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from klikkflow_pipelines.cli.known_tenants import require_known_tenant
 from klikkflow_pipelines.config_errors import ConfigError, load_yaml_model, validate_mapping
-from klikkflow_pipelines.paths import tenants_config_dir
+from klikkflow_pipelines.paths import klikkflow_home, tenants_config_dir
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants, load_tenant_file
 from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings, tenant_namespace
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
@@ -156,6 +157,7 @@ def show(
 ) -> None:
     """Show one tenant's configuration and where its storage and deployment files are."""
     directory = tenants_dir or tenants_config_dir()
+    require_known_tenant(tenant_id, tenants_dir=directory)
     try:
         tenant = load_tenant_file(directory / f"{tenant_id}.yaml")
     except ConfigError as exc:
@@ -214,12 +216,9 @@ def delete(
 ) -> None:
     """Delete one tenant's file, local storage, k8s files and optionally its database (asks first)."""
     directory = tenants_dir or tenants_config_dir()
+    if not (klikkflow_home(create=False) / "tenants" / tenant_id).exists():  # a leftover home may be deleted
+        require_known_tenant(tenant_id, tenants_dir=directory)
     where = TenantLocation(tenant_id, directory)
-    if not where.tenant_file.exists() and not where.home.exists():
-        _err.print(
-            f"[bold red]error[/] no tenant {tenant_id!r} in {directory} and no local home {where.home}"
-        )
-        raise typer.Exit(1)
     if confirm is None:
         _out.print(
             f"This deletes tenant [bold]{tenant_id}[/]: {where.tenant_file}, {where.home}, {where.k8s_dir}"

@@ -9,6 +9,16 @@ and rate limiting). A repeated failure with the same error within
 ``rate_limit_count`` notifications per ``rate_limit_window_seconds`` per
 workflow. Every notification is a delivery row; failed deliveries are
 retried with exponential backoff until ``max_delivery_attempts``.
+
+A delivery row is sent only by whoever claims it: one atomic ``UPDATE`` moves
+it from due ``pending`` to ``sending`` with a lease (``next_attempt_at`` =
+now + :data:`DELIVERY_LEASE_SECONDS`), and only the caller whose update
+changed the row sends. The failure path and the delivery sensor both go
+through that claim, so concurrent callers (threads, processes) never send one
+row twice. A sender killed mid-send leaves the row ``sending`` until its lease
+ends; then it is due again, its lost attempt counted (at least once across a
+crash, never twice without one). Stored error texts keep only the origin of any URL (webhook URLs are
+credentials).
 """
 
 from __future__ import annotations
@@ -20,10 +30,13 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, Row, func, select, update
 
 from klikkflow_pipelines.events.tables import deliveries, ensure_tables, incidents
 from resources.notifier import CHANNELS, Alert, DeliveryError, Message, NotifierResource
+
+DELIVERY_LEASE_SECONDS = 300.0
+"""How long a claimed delivery stays ``sending`` before another caller may take it over."""
 
 
 class EscalationLevel(BaseModel):
@@ -173,7 +186,7 @@ class Alerter:
             )
         if suppressed is None:
             for delivery_id in ids:
-                self._attempt(delivery_id)
+                self._deliver(delivery_id)
         return ids
 
     def record_success(self, workflow: str) -> bool:
@@ -218,7 +231,7 @@ class Alerter:
                     .values(level=level, last_notified_at=now)
                 )
         for delivery_id in created:
-            self._attempt(delivery_id)
+            self._deliver(delivery_id)
         return created
 
     # -- deliveries ------------------------------------------------------------------------------
@@ -256,49 +269,74 @@ class Alerter:
             )
         ).inserted_primary_key[0]
 
-    def _attempt(self, delivery_id: int) -> None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
+    def _due(self, now: float) -> tuple[Any, ...]:
+        """Rows that may be claimed: pending and due, or ``sending`` with an expired lease, attempts left."""
+        return (
+            deliveries.c.status.in_(("pending", "sending")),
+            deliveries.c.next_attempt_at <= now,
+            deliveries.c.attempts < self.policy.max_delivery_attempts,
+        )
+
+    def _claim(self, delivery_id: int) -> Row | None:
+        """Atomically take the row for sending (``sending`` under a lease, attempt counted); None if not ours.
+
+        The attempt is counted at the claim, so a sender that dies mid-send still uses one up.
+        """
         now = self.clock()
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, *self._due(now))
+                .values(
+                    status="sending",
+                    attempts=deliveries.c.attempts + 1,
+                    next_attempt_at=now + DELIVERY_LEASE_SECONDS,
+                )
+            ).rowcount
+            if claimed != 1:
+                return None
+            return conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
+
+    def _deliver(self, delivery_id: int) -> bool:
+        """Send the delivery if this caller claims it; record the outcome. True when it was attempted."""
+        row = self._claim(delivery_id)
+        if row is None:
+            return False
+        attempts = row.attempts
         try:
             self.notifier.deliver(row.channel, Message(subject=row.subject, body=row.body))
         except DeliveryError as error:
-            attempts = row.attempts + 1
+            now = self.clock()
             exhausted = attempts >= self.policy.max_delivery_attempts
             backoff = min(
                 self.policy.backoff_base_seconds * 2 ** (attempts - 1), self.policy.backoff_max_seconds
             )
             values = {
                 "attempts": attempts,
-                "last_error": str(error)[:1000],
+                "last_error": self.notifier.redact(str(error))[:1000],
                 "status": "failed" if exhausted else "pending",
                 "next_attempt_at": None if exhausted else now + backoff,
             }
         else:
             values = {
-                "attempts": row.attempts + 1,
+                "attempts": attempts,
                 "status": "delivered",
-                "delivered_at": now,
+                "delivered_at": self.clock(),
                 "next_attempt_at": None,
             }
         with self.engine.begin() as conn:
-            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, deliveries.c.status == "sending")
+                .values(**values)
+            )
+        return True
 
     def retry_due_deliveries(self) -> int:
-        """Attempt every pending delivery whose backoff has elapsed; return how many were attempted."""
+        """Attempt every due delivery this caller can claim; return how many it attempted."""
         with self.engine.connect() as conn:
-            due = (
-                conn.execute(
-                    select(deliveries.c.id).where(
-                        deliveries.c.status == "pending", deliveries.c.next_attempt_at <= self.clock()
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        for delivery_id in due:
-            self._attempt(delivery_id)
-        return len(due)
+            due = conn.execute(select(deliveries.c.id).where(*self._due(self.clock()))).scalars().all()
+        return sum(self._deliver(delivery_id) for delivery_id in due)
 
     def deliveries(self, workflow: str | None = None) -> list[dict[str, Any]]:
         """Delivery rows (oldest first) as dicts, for inspection and tests."""

@@ -2,7 +2,9 @@
 
 Signed string: ``f"{timestamp}."`` followed by the raw body bytes. Headers:
 ``X-KlikkFlow-Timestamp: <unix seconds>`` and
-``X-KlikkFlow-Signature: v1=<hex digest>``. Secrets are never in code: they are
+``X-KlikkFlow-Signature: v1=<hex digest>`` (exactly that: one entry, scheme
+``v1``, 64 lower-case hex digits; anything else is malformed and refused, so a
+seen request cannot be re-spelled into a "new" one). Secrets are never in code: they are
 read from ``KLIKKFLOW_WEBHOOK_SECRET__<TENANT>__<WORKFLOW>`` or from the file
 ``$KLIKKFLOW_SECRETS_DIR/webhooks/<tenant>/<workflow>`` (a mounted Kubernetes secret).
 """
@@ -19,6 +21,12 @@ from pathlib import Path
 TIMESTAMP_HEADER = "X-KlikkFlow-Timestamp"
 SIGNATURE_HEADER = "X-KlikkFlow-Signature"
 SIGNATURE_VERSION = "v1"
+SIGNATURE_FORMAT = "v1=<64 lower-case hex digits>"
+_SIGNATURE = re.compile(r"v1=[0-9a-f]{64}")
+
+
+class MalformedSignature(ValueError):
+    """The signature header is not exactly :data:`SIGNATURE_FORMAT`."""
 
 
 def secret_env_name(tenant: str, workflow: str) -> str:
@@ -60,8 +68,21 @@ def signed_headers(secret: bytes, body: bytes, timestamp: int | None = None) -> 
     }
 
 
+def parse_signature_header(header_value: str) -> str:
+    """The signature of a header that is exactly ``v1=<hex>``; raise :class:`MalformedSignature` otherwise.
+
+    No lists, no other schemes, no whitespace, no upper-case hex: a header has
+    one spelling, so it cannot be re-spelled to look like another delivery.
+    """
+    if not _SIGNATURE.fullmatch(header_value):
+        raise MalformedSignature(f"{SIGNATURE_HEADER} must be exactly {SIGNATURE_FORMAT}")
+    return header_value
+
+
 def signature_matches(secret: bytes, timestamp: str, body: bytes, header_value: str) -> bool:
-    """True when any ``v1=`` signature in ``header_value`` matches (constant-time comparison)."""
-    expected = compute_signature(secret, timestamp, body)
-    candidates = [part.strip() for part in header_value.split(",") if part.strip()]
-    return any(hmac.compare_digest(expected, candidate) for candidate in candidates)
+    """True when ``header_value`` is the ``v1=`` signature of ``timestamp`` and ``body`` (constant time).
+
+    Raises :class:`MalformedSignature` when the header is not exactly :data:`SIGNATURE_FORMAT`.
+    """
+    signature = parse_signature_header(header_value)
+    return hmac.compare_digest(compute_signature(secret, timestamp, body), signature)

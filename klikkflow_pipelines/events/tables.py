@@ -84,7 +84,9 @@ deliveries = Table(
     Column("run_id", String(64), nullable=False),
     Column("subject", Text, nullable=False),
     Column("body", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # pending | delivered | failed | suppressed
+    Column(
+        "status", String(16), nullable=False
+    ),  # pending | sending (claimed) | delivered | failed | suppressed
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", Float, nullable=True),
     Column("last_error", Text, nullable=True),

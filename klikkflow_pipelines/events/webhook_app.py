@@ -5,7 +5,10 @@ accepted (202 with the event id) only when the workflow has a secret, the body
 is within the size limit, the timestamp is inside the replay window, the
 HMAC-SHA256 signature matches and the body is a JSON object. Anything else is
 answered with a 4xx and a reason, and nothing is stored. Re-sending an
-accepted request (same signature) is answered 409 with the original event id.
+accepted request (same timestamp and body, so the same verified signature) is
+answered 409 with the original event id: the de-duplication key is the
+signature the server computed, never the header text, and a header that is not
+exactly ``v1=<hex>`` is refused with 400.
 
 Concurrent requests of a tenant share transactions (group commit): while one
 batch commits, the next requests queue up and are committed together. Each
@@ -31,6 +34,8 @@ from klikkflow_pipelines.events.outbox import Outbox, RecordResult
 from klikkflow_pipelines.events.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    MalformedSignature,
+    compute_signature,
     signature_matches,
     webhook_secret,
 )
@@ -38,6 +43,7 @@ from klikkflow_pipelines.events.signing import (
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 DEFAULT_REPLAY_WINDOW_SECONDS = 300
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII unix seconds (str.isdigit also takes other scripts' digits)
 
 
 class _TooLarge(Exception):
@@ -143,7 +149,7 @@ def create_webhook_app(
         signature = request.headers.get(SIGNATURE_HEADER)
         if not timestamp or not signature:
             return _reject(401, "unsigned", f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
-        if not timestamp.isdigit():
+        if not _TIMESTAMP.fullmatch(timestamp):
             return _reject(400, "bad_timestamp", f"{TIMESTAMP_HEADER} must be unix seconds")
         skew = abs(clock() - int(timestamp))
         if skew > replay_window_seconds:
@@ -153,7 +159,11 @@ def create_webhook_app(
                 f"timestamp is {int(skew)} s away from server time; the replay window is "
                 f"{replay_window_seconds} s",
             )
-        if not signature_matches(secret, timestamp, body, signature):
+        try:
+            verified = signature_matches(secret, timestamp, body, signature)
+        except MalformedSignature as error:
+            return _reject(400, "malformed_signature", str(error))
+        if not verified:
             return _reject(401, "bad_signature", "signature does not match timestamp and body")
         try:
             payload: Any = json.loads(body)
@@ -168,7 +178,8 @@ def create_webhook_app(
             workflow=workflow,
             source="webhook",
             payload=payload,
-            dedupe_key=f"webhook:{workflow}:{signature.strip()}",
+            # The signature this server computed over timestamp and body, not the sender's header text.
+            dedupe_key=f"webhook:{workflow}:{compute_signature(secret, timestamp, body)}",
         )
         if not result.created:
             return JSONResponse(

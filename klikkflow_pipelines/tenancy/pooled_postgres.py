@@ -53,6 +53,8 @@ from dagster_postgres.utils import create_pg_engine, get_token_provider_from_con
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DisconnectionError
 
+from klikkflow_pipelines.tenancy.run_key_claim import AtomicRunCreation
+
 
 @dataclass(frozen=True)
 class PoolSettings:
@@ -179,8 +181,11 @@ class _PooledStorage(_PoolConfigured):
         _use_pool(self, pool)
 
 
-class PooledPostgresRunStorage(_PooledStorage, PostgresRunStorage):
-    """``PostgresRunStorage`` on a connection pool, with cached schema and snapshot checks."""
+class PooledPostgresRunStorage(_PooledStorage, AtomicRunCreation, PostgresRunStorage):
+    """``PostgresRunStorage`` on a connection pool, with cached schema and snapshot checks.
+
+    Runs are created atomically, at most one per sensor/schedule run key (:mod:`.run_key_claim`).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._known: set[str] = set()  # facts that stay true; consulted while the parent creates tables
