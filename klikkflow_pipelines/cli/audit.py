@@ -103,7 +103,10 @@ def checkpoint(
     """
     from compliance.audit.checkpointer import checkpoint_log, run_checkpointer
     from compliance.audit.keys import load_signing_key
+    from klikkflow_pipelines.cli.known_tenants import require_known_tenant
 
+    for tenant_id in tenant or []:  # before the key is read or a log opened
+        require_known_tenant(tenant_id, also_allowed=["platform"])
     key = load_signing_key()
     open_logs = _all_logs(tenant or [])
     if loop:

@@ -26,6 +26,7 @@ KNOWN = "Known tenants: acme, default, globex"
 INVOCATIONS: dict[str, list[str]] = {
     "audit verify": ["audit", "verify", "--tenant", "nosuch"],
     "audit chain-events": ["audit", "chain-events", "--tenant", "nosuch"],
+    "audit checkpoint": ["audit", "checkpoint", "--tenant", "nosuch"],
     "audit export": ["audit", "export", "--tenant", "nosuch"],
     "dlq list": ["dlq", "list", "--tenant", "nosuch"],
     "dlq show": ["dlq", "show", "1", "--tenant", "nosuch"],
