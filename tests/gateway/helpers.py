@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import time
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import pyotp
+from websockets.sync.client import ClientConnection, connect
 
 PASSWORD = "correct horse battery staple"
 SIGNED_IN = 303
@@ -75,3 +80,21 @@ def sign_in_with_totp(client: httpx.Client, username: str, totp: pyotp.TOTP, at:
     assert pending.status_code == 303 and pending.headers["location"] == "/login/mfa", pending.text
     page = client.get("/login/mfa")
     return client.post("/login/mfa", data={"csrf_token": page_csrf(page.text), "code": totp.at(at)})
+
+
+@contextlib.contextmanager
+def graphql_websocket(
+    base_url: str, client: httpx.Client, tenant: str = "acme", **options: Any
+) -> Iterator[ClientConnection]:
+    """A graphql-ws connection to ``tenant``'s GraphQL in ``client``'s session, past connection_ack."""
+    with connect(
+        base_url.replace("http", "ws") + f"/t/{tenant}/graphql",
+        subprotocols=["graphql-ws"],
+        origin=base_url,
+        additional_headers={"cookie": f"kf_session={client.cookies['kf_session']}"},
+        open_timeout=10,
+        **options,
+    ) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        yield ws

@@ -8,10 +8,9 @@ import json
 
 import dagster as dg
 import pytest
-from websockets.sync.client import connect
 
 from .conftest import LiveGateway
-from .helpers import graphql
+from .helpers import graphql, graphql_websocket
 
 FAILURE_EVENTS = """query Failures($runId: ID!) {
   logsForRun(runId: $runId) {
@@ -103,15 +102,7 @@ RUN_LOGS = """subscription Logs($runId: ID!) {
 
 def subscription_failure(live_gateway: LiveGateway, user: str, run_id: str) -> str:
     client = live_gateway.login(user)
-    with connect(
-        live_gateway.url.replace("http", "ws") + "/t/acme/graphql",
-        subprotocols=["graphql-ws"],
-        origin=live_gateway.url,
-        additional_headers={"cookie": f"kf_session={client.cookies['kf_session']}"},
-        open_timeout=10,
-    ) as ws:
-        ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+    with graphql_websocket(live_gateway.url, client) as ws:
         payload = {"query": RUN_LOGS, "variables": {"runId": run_id}}
         ws.send(json.dumps({"type": "start", "id": "1", "payload": payload}))
         while True:

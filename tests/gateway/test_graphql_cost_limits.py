@@ -14,10 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.sync.client import connect
 
 from .conftest import LiveGateway
-from .helpers import graphql
+from .helpers import graphql, graphql_websocket
 
 UI_QUERIES: dict[str, str] = json.loads((Path(__file__).parent / "dagster_ui_queries.json").read_text())
 SERVER_BUDGET = 0.1
@@ -138,21 +137,11 @@ def test_refused_huge_document_leaves_a_small_audit_row(live_gateway: LiveGatewa
 
 def test_12_mib_websocket_document_is_refused_fast_while_healthz_answers(live_gateway: LiveGateway) -> None:
     client = live_gateway.login("vera")
-    url = live_gateway.url.replace("http", "ws") + "/t/acme/graphql"
     query = "{ " + "__typename " * (12 * 1024 * 1024 // 11) + "}"
     with healthz_prober(live_gateway.url) as latencies:
         time.sleep(0.1)
         before = server_seconds(live_gateway, "websocket")
-        with connect(
-            url,
-            subprotocols=["graphql-ws"],
-            origin=live_gateway.url,
-            additional_headers={"cookie": f"kf_session={client.cookies['kf_session']}"},
-            open_timeout=10,
-            max_size=None,
-        ) as ws:
-            ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        with graphql_websocket(live_gateway.url, client, max_size=None) as ws:
             ws.send(json.dumps({"type": "start", "id": "1", "payload": {"query": query}}))
             with pytest.raises(Exception) as closed:
                 ws.recv(timeout=20)
@@ -168,16 +157,7 @@ def test_12_mib_websocket_document_is_refused_fast_while_healthz_answers(live_ga
 
 def test_costly_document_over_websocket_gets_a_graphql_error(live_gateway: LiveGateway) -> None:
     client = live_gateway.login("vera")
-    url = live_gateway.url.replace("http", "ws") + "/t/acme/graphql"
-    with connect(
-        url,
-        subprotocols=["graphql-ws"],
-        origin=live_gateway.url,
-        additional_headers={"cookie": f"kf_session={client.cookies['kf_session']}"},
-        open_timeout=10,
-    ) as ws:
-        ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+    with graphql_websocket(live_gateway.url, client) as ws:
         started = time.perf_counter()
         ws.send(json.dumps({"type": "start", "id": "7", "payload": {"query": HOSTILE["fragments_2^23"]}}))
         reply = json.loads(ws.recv(timeout=20))

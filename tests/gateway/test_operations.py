@@ -6,7 +6,6 @@ import json
 
 import pytest
 from typer.testing import CliRunner
-from websockets.sync.client import connect
 
 from klikkflow_pipelines.cli.gateway import gateway_app
 from klikkflow_pipelines.gateway.accounts import Accounts
@@ -14,7 +13,7 @@ from klikkflow_pipelines.gateway.ratelimit import TokenBuckets
 from klikkflow_pipelines.gateway.store import GatewayStore
 
 from .conftest import LiveGateway
-from .helpers import PASSWORD, graphql, sign_in
+from .helpers import PASSWORD, graphql, graphql_websocket, sign_in
 
 RUNS = "{ runsOrError { __typename } }"
 
@@ -88,15 +87,7 @@ def test_operations_over_a_websocket_count_against_the_rate_limit(variant_gatewa
     }
     with variant_gateway(**rates) as live:
         client = live.login("vera")
-        with connect(
-            live.url.replace("http", "ws") + "/t/acme/graphql",
-            subprotocols=["graphql-ws"],
-            origin=live.url,
-            additional_headers={"cookie": f"kf_session={client.cookies['kf_session']}"},
-            open_timeout=10,
-        ) as ws:  # the upgrade request takes the first token
-            ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        with graphql_websocket(live.url, client) as ws:  # the upgrade request takes the first token
             replies = []
             for index in range(3):
                 ws.send(json.dumps({"type": "start", "id": str(index), "payload": {"query": RUNS}}))

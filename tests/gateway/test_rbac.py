@@ -13,7 +13,7 @@ from klikkflow_pipelines.gateway.graphql_authz import MUTATION_ROLES
 from klikkflow_pipelines.gateway.roles import RANK
 
 from .conftest import LiveGateway
-from .helpers import graphql
+from .helpers import graphql, graphql_websocket
 
 ROLE_USERS = {"viewer": "vera", "launcher": "lars", "editor": "edda", "admin": "ada"}
 MUTATIONS = sorted(create_schema().graphql_schema.mutation_type.fields)
@@ -47,17 +47,7 @@ def test_http_mutations_per_role(live_gateway: LiveGateway, role: str) -> None:
 @pytest.mark.parametrize("role", list(ROLE_USERS))
 def test_websocket_mutations_per_role(live_gateway: LiveGateway, role: str) -> None:
     client = live_gateway.login(ROLE_USERS[role])
-    url = live_gateway.url.replace("http", "ws") + "/t/acme/graphql"
-    cookie = f"kf_session={client.cookies['kf_session']}"
-    with connect(
-        url,
-        subprotocols=["graphql-ws"],
-        origin=live_gateway.url,
-        additional_headers={"cookie": cookie},
-        open_timeout=10,
-    ) as ws:
-        ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+    with graphql_websocket(live_gateway.url, client) as ws:
         for index, field in enumerate(MUTATIONS):
             ws.send(json.dumps({"type": "start", "id": str(index), "payload": {"query": probe(field)}}))
             reply = json.loads(ws.recv(timeout=10))
