@@ -1,12 +1,9 @@
-"""Reading the gateway's form posts, following their ``next`` safely, running blocking work off the loop."""
+"""Reading the gateway's form posts and following their ``next`` safely."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import anyio
 from starlette.requests import Request
 
 MAX_FORM_BYTES = 64 * 1024
@@ -29,8 +26,3 @@ async def read_form(request: Request) -> dict[str, str]:
         return {}
     fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     return {name: values[-1] for name, values in fields.items()}
-
-
-async def run_blocking(func: Callable[..., Any], *args: Any) -> Any:
-    """Run a blocking call (argon2, database) in a worker thread."""
-    return await anyio.to_thread.run_sync(func, *args)

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from klikkflow_pipelines.gateway.accounts import EnrollmentError
-from klikkflow_pipelines.gateway.forms import read_form, run_blocking, safe_next
+from klikkflow_pipelines.gateway.forms import read_form, safe_next
 from klikkflow_pipelines.gateway.pages import render
 from klikkflow_pipelines.gateway.principal import Principal
 from klikkflow_pipelines.gateway.sessions import CSRF_FIELD, SESSION_COOKIE
@@ -35,9 +35,9 @@ class SignInKit:
     """What the two-factor pages share with the password sign-in in :mod:`routes`."""
 
     client_ip: Callable[[Request], str]
-    audit: Callable[..., None]
+    audit: Callable[..., Awaitable[None]]
     form_with_csrf: Callable[[Request, Principal | None], Awaitable[dict | None]]
-    start_session: Callable[..., None]
+    start_session: Callable[..., Awaitable[None]]
     rate_limited: Callable[[Request], Response | None]
     throttled: Callable[[Request, float], Response]
 
@@ -45,8 +45,11 @@ class SignInKit:
 def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
     """The routes of the two-factor pages, bound to ``gw``."""
 
+    def load_pending(cookie: str | None) -> SessionRecord | None:
+        return gw.sessions.load(cookie, allow_mfa_pending=True)
+
     async def code_page(request: Request) -> Response:
-        record = gw.sessions.load(request.cookies.get(SESSION_COOKIE), allow_mfa_pending=True)
+        record = await gw.offload(load_pending, request.cookies.get(SESSION_COOKIE))
         if record is None or not record.mfa_pending:
             return RedirectResponse("/login", status_code=302)
         return HTMLResponse(render("mfa.html", title=TITLE, csrf=record.csrf_token))
@@ -55,44 +58,45 @@ def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
         limited = kit.rate_limited(request)
         if limited:
             return limited
-        record = gw.sessions.load(request.cookies.get(SESSION_COOKIE), allow_mfa_pending=True)
+        record = await gw.offload(load_pending, request.cookies.get(SESSION_COOKIE))
         if record is None or not record.mfa_pending:
             return RedirectResponse("/login", status_code=303)
         form = await read_form(request)
         if not gw.sessions.tokens_match(record.csrf_token, str(form.get(CSRF_FIELD, ""))):
             return PlainTextResponse("CSRF check failed", status_code=403)
         code, username, source = str(form.get("code", "")), record.username, kit.client_ip(request)
-        wait = await run_blocking(gw.accounts.begin_attempt, username, source)
+        wait = await gw.offload(gw.accounts.begin_attempt, username, source)
         if wait > 0:
-            gw.sessions.revoke(record.id_hash)
-            kit.audit(request, username, "signin.throttled", "failure", step="mfa")
+            await gw.offload(gw.sessions.revoke, record.id_hash)
+            await kit.audit(request, username, "signin.throttled", "failure", step="mfa")
             return kit.throttled(request, wait)
-        ok = await run_blocking(gw.accounts.verify_totp, username, code)
+        ok = await gw.offload(gw.accounts.verify_totp, username, code)
         how = "totp"
         if not ok and "-" in code:
-            ok, how = await run_blocking(gw.accounts.use_recovery_code, username, code), "recovery_code"
+            ok, how = await gw.offload(gw.accounts.use_recovery_code, username, code), "recovery_code"
         if not ok:
             gw.metrics.signin_failures.labels("mfa", "bad_code").inc()  # the try was counted at its start
-            kit.audit(request, username, "signin.mfa", "failure")
+            await kit.audit(request, username, "signin.mfa", "failure")
             return HTMLResponse(
                 render("mfa.html", title=TITLE, csrf=record.csrf_token, error="Wrong code."), status_code=401
             )
-        gw.sessions.revoke(record.id_hash)
+        await gw.offload(gw.sessions.revoke, record.id_hash)
         response = RedirectResponse(safe_next(request.cookies.get("kf_next")), status_code=303)
-        kit.start_session(request, response, username, "local", record.identities, [], record.is_owner)
+        await kit.start_session(request, response, username, "local", record.identities, [], record.is_owner)
         response.delete_cookie("kf_next", path="/")
-        await run_blocking(gw.accounts.record_success, username, source)
-        kit.audit(request, username, "signin", "success", method="local", mfa=how)
+        await gw.offload(gw.accounts.record_success, username, source)
+        await kit.audit(request, username, "signin", "success", method="local", mfa=how)
         return response
 
-    def enrol_page(
+    async def enrol_page(
         username: str, session: SessionRecord, sealed: str | None = None, error: str | None = None
     ) -> Response:
         offer = gw.accounts.offer_enrollment(username, session.id_hash, sealed)
+        enabled = await gw.offload(gw.accounts.totp_enabled, username)
         html = render(
             "mfa_enroll.html",
             title=TITLE,
-            enabled=gw.accounts.totp_enabled(username),
+            enabled=enabled,
             uri=offer.uri,
             pending=offer.sealed,
             csrf=session.csrf_token,
@@ -101,7 +105,7 @@ def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
         return HTMLResponse(html, status_code=400 if error else 200)
 
     async def enrol(request: Request) -> Response:
-        principal = gw.authenticate(request.scope)
+        principal = await gw.offload(gw.authenticate, request.scope)
         session = principal.session if principal is not None else None
         if principal is None or session is None:
             return RedirectResponse("/login", status_code=303)
@@ -110,13 +114,13 @@ def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
                 "two-factor sign-in is managed by your identity provider", status_code=400
             )
         if request.method == "GET":
-            return enrol_page(principal.username, session)
+            return await enrol_page(principal.username, session)
         form = await kit.form_with_csrf(request, principal)
         if form is None:
             return PlainTextResponse("CSRF check failed", status_code=403)
         username, sealed = principal.username, str(form.get("pending", ""))
         try:
-            codes = await run_blocking(
+            codes = await gw.offload(
                 gw.accounts.complete_enrollment,
                 username,
                 session.id_hash,
@@ -126,10 +130,10 @@ def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
                 kit.client_ip(request),
             )
         except EnrollmentError as error:
-            kit.audit(request, username, "mfa.enrolled", "failure", reason=str(error))
-            return enrol_page(username, session, sealed, str(error))
+            await kit.audit(request, username, "mfa.enrolled", "failure", reason=str(error))
+            return await enrol_page(username, session, sealed, str(error))
         gw.forget_mfa_state(username)
-        kit.audit(request, username, "mfa.enrolled", "success")
+        await kit.audit(request, username, "mfa.enrolled", "success")
         return HTMLResponse(render("mfa_enroll.html", title=TITLE, codes=codes))
 
     return [

@@ -4,6 +4,7 @@ The two-factor pages (code step, enrolment) are in :mod:`mfa_routes`."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -16,7 +17,6 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from klikkflow_pipelines.gateway.forms import read_form
-from klikkflow_pipelines.gateway.forms import run_blocking as _run
 from klikkflow_pipelines.gateway.forms import safe_next as _safe_next
 from klikkflow_pipelines.gateway.forwarded import source_network
 from klikkflow_pipelines.gateway.gate import MFA_REQUIRED
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from klikkflow_pipelines.gateway.app import Gateway
 
 log = logging.getLogger("klikkflow.gateway")
+MAX_TOKEN_ID = 2**63 - 1
 THROTTLED = "Too many failed attempts from your address: wait a few minutes, then try again."
 
 
@@ -59,22 +60,25 @@ def build_routes(gw: Gateway) -> list[Route]:
         raw = gw.sessions.unsign(request.cookies.get(PREAUTH_COOKIE))
         return (raw, False) if raw else (secrets.token_urlsafe(32), True)
 
-    def principal_of(request: Request) -> Principal | None:
-        return gw.authenticate(request.scope)
+    async def principal_of(request: Request) -> Principal | None:
+        return await gw.offload(gw.authenticate, request.scope)
 
-    def audit(
+    async def audit(
         request: Request, actor: str, action: str, outcome: str, target: str = "", **details: object
     ) -> None:
-        gw.platform_audit.append(
-            actor=actor,
-            action=action,
-            target=target,
-            outcome=outcome,
-            source=client_ip(request),
-            details=details,
+        await gw.offload(
+            functools.partial(
+                gw.platform_audit.append,
+                actor=actor,
+                action=action,
+                target=target,
+                outcome=outcome,
+                source=client_ip(request),
+                details=details,
+            )
         )
 
-    def start_session(
+    async def start_session(
         request: Request,
         response: Response,
         username: str,
@@ -87,9 +91,11 @@ def build_routes(gw: Gateway) -> list[Route]:
         """Issue a brand-new session id (never reuse one presented before sign-in)."""
         old = gw.sessions.unsign(request.cookies.get(SESSION_COOKIE))
         if old:
-            gw.sessions.revoke(sha256_hex(old))
+            await gw.offload(gw.sessions.revoke, sha256_hex(old))
         roles = gw.roles_for(identities, groups, is_owner)
-        value, _ = gw.sessions.create(username, method, identities, groups, roles, is_owner, mfa_pending)
+        value, _ = await gw.offload(
+            gw.sessions.create, username, method, identities, groups, roles, is_owner, mfa_pending
+        )
         set_cookie(response, SESSION_COOKIE, value, 300 if mfa_pending else settings.session_ttl_seconds)
         if not mfa_pending:
             response.delete_cookie(PREAUTH_COOKIE, path="/")
@@ -125,10 +131,10 @@ def build_routes(gw: Gateway) -> list[Route]:
 
     # pages -------------------------------------------------------------------
     async def home(request: Request) -> Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         if principal is None or principal.via_token:
             return RedirectResponse("/login", status_code=302)
-        if gw.mfa_enrollment_due(principal):
+        if await gw.offload(gw.mfa_enrollment_due, principal):
             return RedirectResponse("/account/mfa", status_code=302)
         tenants = [
             {"id": tid, "name": gw.tenants[tid].name, "role": role}
@@ -174,19 +180,19 @@ def build_routes(gw: Gateway) -> list[Route]:
         username = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
         next_url = _safe_next(str(form.get("next", "/")))
-        result = await _run(gw.accounts.check_password, username, password, client_ip(request))
+        result = await gw.offload(gw.accounts.check_password, username, password, client_ip(request))
         if result.status != "ok":
             gw.metrics.signin_failures.labels("local", result.status).inc()
             action = "signin.throttled" if result.status == "throttled" else "signin.password"
-            audit(request, username or "(empty)", action, "failure")
+            await audit(request, username or "(empty)", action, "failure")
             if result.status == "throttled":
                 return throttled_answer(request, result.retry_after)
             return login_page(request, "Wrong user name or password.", 401)
-        user = gw.store.get_user(username)
+        user = await gw.offload(gw.store.get_user, username)
         if settings.require_mfa and not result.mfa_required:
             next_url = "/account/mfa"  # MFA is mandatory here: enrolling comes first
         response = RedirectResponse("/login/mfa" if result.mfa_required else next_url, status_code=303)
-        start_session(
+        await start_session(
             request,
             response,
             username,
@@ -197,7 +203,7 @@ def build_routes(gw: Gateway) -> list[Route]:
             mfa_pending=result.mfa_required,
         )
         if result.mfa_required:
-            audit(request, username, "signin.password", "success", mfa="pending")
+            await audit(request, username, "signin.password", "success", mfa="pending")
             response.set_cookie(
                 "kf_next",
                 next_url,
@@ -207,17 +213,17 @@ def build_routes(gw: Gateway) -> list[Route]:
                 secure=settings.secure_cookies,
             )
         else:
-            audit(request, username, "signin", "success", method="local")
+            await audit(request, username, "signin", "success", method="local")
         return response
 
     async def logout(request: Request) -> Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         if principal is None or principal.session is None:
             return RedirectResponse("/login", status_code=303)
         if await form_with_csrf(request, principal) is None:
             return forbidden("CSRF check failed")
-        gw.sessions.revoke(principal.session.id_hash)
-        audit(request, principal.username, "signout", "success")
+        await gw.offload(gw.sessions.revoke, principal.session.id_hash)
+        await audit(request, principal.username, "signout", "success")
         target = "/login"
         if principal.session.method == "oidc" and gw.oidc is not None:
             # End the provider's session too, so the next SSO sign-in asks again. Unreachable
@@ -236,7 +242,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         if throttled:
             return throttled
         source = source_network(client_ip(request))  # an IPv6 client's whole /64 is one source
-        pending, oldest = await _run(gw.store.signin.pending, source)
+        pending, oldest = await gw.offload(gw.store.signin.pending, source)
         if pending >= settings.oidc_pending_per_address:  # bounds the rows one address can leave
             gw.metrics.signin_failures.labels("oidc", "pending_limit").inc()
             wait = (oldest or time.time()) + OIDC_TRANSACTION_SECONDS - time.time()
@@ -251,7 +257,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         except (httpx.HTTPError, OidcError, ValueError) as exc:
             log.error("identity provider unreachable: %s", exc)
             return PlainTextResponse("the identity provider is unreachable; try again later", status_code=502)
-        await _run(
+        await gw.offload(
             gw.store.signin.insert_transaction,
             auth.state,
             auth.nonce,
@@ -272,42 +278,46 @@ def build_routes(gw: Gateway) -> list[Route]:
         if throttled:
             return throttled
 
-        def fail(reason: str, status: int = 400) -> Response:
+        async def fail(reason: str, status: int = 400) -> Response:
             gw.metrics.signin_failures.labels("oidc", reason.split(":")[0][:40]).inc()
-            audit(request, "(oidc)", "signin.oidc", "failure", reason=reason)
+            await audit(request, "(oidc)", "signin.oidc", "failure", reason=reason)
             return PlainTextResponse(f"sign-in failed: {reason}", status_code=status)
 
         params = request.query_params
         if params.get("error"):
-            return fail(f"provider error: {params.get('error')}")
-        transaction = await _run(gw.store.signin.take_transaction, params.get("state", ""))
+            return await fail(f"provider error: {params.get('error')}")
+        transaction = await gw.offload(gw.store.signin.take_transaction, params.get("state", ""))
         if transaction is None:
-            return fail("unknown, expired or replayed state")
+            return await fail("unknown, expired or replayed state")
         raw = gw.sessions.unsign(request.cookies.get(PREAUTH_COOKIE))
         if not raw or not gw.sessions.tokens_match(transaction["browser_binding"], sha256_hex(raw)):
-            return fail("state belongs to another browser")
+            return await fail("state belongs to another browser")
         try:
             id_token = await gw.oidc.exchange_code(params.get("code", ""), transaction["code_verifier"])
             identity = await gw.oidc.validate_id_token(id_token, transaction["nonce"])
         except OidcError as exc:
-            return fail(str(exc))
-        await _run(gw.store.signin.record_groups, f"oidc:{identity.subject}", identity.groups)  # for tokens
+            return await fail(str(exc))
+        await gw.offload(
+            gw.store.signin.record_groups, f"oidc:{identity.subject}", identity.groups
+        )  # for tokens
         owner = bool(set(identity.groups) & set(settings.oidc.owner_groups))
         # never the bare subject: it could equal a local account name listed under a tenant's members
         identities = [i for i in (identity.email, f"oidc:{identity.subject}") if i]
         response = RedirectResponse(transaction["next_url"], status_code=303)
-        start_session(request, response, identity.username, "oidc", identities, identity.groups, owner)
-        audit(request, identity.username, "signin", "success", method="oidc", groups=identity.groups)
+        await start_session(request, response, identity.username, "oidc", identities, identity.groups, owner)
+        await audit(request, identity.username, "signin", "success", method="oidc", groups=identity.groups)
         return response
 
     # account: API tokens (two-factor enrolment: mfa_routes) ------------------
     async def tokens(request: Request) -> Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         if principal is None or principal.session is None:
             return RedirectResponse("/login", status_code=303)
-        if gw.mfa_enrollment_due(principal):  # a token would outlive the missing second factor
+        if await gw.offload(
+            gw.mfa_enrollment_due, principal
+        ):  # a token would outlive the missing second factor
             if request.method == "POST":
-                audit(request, principal.username, "token.create", "denied", target="mfa_required")
+                await audit(request, principal.username, "token.create", "denied", target="mfa_required")
             return forbidden(MFA_REQUIRED)
         new_token = None
         if request.method == "POST":
@@ -321,13 +331,19 @@ def build_routes(gw: Gateway) -> list[Route]:
             except ValueError:
                 days = 90
             if role not in ROLES or not role_at_least(principal.roles.get(tenant), role):
-                audit(request, principal.username, "token.create", "denied", target=f"{tenant}:{role}")
+                await audit(request, principal.username, "token.create", "denied", target=f"{tenant}:{role}")
                 return forbidden("you cannot grant a role above your own in that tenant")
             new_token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-            token_id = gw.store.tokens.insert(
-                sha256_hex(new_token), name, principal.session, tenant, role, days * 86400.0
+            token_id = await gw.offload(
+                gw.store.tokens.insert,
+                sha256_hex(new_token),
+                name,
+                principal.session,
+                tenant,
+                role,
+                days * 86400.0,
             )
-            audit(
+            await audit(
                 request,
                 principal.username,
                 "token.create",
@@ -336,10 +352,11 @@ def build_routes(gw: Gateway) -> list[Route]:
                 token_id=token_id,
                 name=name,
             )
+        held = await gw.offload(gw.store.tokens.of_user, principal.username)
         html = render(
             "tokens.html",
             title="API tokens",
-            tokens=gw.store.tokens.of_user(principal.username),
+            tokens=held,
             roles=principal.roles,
             csrf=principal.session.csrf_token,
             new_token=new_token,
@@ -347,15 +364,20 @@ def build_routes(gw: Gateway) -> list[Route]:
         return HTMLResponse(html, status_code=201 if new_token else 200)
 
     async def token_revoke(request: Request) -> Response:
-        principal = principal_of(request)
+        principal = await principal_of(request)
         if principal is None or principal.session is None:
             return RedirectResponse("/login", status_code=303)
         if await form_with_csrf(request, principal) is None:
             return forbidden("CSRF check failed")
-        token = gw.store.tokens.revoke(int(request.path_params["token_id"]), principal.username)
+        token_id = int(request.path_params["token_id"])
+        token = (
+            await gw.offload(gw.store.tokens.revoke, token_id, principal.username)
+            if token_id <= MAX_TOKEN_ID
+            else None  # no database integer holds it: there is no such token
+        )
         if token is None:
             return PlainTextResponse("no such token", status_code=404)
-        audit(
+        await audit(
             request,
             principal.username,
             "token.revoke",
@@ -372,7 +394,7 @@ def build_routes(gw: Gateway) -> list[Route]:
     async def metrics(request: Request) -> Response:
         token = settings.metrics_token
         auth = request.headers.get("authorization", "")
-        principal = principal_of(request)
+        principal = await principal_of(request)
         allowed = (principal is not None and principal.is_owner) or (
             bool(token) and gw.sessions.tokens_match(f"Bearer {token}", auth)
         )

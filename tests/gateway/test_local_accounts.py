@@ -417,3 +417,13 @@ def test_session_of_a_deleted_local_account_ends(live_gateway: LiveGateway) -> N
     assert home.status_code == 302 and home.headers["location"] == "/login"
     gw.accounts.create_user("delia", PASSWORD)  # an account of that name again: the session stays dead
     assert client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize("token_id", ["99999999999999999999999", str(2**63)])
+def test_revoking_a_token_id_no_database_holds_answers_404(live_gateway: LiveGateway, token_id: str) -> None:
+    """Attack: an id beyond any database integer used to reach the driver and answer 500."""
+    live_gateway.gateway.accounts.create_user("ivo", PASSWORD)
+    client = live_gateway.login("ivo")
+    page = client.get("/account/tokens")
+    answer = client.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": page_csrf(page.text)})
+    assert answer.status_code == 404

@@ -1,7 +1,8 @@
 """Attack: the gateway queries the database synchronously inside async handlers, so one slow or locked
 table freezes the event loop for everyone. With the Postgres sessions table locked by another
 transaction, a session request must wait while /healthz, the sign-in page and a token-authenticated
-static file keep answering promptly."""
+static file keep answering promptly, whether the waiting request is a tenant route or one of the
+gateway's own pages."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import threading
 import time
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, text
 
 from klikkflow_pipelines.gateway.app import Gateway
@@ -23,8 +25,13 @@ PROMPT = 0.5
 LOCK_SECONDS = 1.5
 
 
+@pytest.mark.parametrize(
+    "session_path",
+    ["/t/acme/server_info", "/", "/account/tokens", "/account/mfa"],
+    ids=["tenant route", "tenant list page", "tokens page", "mfa page"],
+)
 def test_locked_sessions_table_stalls_only_the_waiting_request(
-    live_gateway: LiveGateway, fresh_database, free_port, serve_app
+    live_gateway: LiveGateway, fresh_database, free_port, serve_app, session_path: str
 ) -> None:
     gw = live_gateway.gateway
     with fresh_database("gw_slow") as url:
@@ -54,7 +61,7 @@ def test_locked_sessions_table_stalls_only_the_waiting_request(
 
             def session_request() -> None:
                 started = time.perf_counter()
-                waited["status"] = session_client.get("/t/acme/server_info").status_code
+                waited["status"] = session_client.get(session_path).status_code
                 waited["seconds"] = time.perf_counter() - started
 
             thread = threading.Thread(target=session_request, daemon=True)
