@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,7 @@ def _time_window_key(
             raise EventRefused(f"received time {received_at}: no partition ({exc})") from exc
         if not _is_valid(partitions_def, key):
             raise EventRefused(
-                f"received time {datetime.fromtimestamp(received_at).isoformat()} falls in {key!r}, "
+                f"received time {datetime.fromtimestamp(received_at, UTC).isoformat()} falls in {key!r}, "
                 f"outside the job's partitions. Fix: name a partition in payload.{PARTITION_FIELDS[1]}"
             )
         return key

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
+from dagster._utils.merger import deep_merge_dicts
 
 from klikkflow_pipelines.events.outbox import OutboxEvent
 from klikkflow_pipelines.events.resources import (
@@ -154,7 +155,7 @@ def build_outbox_sensor(
             requests.append(
                 dg.RunRequest(
                     run_key=event.event_id,
-                    run_config={**to_run_config(event), **part.run_config},
+                    run_config=deep_merge_dicts(to_run_config(event), part.run_config),
                     tags={**extra_tags, **event_run_tags(event)},
                     partition_key=part.key,
                 )

@@ -19,6 +19,8 @@ from klikkflow_pipelines.definitions import build_definitions
 from klikkflow_pipelines.events.resources import EventStoreResource
 from klikkflow_pipelines.paths import tenant_home
 from klikkflow_pipelines.tenancy.config import load_tenant
+from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
+from sensors.outbox_events import EVENT_ID_TAG, EVENT_SOURCE_TAG
 
 CLAIMS_SENSOR = "claims_processing_job_outbox_sensor"
 ONBOARDING_SENSOR = "customer_onboarding_job_outbox_sensor"
@@ -187,3 +189,20 @@ def test_hostile_payloads_are_dead_lettered_without_stopping_the_valid_events_of
         [add] = onboarding.dynamic_partitions_requests
         instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
         assert _run(defs, instance, "customer_onboarding_job", onboarding.run_requests[0]).success
+
+
+def test_unpartitioned_job_event_keeps_its_run_key_tags_and_no_partition(defs, store_url) -> None:
+    store = EventStoreResource(url=store_url)
+    event_id = _record(store, "operations_report_job", {"business_date": "garbage", "drop_file": "../x"})
+    with dg.instance_for_test() as instance:
+        result = _tick(defs, "operations_report_job_outbox_sensor", instance, store)
+        [request] = result.run_requests
+        assert (request.run_key, request.partition_key) == (event_id, None)
+        expected = {
+            **tenant_run_tags(load_tenant("default")),
+            EVENT_ID_TAG: event_id,
+            EVENT_SOURCE_TAG: "webhook",
+        }
+        assert request.tags == expected
+        assert not result.dynamic_partitions_requests
+        assert not store.dead_letters().list()
