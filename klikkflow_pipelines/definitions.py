@@ -52,7 +52,9 @@ def build_definitions(tenant: TenantConfig) -> dg.Definitions:
         sensors=[*(s for w in workflows for s in w.sensors), build_compliance_audit_sensor(tenant.id)],
         resources=build_resources(tenant),
     )
-    return dg.Definitions.merge(workflow_defs, build_event_definitions(tenant, jobs))
+    drop_sources = {name: source for w in workflows for name, source in w.drop_sources.items()}
+    events = build_event_definitions(tenant, jobs, drop_sources=drop_sources)
+    return dg.Definitions.merge(workflow_defs, events)
 
 
 def current_tenant_id() -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
+from dagster._utils.merger import deep_merge_dicts
 
 from klikkflow_pipelines.events.outbox import OutboxEvent
 from klikkflow_pipelines.events.resources import (
@@ -24,6 +25,7 @@ from klikkflow_pipelines.events.resources import (
     EventStoreResource,
     trigger_event_run_config,
 )
+from sensors.event_partitions import DropSource, EventRefused, event_partition
 
 EVENT_ID_TAG = "klikkflow/event_id"
 EVENT_SOURCE_TAG = "klikkflow/event_source"
@@ -73,13 +75,19 @@ def event_run_tags(event: OutboxEvent) -> dict[str, str]:
     return tags
 
 
-def _default_run_config(
-    context: dg.SensorEvaluationContext, job: Any
-) -> Callable[[OutboxEvent], dict[str, Any]]:
-    resolved = context.repository_def.get_job(job.name) if context.repository_def else job
+def _resolved_job(context: dg.SensorEvaluationContext, job: Any) -> Any:
+    return context.repository_def.get_job(job.name) if context.repository_def else job
+
+
+def _default_run_config(resolved: Any) -> Callable[[OutboxEvent], dict[str, Any]]:
     if TRIGGER_EVENT_RESOURCE_KEY in getattr(resolved, "required_resource_keys", ()):
         return trigger_event_run_config
     return lambda _event: {}
+
+
+def refused_event_run_id(event: OutboxEvent) -> str:
+    """The ``failed_run_id`` of the dead letter of an event refused before any run (one per event)."""
+    return f"refused:{event.event_id}"
 
 
 def build_outbox_sensor(
@@ -93,6 +101,7 @@ def build_outbox_sensor(
     batch_size: int = 500,
     settle_seconds: float = 5.0,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+    drop_sources: Mapping[str, DropSource] | None = None,
 ) -> dg.SensorDefinition:
     """A sensor launching ``job`` once per outbox event of ``workflows`` (default: the job's name).
 
@@ -100,9 +109,15 @@ def build_outbox_sensor(
     payload goes into the ``trigger_event`` resource's run config when the job
     uses that resource (otherwise the run has the event id tag only). ``tags``
     (e.g. the tenant's run tags) are added to every run.
+
+    A partitioned job's run gets the partition the event names (see
+    :mod:`sensors.event_partitions`; ``drop_sources`` maps a dynamic partitions definition's
+    name to its inbox); the tick adds new dynamic partitions with the run requests. An event
+    naming no valid partition is dead-lettered with the reason and passed (no run).
     """
     selected = list(workflows) if workflows is not None else [job.name]
     extra_tags = dict(tags or {})
+    sources = dict(drop_sources or {})
 
     @dg.sensor(
         name=name or f"{job.name}_outbox_sensor",
@@ -112,7 +127,9 @@ def build_outbox_sensor(
         description=f"Launches {job.name} for each outbox event of {', '.join(selected)}.",
     )
     def _outbox_sensor(context: dg.SensorEvaluationContext, event_store: EventStoreResource):
-        to_run_config = run_config_for_event or _default_run_config(context, job)
+        resolved = _resolved_job(context, job)
+        to_run_config = run_config_for_event or _default_run_config(resolved)
+        partitions_def = getattr(resolved, "partitions_def", None)
         cursor = OutboxCursor.parse(context.cursor)
         events = event_store.outbox().fetch(
             after_seq=cursor.floor,
@@ -120,16 +137,33 @@ def build_outbox_sensor(
             workflows=selected,
             limit=batch_size,
         )
-        cursor.advance(events, time.time(), settle_seconds)
-        return dg.SensorResult(
-            run_requests=[
+        requests, added = [], {}
+        for event in events:
+            try:
+                part = event_partition(
+                    event.payload, event.received_at, partitions_def, sources, context.instance
+                )
+            except EventRefused as exc:
+                reason = f"refused before any run of {resolved.name}: {exc}"
+                context.log.warning(f"event {event.event_id} dead-lettered: {reason}")
+                event_store.dead_letters().add(
+                    event, failed_run_id=refused_event_run_id(event), reason=reason, attempts=0
+                )
+                continue
+            if part.added:
+                added.setdefault(part.added[0].name, (part.added[0], set()))[1].add(part.added[1])
+            requests.append(
                 dg.RunRequest(
                     run_key=event.event_id,
-                    run_config=to_run_config(event),
+                    run_config=deep_merge_dicts(to_run_config(event), part.run_config),
                     tags={**extra_tags, **event_run_tags(event)},
+                    partition_key=part.key,
                 )
-                for event in events
-            ],
+            )
+        cursor.advance(events, time.time(), settle_seconds)
+        return dg.SensorResult(
+            run_requests=requests,
+            dynamic_partitions_requests=[d.build_add_request(sorted(keys)) for d, keys in added.values()],
             cursor=cursor.dump(),
         )
 

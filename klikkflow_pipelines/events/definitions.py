@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -19,6 +19,7 @@ from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
 from resources.notifier import NotifierResource
 from resources.rabbitmq import RabbitMQResource
+from sensors.event_partitions import DropSource
 from sensors.outbox_events import build_outbox_sensor
 from sensors.rabbitmq_events import build_rabbitmq_sensor
 from sensors.run_alerts import build_alert_sensors
@@ -72,7 +73,10 @@ def _check_workflows(tenant_id: str, config: EventsConfig, job_names: set[str]) 
 
 
 def build_event_definitions(
-    tenant: TenantConfig, jobs: Sequence[Any], config: EventsConfig | None = None
+    tenant: TenantConfig,
+    jobs: Sequence[Any],
+    config: EventsConfig | None = None,
+    drop_sources: Mapping[str, DropSource] | None = None,
 ) -> dg.Definitions:
     """Sensors and resources making ``jobs`` event-driven for ``tenant`` (merge into its Definitions).
 
@@ -81,7 +85,8 @@ def build_event_definitions(
     * the failure-alert, success-resolve and delivery-retry sensors,
     * resources ``event_store``, ``trigger_event``, ``notifier`` and, with queues, ``rabbitmq``.
 
-    ``config`` defaults to the tenant's ``events/<tenant>.yaml``.
+    ``config`` defaults to the tenant's ``events/<tenant>.yaml``; ``drop_sources`` (by dynamic
+    partitions definition name) lets an event name the drop file of a dynamically partitioned job.
     """
     config = config or load_events_config(tenant.id)
     by_name = {job.name: job for job in jobs}
@@ -92,7 +97,10 @@ def build_event_definitions(
     run_tags = tenant_run_tags(tenant)
     sensors: list[dg.SensorDefinition] = [
         build_outbox_sensor(
-            by_name[name], tags=run_tags, minimum_interval_seconds=config.sensor_interval_seconds
+            by_name[name],
+            tags=run_tags,
+            minimum_interval_seconds=config.sensor_interval_seconds,
+            drop_sources=drop_sources,
         )
         for name in triggered
     ]

@@ -62,6 +62,8 @@ class WorkflowDefs:
     jobs: list[Any] = field(default_factory=list)
     schedules: list[Any] = field(default_factory=list)
     sensors: list[Any] = field(default_factory=list)
+    drop_sources: dict[str, Any] = field(default_factory=dict)
+    """Inbox of each dynamic partitions definition (by name), for event-triggered runs naming a drop."""
 
 
 @dataclass(frozen=True)

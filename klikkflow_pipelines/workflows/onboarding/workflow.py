@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -24,6 +25,7 @@ from klikkflow_pipelines.workflows.template import (
     WorkflowTemplate,
     workflow_job,
 )
+from sensors.event_partitions import DropSource
 from sensors.file_arrival import ArrivedFile, build_file_arrival_sensor
 from sensors.schedules import build_tenant_schedule, unfinished_dynamic_partitions
 
@@ -67,6 +69,10 @@ def _drop_partition(arrived: ArrivedFile) -> str:
     return drop_partition_key(arrived.path.name, arrived.mtime_ns)
 
 
+def _drop_run_config(path: Path) -> dict[str, Any]:
+    return {"ops": {"raw_customer_drops": {"config": {"paths": [str(path)]}}}}
+
+
 def build_onboarding(tenant: TenantConfig, params: OnboardingParams) -> WorkflowDefs:
     """Assets, job, schedule and file-arrival sensor of customer onboarding for one tenant."""
     inbox = onboarding_inbox(tenant, params)
@@ -90,7 +96,7 @@ def build_onboarding(tenant: TenantConfig, params: OnboardingParams) -> Workflow
         job,
         inbox,
         DROP_SUFFIXES,
-        run_config_for=lambda path: {"ops": {"raw_customer_drops": {"config": {"paths": [str(path)]}}}},
+        run_config_for=_drop_run_config,
         min_age_seconds=params.min_file_age_seconds,
         interval_seconds=params.sensor_interval_seconds,
         partitions=(CUSTOMER_DROPS, _drop_partition),
@@ -104,6 +110,9 @@ def build_onboarding(tenant: TenantConfig, params: OnboardingParams) -> Workflow
         jobs=[job],
         schedules=[schedule],
         sensors=[sensor],
+        drop_sources={
+            CUSTOMER_DROPS.name: DropSource(inbox, DROP_SUFFIXES, _drop_partition, _drop_run_config)
+        },
     )
 
 
