@@ -44,13 +44,13 @@ def decode_key(text: str) -> bytes:
 
 
 def local_tenant_key_file(home: Path) -> Path:
-    """The embedded default's tenant key file in the tenant's home, created (0600) on first use.
+    """Where the embedded default keeps the tenant key: a 0600 file in the tenant's home.
 
-    Production sets ``KLIKKFLOW_TENANT_KEY`` from its secret store instead.
+    Only the path: :class:`SecretsResource` creates the file at its first use in a run,
+    so loading definitions writes nothing. Production sets ``KLIKKFLOW_TENANT_KEY``
+    from its secret store instead.
     """
-    path = home / "secrets" / "tenant.key"
-    read_or_create_key_file(path)
-    return path
+    return home / "secrets" / "tenant.key"
 
 
 class SecretsResource(dg.ConfigurableResource):
@@ -66,23 +66,25 @@ class SecretsResource(dg.ConfigurableResource):
         description="Master key as hex or base64 (32+ bytes); pass dg.EnvVar('KLIKKFLOW_TENANT_KEY').",
     )
     tenant_key_file: str | None = Field(
-        default=None, description="File holding the master key (embedded default), read at run time."
+        default=None,
+        description="File holding the master key (embedded default), created on first use at run time.",
     )
 
-    def _key_text(self) -> str | None:
+    def tenant_key_text(self) -> str | None:
+        """The master key as configured: ``tenant_key``, or the key file (created on first use), or None."""
         if self.tenant_key:
             return self.tenant_key
-        if self.tenant_key_file and Path(self.tenant_key_file).is_file():
-            return Path(self.tenant_key_file).read_text(encoding="utf-8").strip() or None
+        if self.tenant_key_file:
+            return read_or_create_key_file(Path(self.tenant_key_file))
         return None
 
     def has_tenant_key(self) -> bool:
         """True when a tenant key is configured."""
-        return self._key_text() is not None
+        return self.tenant_key_text() is not None
 
     def compliance_keys(self) -> Keys:
         """The hash and token keys derived from the tenant key; a clear error when it is missing or short."""
-        key = self._key_text()
+        key = self.tenant_key_text()
         if not key:
             raise KeyMaterialError(
                 f"no tenant key: set {TENANT_KEY_ENV} (hex or base64, 32+ bytes) "

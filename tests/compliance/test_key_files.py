@@ -27,8 +27,8 @@ ENTRY_POINTS = {
         "settings_from_env().secret_key",
     ),
     "tenant master key": (
-        "from resources.secrets import local_tenant_key_file",
-        "local_tenant_key_file(home).read_text().strip()",
+        "from resources.secrets import SecretsResource, local_tenant_key_file",
+        "SecretsResource(tenant_key_file=str(local_tenant_key_file(home))).tenant_key_text()",
     ),
     "shared helper": (
         "from compliance.keyfiles import read_or_create_key_file",

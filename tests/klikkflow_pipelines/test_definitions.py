@@ -14,6 +14,7 @@ import yaml
 from klikkflow_pipelines.config_errors import ConfigError
 from klikkflow_pipelines.definitions import build_definitions
 from klikkflow_pipelines.tenancy.config import load_tenant, load_tenant_file
+from klikkflow_pipelines.tenant_resources import build_resources
 
 
 def test_default_tenant_definitions_load() -> None:
@@ -75,3 +76,15 @@ def test_unknown_template_and_bad_params_are_named(tmp_path: Path) -> None:
         "workflows.payroll",
     }
     assert all(p.file == str(path) for p in error.value.problems)
+
+
+def test_loading_definitions_writes_no_key_file(klikkflow_home: Path) -> None:
+    """Definitions load builds objects only: the embedded tenant key is created at its first use in a run."""
+    tenant = load_tenant("default")
+    build_definitions(tenant)
+    key_file = klikkflow_home / "tenants" / "default" / "secrets" / "tenant.key"
+    assert not key_file.exists()
+    secrets = build_resources(tenant)["secrets"]
+    assert not key_file.exists()
+    assert secrets.compliance_keys() is not None  # what a run does when a policy hashes or tokenizes
+    assert key_file.is_file() and key_file.stat().st_mode & 0o777 == 0o600
