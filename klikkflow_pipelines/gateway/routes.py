@@ -4,7 +4,6 @@ The two-factor pages (code step, enrolment) are in :mod:`mfa_routes`."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import secrets
 import time
@@ -66,17 +65,7 @@ def build_routes(gw: Gateway) -> list[Route]:
     async def audit(
         request: Request, actor: str, action: str, outcome: str, target: str = "", **details: object
     ) -> None:
-        await gw.offload(
-            functools.partial(
-                gw.platform_audit.append,
-                actor=actor,
-                action=action,
-                target=target,
-                outcome=outcome,
-                source=client_ip(request),
-                details=details,
-            )
-        )
+        await gw.audit_async("platform", actor, action, target, outcome, client_ip(request), details)
 
     async def start_session(
         request: Request,

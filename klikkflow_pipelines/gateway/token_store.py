@@ -121,12 +121,9 @@ class TokenStore:
 
     def revoke(self, token_id: int, username: str) -> TokenRecord | None:
         """Revoke a token owned by ``username``; return it (None if not theirs)."""
+        owned = (api_tokens.c.id == token_id, api_tokens.c.username == username)
         with self.engine.begin() as conn:
-            done = conn.execute(
-                update(api_tokens)
-                .where(api_tokens.c.id == token_id, api_tokens.c.username == username)
-                .values(revoked=True)
-            ).rowcount
-        if not done:
-            return None
-        return next((t for t in self.of_user(username) if t.id == token_id), None)
+            if not conn.execute(update(api_tokens).where(*owned).values(revoked=True)).rowcount:
+                return None
+            row = conn.execute(select(api_tokens).where(*owned)).first()
+        return None if row is None else _token_record(row)
