@@ -85,7 +85,7 @@ class Gateway:
         self.store = store or GatewayStore(settings.database_url)
         self.platform_audit = AuditLog(self.store.engine, "platform")
         for audit in (self.platform_audit, *self.audit_logs.values()):
-            _ = audit.key  # resolve the signing key now, not from a request's environment
+            _ = audit.key  # resolve the writer (HMAC chain) key now, not from a request's environment
         self.accounts = Accounts(
             self.store, settings.max_failed_logins, settings.lockout_seconds, secret_key=settings.secret_key
         )
