@@ -17,10 +17,10 @@ import dagster as dg
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import Engine, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from klikkflow_pipelines.tenancy.storage import create_storage_engine
+from resources.sql_upsert import conflict_insert
 
 BATCH_ROWS = 500
 """Rows per INSERT statement (SQLite allows 32,766 bound parameters per statement)."""
@@ -31,15 +31,7 @@ def _engine_for(url: str) -> Engine:
     return create_storage_engine(url)
 
 
-def _insert(engine: Engine, table: sa.Table) -> Any:
-    if engine.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    if engine.dialect.name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(
-        f"warehouse upserts support PostgreSQL and SQLite, not {engine.dialect.name}. "
-        "Fix: point KLIKKFLOW_WAREHOUSE_URL at a PostgreSQL database"
-    )
+WAREHOUSE_FIX = "Fix: point KLIKKFLOW_WAREHOUSE_URL at a PostgreSQL database"
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -101,7 +93,7 @@ class WarehouseResource(dg.ConfigurableResource):
         """
         self.ensure_table(table)
         engine = self.engine()
-        insert = _insert(engine, table)
+        insert = conflict_insert(engine, table, fix=WAREHOUSE_FIX)
         updated = {c.name: insert.excluded[c.name] for c in table.columns if c.name != key}
         newer = sa.tuple_(*(insert.excluded[c] for c in rank)) > sa.tuple_(*(table.c[c] for c in rank))
         statement = insert.on_conflict_do_update(index_elements=[key], set_=updated, where=newer)
@@ -121,7 +113,7 @@ class WarehouseResource(dg.ConfigurableResource):
         """
         self.ensure_table(table)
         engine = self.engine()
-        insert = _insert(engine, table)
+        insert = conflict_insert(engine, table, fix=WAREHOUSE_FIX)
         updated = {c.name: insert.excluded[c.name] for c in table.columns if c.name != key}
         statement = insert.on_conflict_do_update(index_elements=[key], set_=updated)
         ordered = sorted(rows, key=lambda r: r[key])

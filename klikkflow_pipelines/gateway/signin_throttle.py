@@ -28,7 +28,8 @@ import time
 from sqlalchemy import Connection, delete, select, update
 
 from klikkflow_pipelines.gateway.forwarded import source_network
-from klikkflow_pipelines.gateway.store import GatewayStore, dialect_insert, sha256_hex, signin_throttle
+from klikkflow_pipelines.gateway.store import GatewayStore, sha256_hex, signin_throttle
+from resources.sql_upsert import conflict_insert
 
 Row = tuple[float, float, float]  # failures, blocked_until, updated_at
 
@@ -117,7 +118,7 @@ class SigninThrottle:
         """The rows of ``keys`` (created empty if missing), locked for this transaction, in key order
         (two processes locking the same keys never deadlock). The insert comes first: on SQLite it
         takes the write lock, on PostgreSQL it makes the rows exist to be locked."""
-        insert = dialect_insert(self.engine)(signin_throttle)
+        insert = conflict_insert(self.engine, signin_throttle)
         for key in sorted(keys):
             conn.execute(
                 insert.values(

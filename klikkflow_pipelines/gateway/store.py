@@ -32,13 +32,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from compliance.audit.log import AuditLog
 from klikkflow_pipelines.gateway.schema import create_tables
 from klikkflow_pipelines.gateway.signin_store import SigninStore
 from klikkflow_pipelines.gateway.token_store import TokenStore
 from klikkflow_pipelines.tenancy.storage import create_storage_engine
+from resources.sql_upsert import conflict_insert
 
 metadata = MetaData()
 
@@ -101,11 +101,6 @@ recovery_codes = Table(
     Column("username", String(255), nullable=False, index=True),
     Column("used", Boolean, nullable=False, default=False),
 )
-
-
-def dialect_insert(engine: Engine):  # type: ignore[no-untyped-def]
-    """``insert`` with ON CONFLICT clauses for the engine's dialect (SQLite or PostgreSQL)."""
-    return (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
 
 
 def sha256_hex(value: str) -> str:
@@ -179,7 +174,7 @@ class GatewayStore:
         (False). The last used step never goes back (no code of the window is usable twice)."""
         with self.engine.begin() as conn:
             if replaces is None:
-                insert = dialect_insert(self.engine)(totp_secrets).values(
+                insert = conflict_insert(self.engine, totp_secrets).values(
                     username=username, ciphertext=ciphertext, created_at=time.time()
                 )
                 swapped = conn.execute(insert.on_conflict_do_nothing()).rowcount
@@ -229,7 +224,7 @@ class GatewayStore:
             )
 
     def _put_totp_secret(self, conn, username: str, ciphertext: str) -> None:  # type: ignore[no-untyped-def]
-        insert = dialect_insert(self.engine)(totp_secrets).values(
+        insert = conflict_insert(self.engine, totp_secrets).values(
             username=username, ciphertext=ciphertext, created_at=time.time()
         )
         conn.execute(
