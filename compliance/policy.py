@@ -114,6 +114,14 @@ class Policy(_Strict):
     description: str = ""
     default_action: Literal["allow", "drop", "block"] = "allow"
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    unclassifiable: Literal["allow", "drop", "block"] = Field(
+        default="block",
+        description="Action for a column whose type the classifier cannot read (never silently allowed).",
+    )
+    require_governed: bool = Field(
+        default=False,
+        description="Refuse to load (and to write) assets the compliance layer cannot govern.",
+    )
     rules: list[Rule] = Field(default_factory=list)
     residency: list[ResidencyRule] = Field(default_factory=list)
     source: str | None = Field(default=None, exclude=True)
