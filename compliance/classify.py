@@ -14,6 +14,9 @@ How a column is labelled:
 4. A column is labelled by the *share* of sampled values that match, never by
    one hit; a matching column name lowers the share needed. Free-text columns
    get no single entity but per-entity "contains" rates.
+5. Nested columns (Struct, List, Map, JSON text) are classified by their
+   leaves (:mod:`compliance.nested`); values the classifier cannot read are
+   reported ``unclassifiable`` for the policy's ``unclassifiable`` action.
 """
 
 from __future__ import annotations
@@ -26,10 +29,20 @@ import polars as pl
 
 from compliance import patterns
 from compliance.column_names import context_words, name_signals
-from compliance.entities import ENTITY_SENSITIVITY, NER_ENTITIES, Sensitivity, max_sensitivity
+from compliance.entities import ENTITY_SENSITIVITY, NER_ENTITIES, max_sensitivity
 from compliance.frames import to_polars
+from compliance.nested import Unreadable, read_column, unreadable_reason
 from compliance.nlp import NlpEngines, build_engines
+from compliance.reports import (
+    TEXT_MIN_RATE,
+    ColumnReport,
+    FrameReport,
+    nested_report,
+    unclassifiable_report,
+)
 from compliance.validators import iban_valid, ip_valid, luhn_valid, ssn_valid
+
+__all__ = ["ColumnReport", "FrameReport", "classify_frame", "classify_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +55,6 @@ THRESHOLD = 0.6  # share of values needed to label a column
 SIGNAL_THRESHOLD = 0.3  # ... when the column name points to the entity
 NER_THRESHOLD = 0.5
 NER_SIGNAL_THRESHOLD = 0.25
-TEXT_MIN_RATE = 0.02  # a free-text column "carries" an entity from this rate
 TEXT_MIN_TOKENS = 5.0  # mean words per value for a column to be free text
 ENUM_MAX_DISTINCT = 30
 ENUM_MIN_ROWS = 500
@@ -56,53 +68,6 @@ _NAME_SHAPE = r"^\s*\p{L}[\p{L}'.\-]*(?:\s+[\p{L}'.\-]+){0,4}\s*$"
 _NO_DIGITS_WORDS = r"^[^\d]*\p{L}{2,}[^\d]*$"
 
 
-@dataclass
-class ColumnReport:
-    """What one column holds: primary entity (or None), score, sensitivity and per-entity rates."""
-
-    name: str
-    entity: str | None
-    score: float
-    sensitivity: Sensitivity
-    entities: dict[str, float] = field(default_factory=dict)
-    free_text: bool = False
-    sampled: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        """The column's part of the ``klikkflow classify`` JSON output."""
-        return {
-            "entity": self.entity,
-            "score": round(self.score, 4),
-            "sensitivity": self.sensitivity,
-            "entities": {k: round(v, 4) for k, v in sorted(self.entities.items())},
-        }
-
-    @property
-    def carried(self) -> set[str]:
-        """Entities this column holds: its label, or those a free-text column carries."""
-        if self.entity:
-            return {self.entity}
-        if self.free_text:
-            return {e for e, rate in self.entities.items() if rate >= TEXT_MIN_RATE}
-        return set()
-
-
-@dataclass
-class FrameReport:
-    """Classification of a whole frame or table."""
-
-    rows: int
-    columns: dict[str, ColumnReport]
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"rows": N, "columns": {name: {...}}}``, the documented CLI shape."""
-        return {"rows": self.rows, "columns": {n: c.to_json() for n, c in self.columns.items()}}
-
-    def pii_columns(self) -> dict[str, ColumnReport]:
-        """Columns that hold or carry PII."""
-        return {n: c for n, c in self.columns.items() if c.carried}
-
-
 def classify_frame(
     frame: Any,
     *,
@@ -112,25 +77,42 @@ def classify_frame(
     row_sample: int = ROW_SAMPLE,
     rows: int | None = None,
 ) -> FrameReport:
-    """Classify every column of a pandas or Polars frame.
+    """Classify every column of a pandas, Polars or Arrow frame.
 
-    ``sample`` bounds the distinct values examined per column; ``engines``
-    defaults to :func:`compliance.nlp.build_engines` for the configured model.
-    ``rows`` overrides the reported row count (used when ``frame`` is already a sample).
+    ``sample`` bounds the distinct values examined per column (per leaf of a
+    nested column); ``engines`` defaults to :func:`compliance.nlp.build_engines`
+    for the configured model. ``rows`` overrides the reported row count (used
+    when ``frame`` is already a sample).
     """
     df = to_polars(frame)
     engines = build_engines() if engines is None else engines
     reports: dict[str, ColumnReport] = {}
+    nested: dict[str, tuple[dict[str, ColumnReport], bool]] = {}
     ner_jobs: list[_NerJob] = []
     for name in df.columns:
-        report, job = _classify_column(name, df.get_column(name), sample, row_sample, engines, ner_sample)
-        reports[name] = report
-        if job is not None:
-            ner_jobs.append(job)
+        try:
+            node, leaf_values = read_column(name, df.get_column(name))
+        except Unreadable as exc:
+            reports[name] = unclassifiable_report(name, exc.reason)
+            continue
+        leaves: dict[str, ColumnReport] = {}
+        for path, values in leaf_values.items():
+            signal_name = name if path == name else _leaf_name(path)
+            report, job = _classify_column(path, values, sample, row_sample, engines, ner_sample, signal_name)
+            leaves[path] = report
+            if job is not None:
+                ner_jobs.append(job)
+        if node.kind == "leaf":
+            reports[name] = leaves[name]
+        else:
+            nested[name] = (leaves, node.kind == "json")
+            reports[name] = nested_report(name, {})  # keeps the column order; completed below
     if ner_jobs:
         _run_ner(ner_jobs, engines)
         for job in ner_jobs:
-            reports[job.report.name] = job.finish()
+            job.finish()  # completes the report in place
+    for name, (leaves, json) in nested.items():
+        reports[name] = nested_report(name, leaves, json)
     return FrameReport(rows=df.height if rows is None else rows, columns=reports)
 
 
@@ -255,21 +237,24 @@ def _as_text(series: pl.Series) -> pl.Series:
 
 
 def _classify_column(
-    name: str, series: pl.Series, sample: int, row_sample: int, engines: NlpEngines, ner_sample: int
+    name: str,
+    series: pl.Series,
+    sample: int,
+    row_sample: int,
+    engines: NlpEngines,
+    ner_sample: int,
+    signal_name: str,
 ) -> tuple[ColumnReport, _NerJob | None]:
     report = ColumnReport(name=name, entity=None, score=0.0, sensitivity="internal")
     dtype = series.dtype
     if series.len() == 0 or series.null_count() == series.len() or dtype == pl.Null:
         report.sensitivity = "public"
         return report, None
-    signals = name_signals(name)
-    if (
-        dtype == pl.Boolean
-        or dtype.is_float()
-        or dtype.is_decimal()
-        or dtype.is_nested()
-        or dtype == pl.Object
-    ):
+    reason = unreadable_reason(series)
+    if reason is not None:
+        return unclassifiable_report(name, reason), None
+    signals = name_signals(signal_name)
+    if dtype == pl.Boolean or dtype.is_float() or dtype.is_decimal():
         return report, None
     if dtype.is_temporal():
         if "DATE_OF_BIRTH" in signals and dtype in (pl.Date, pl.Datetime):
@@ -285,6 +270,12 @@ def _classify_column(
     if dtype.is_integer():
         return _classify_integers(report, values, signals), None
     return _classify_strings(report, values, signals, drawn, distinct, engines, ner_sample)
+
+
+def _leaf_name(path: str) -> str:
+    """The name that carries a leaf's meaning: ``contacts[].email`` -> ``email``."""
+    segments = [s for s in path.replace("[]", "").replace("{}", "").split(".") if s]
+    return segments[-1] if segments else path
 
 
 def _digit_count(values: pl.Series) -> pl.Series:

@@ -1,10 +1,13 @@
 """Vectorized enforcement of a policy on a Polars frame (pandas frames are converted).
 
-:func:`plan` decides one action per column from the classification report;
-:func:`enforce` applies the plan. ``block`` raises :class:`PolicyBlocked`
-before any column is touched, so callers that write after enforcing write
-nothing. Every action except the NER part of ``redact`` is a Polars
-expression or a per-distinct-value map joined back to the rows.
+:func:`plan` decides one action per column from the classification report
+(per leaf for nested columns, the policy's ``unclassifiable`` action for
+columns the classifier could not read); :func:`enforce` applies the plan.
+``block`` raises :class:`PolicyBlocked` before any column is touched, so
+callers that write after enforcing write nothing. Every action except the NER
+part of ``redact`` is a Polars expression or a per-distinct-value map joined
+back to the rows; nested columns are rebuilt by one expression each
+(:func:`compliance.nested.rebuild`).
 """
 
 from __future__ import annotations
@@ -17,21 +20,29 @@ from typing import Any
 import polars as pl
 
 from compliance import patterns
-from compliance.classify import ColumnReport, FrameReport
 from compliance.crypto import KeyMaterialError, Keys, hash_series, tokenize_series
-from compliance.entities import NER_ENTITIES, PATTERN_ENTITIES
+from compliance.entities import NER_ENTITIES, PATTERN_ENTITIES, max_sensitivity
 from compliance.frames import to_polars
+from compliance.nested import DROP, LeafExpr, Node, Unreadable, container_paths, read_column, rebuild
 from compliance.nlp import SPACY_LABELS, NlpEngines, build_engines
 from compliance.policy import DEFAULT_REDACT, Policy
+from compliance.reports import ColumnReport, FrameReport
 
 # Order matters: e-mail addresses before phone numbers, IBANs and cards before SSNs.
 _REDACT_ORDER = ("EMAIL_ADDRESS", "IBAN_CODE", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "PHONE_NUMBER")
 NER_BATCH = 512
+# A nested column's own action is its most protective leaf's.
+STRENGTH = ("allow", "mask", "redact", "hash", "tokenize", "drop", "block")
+UNCLASSIFIABLE = "unclassifiable"  # the rule name of decisions taken by the policy's unclassifiable action
 
 
 @dataclass(frozen=True)
 class ColumnDecision:
-    """The action chosen for one column and why."""
+    """The action chosen for one column (or leaf path) and why.
+
+    A nested column's decision holds one decision per leaf in ``leaves`` and,
+    as its own action, the most protective of theirs.
+    """
 
     column: str
     action: str
@@ -40,6 +51,8 @@ class ColumnDecision:
     sensitivity: str
     keep_last: int | None = None
     redact_entities: tuple[str, ...] = ()
+    leaves: tuple[ColumnDecision, ...] = ()
+    reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain-data form for metadata and events."""
@@ -54,7 +67,15 @@ class ColumnDecision:
             out["keep_last"] = self.keep_last
         if self.redact_entities:
             out["redact_entities"] = list(self.redact_entities)
+        if self.reason:
+            out["reason"] = self.reason
+        if self.leaves:
+            out["leaves"] = [leaf.to_json() for leaf in self.leaves]
         return out
+
+    def flat(self) -> tuple[ColumnDecision, ...]:
+        """The leaf decisions of a nested column, or this decision itself."""
+        return self.leaves or (self,)
 
 
 class PolicyBlocked(Exception):
@@ -64,7 +85,10 @@ class PolicyBlocked(Exception):
         self.asset = asset
         self.decisions = decisions
         cols = ", ".join(
-            f"{d.column} ({'/'.join(d.entities) or d.sensitivity}, rule {d.rule})" for d in decisions
+            f"{d.column} ({'/'.join(d.entities) or d.reason or d.sensitivity}, rule {d.rule})"
+            for decision in decisions
+            for d in decision.flat()
+            if d.action == "block"
         )
         super().__init__(f"policy blocks writing {asset}: {cols}")
 
@@ -94,17 +118,38 @@ class EnforcementResult:
 
 def plan(policy: Policy, report: FrameReport, asset: str) -> list[ColumnDecision]:
     """Decide the action of every column of ``report`` under ``policy`` (first matching rule wins)."""
-    decisions = []
-    for name, col in report.columns.items():
-        decisions.append(_decide(policy, asset, name, col))
-    return decisions
+    return [_decide_column(policy, asset, name, col) for name, col in report.columns.items()]
 
 
-def _decide(policy: Policy, asset: str, name: str, col: ColumnReport) -> ColumnDecision:
+def _decide_column(policy: Policy, asset: str, name: str, col: ColumnReport) -> ColumnDecision:
+    if not col.leaves:
+        return _decide(policy, asset, name, col)
+    leaves = [_decide(policy, asset, p, leaf, container_paths(p)) for p, leaf in col.leaves.items()]
+    return nested_decision(name, leaves)
+
+
+def nested_decision(name: str, leaves: list[ColumnDecision]) -> ColumnDecision:
+    """A nested column's decision: its leaves', the most protective as its own action."""
+    worst = max(leaves, key=lambda d: STRENGTH.index(d.action))
+    entities = tuple(sorted({e for d in leaves for e in d.entities}))
+    sensitivity = max_sensitivity([d.sensitivity for d in leaves])  # type: ignore[misc]
+    return ColumnDecision(name, worst.action, worst.rule, entities, sensitivity, leaves=tuple(leaves))
+
+
+def unclassifiable_decision(policy: Policy, name: str, reason: str | None) -> ColumnDecision:
+    """The policy's ``unclassifiable`` action for a column or leaf the classifier could not read."""
+    return ColumnDecision(name, policy.unclassifiable, UNCLASSIFIABLE, (), "restricted", reason=reason)
+
+
+def _decide(
+    policy: Policy, asset: str, name: str, col: ColumnReport, parents: tuple[str, ...] = ()
+) -> ColumnDecision:
+    if col.unclassifiable:
+        return unclassifiable_decision(policy, name, col.reason)
     carried = col.carried if col.score >= policy.min_score else set()
     entities = tuple(sorted(carried))
     sensitivity = col.sensitivity if carried else ("public" if col.sensitivity == "public" else "internal")
-    rule = policy.rule_for(asset, name, carried, sensitivity, col.free_text)
+    rule = policy.rule_for(asset, name, carried, sensitivity, col.free_text, parents)
     if rule is None:
         action = policy.default_action if carried else "allow"
         return ColumnDecision(name, action, None, entities, sensitivity)
@@ -117,8 +162,12 @@ def _decide(policy: Policy, asset: str, name: str, col: ColumnReport) -> ColumnD
 
 
 def check_residency(policy: Policy, destination: str, region: str, report: FrameReport) -> None:
-    """Raise :class:`ResidencyViolation` when ``region`` is not allowed for ``destination``."""
-    allowed = policy.allowed_regions(destination, has_pii=bool(report.pii_columns()))
+    """Raise :class:`ResidencyViolation` when ``region`` is not allowed for ``destination``.
+
+    Columns the classifier could not read count as PII: nobody knows they hold none.
+    """
+    unreadable = any(c.has_unclassifiable for c in report.columns.values())
+    allowed = policy.allowed_regions(destination, has_pii=bool(report.pii_columns()) or unreadable)
     if allowed is not None and region not in allowed:
         raise ResidencyViolation(destination, region, allowed)
 
@@ -138,11 +187,11 @@ def enforce(
     rule matches, and :class:`KeyMaterialError` when hash/tokenize is needed without keys.
     """
     df = to_polars(frame)
-    decisions = plan(policy, report, asset)
+    decisions, shapes = _plan_frame(df, policy, report, asset)
     blocked = [d for d in decisions if d.action == "block"]
     if blocked:
         raise PolicyBlocked(asset, blocked)
-    if keys is None and any(d.action in ("hash", "tokenize") for d in decisions):
+    if keys is None and any(leaf.action in ("hash", "tokenize") for d in decisions for leaf in d.flat()):
         raise KeyMaterialError(
             "hash/tokenize rules need the tenant key; set KLIKKFLOW_TENANT_KEY for the secrets resource"
         )
@@ -151,7 +200,15 @@ def enforce(
     crypto: list[ColumnDecision] = []
     dropped: list[str] = []
     for d in decisions:
-        if d.action == "drop":
+        if d.leaves:
+            node, values = shapes[d.column]
+            leaf_reports = report.columns[d.column].leaves
+            new = _rebuild_nested(d, node, values, leaf_reports, keys, engines)
+            if isinstance(new, pl.Expr):
+                expressions.append(new.alias(d.column))
+            elif new is DROP:
+                dropped.append(d.column)
+        elif d.action == "drop":
             dropped.append(d.column)
         elif d.action == "mask":
             expressions.append(mask_expr(d.column, d.keep_last or 0))
@@ -160,8 +217,7 @@ def enforce(
         elif d.action == "redact" and report.columns[d.column].free_text:
             texts.append(d)
         elif d.action == "redact":
-            col = report.columns[d.column]
-            label = f"<{col.entity or (d.entities[0] if d.entities else 'REDACTED')}>"
+            label = _redact_label(report.columns[d.column], d)
             expressions.append(
                 pl.when(pl.col(d.column).is_null()).then(None).otherwise(pl.lit(label)).alias(d.column)
             )
@@ -187,14 +243,92 @@ def enforce(
     return EnforcementResult(frame=df, decisions=decisions)
 
 
+def _plan_frame(
+    df: pl.DataFrame, policy: Policy, report: FrameReport, asset: str
+) -> tuple[list[ColumnDecision], dict[str, tuple[Node, dict[str, pl.Series]]]]:
+    """One decision per column of ``df`` (not of the report) and the leaves of its nested columns.
+
+    A column the report does not know, a nested column that cannot be read
+    again, or a leaf path the report does not list gets the policy's
+    ``unclassifiable`` action: nothing passes unexamined.
+    """
+    decisions: list[ColumnDecision] = []
+    shapes: dict[str, tuple[Node, dict[str, pl.Series]]] = {}
+    for name in df.columns:
+        col = report.columns.get(name)
+        if col is None:
+            decisions.append(unclassifiable_decision(policy, name, "not in the classification report"))
+            continue
+        decision = _decide_column(policy, asset, name, col)
+        if col.leaves:
+            try:
+                node, values = read_column(name, df.get_column(name))
+            except Unreadable as exc:
+                decisions.append(unclassifiable_decision(policy, name, exc.reason))
+                continue
+            unknown = [p for p in values if p not in col.leaves]
+            if unknown:
+                extra = [
+                    unclassifiable_decision(policy, p, "not in the classification report") for p in unknown
+                ]
+                decision = nested_decision(name, [*decision.leaves, *extra])
+            shapes[name] = (node, values)
+        decisions.append(decision)
+    return decisions, shapes
+
+
+def _redact_label(col: ColumnReport, d: ColumnDecision) -> str:
+    return f"<{col.entity or (d.entities[0] if d.entities else 'REDACTED')}>"
+
+
+def _rebuild_nested(
+    decision: ColumnDecision,
+    node: Node,
+    values: dict[str, pl.Series],
+    reports: dict[str, ColumnReport],
+    keys: Keys | None,
+    engines: NlpEngines | None,
+) -> pl.Expr | object | None:
+    """The expression rebuilding a nested column with its protected leaves, :data:`DROP`, or ``None``."""
+    leaf_exprs: dict[str, LeafExpr] = {}
+    dropped: set[str] = set()
+    for d in decision.leaves:
+        if d.action == "drop":
+            dropped.add(d.column)
+        elif d.action == "mask":
+            leaf_exprs[d.column] = lambda e, keep=d.keep_last or 0: mask_values(e, keep)
+        elif d.action == "redact" and not reports[d.column].free_text:
+            label = _redact_label(reports[d.column], d)
+            leaf_exprs[d.column] = lambda e, label=label: (
+                pl.when(e.is_null()).then(None).otherwise(pl.lit(label))
+            )
+        elif d.action in ("hash", "tokenize", "redact"):
+            distinct = values[d.column].cast(pl.String, strict=False).drop_nulls().unique()
+            if d.action == "hash":
+                mapped = hash_series(distinct, keys.hash_key)  # type: ignore[union-attr]
+            elif d.action == "tokenize":
+                mapped = tokenize_series(distinct, keys.token_key)  # type: ignore[union-attr]
+            else:
+                mapped = redact_text(distinct, d.redact_entities, engines)
+            leaf_exprs[d.column] = lambda e, old=distinct, new=mapped: e.cast(
+                pl.String, strict=False
+            ).replace_strict(old, new, default=None, return_dtype=pl.String)
+    return rebuild(pl.col(decision.column), node, leaf_exprs, dropped)
+
+
 def mask_expr(column: str, keep_last: int) -> pl.Expr:
     """Letters and digits replaced by ``*`` except the last ``keep_last`` characters; separators stay."""
-    text = pl.col(column).cast(pl.String, strict=False)
+    return mask_values(pl.col(column), keep_last).alias(column)
+
+
+def mask_values(expr: pl.Expr, keep_last: int) -> pl.Expr:
+    """:func:`mask_expr` on any expression (a leaf inside a nested column)."""
+    text = expr.cast(pl.String, strict=False)
     length = text.str.len_chars().cast(pl.Int64)
     cut = (length - keep_last).clip(lower_bound=0)
     head = text.str.slice(0, cut).str.replace_all(r"[\p{L}\p{N}]", "*")
     tail = text.str.slice(cut)
-    return pl.concat_str([head, tail]).alias(column)
+    return pl.concat_str([head, tail])
 
 
 def redact_text(series: pl.Series, entities: tuple[str, ...], engines: NlpEngines | None) -> pl.Series:

@@ -57,17 +57,38 @@ class Match(_Strict):
             )
         return self
 
-    def fits(self, asset: str, column: str, carried: set[str], sensitivity: str, free_text: bool) -> bool:
-        """True when a column of ``asset`` with these findings is selected."""
+    def fits(
+        self,
+        asset: str,
+        column: str,
+        carried: set[str],
+        sensitivity: str,
+        free_text: bool,
+        parents: tuple[str, ...] = (),
+    ) -> bool:
+        """True when a column (or leaf path) of ``asset`` with these findings is selected.
+
+        A ``columns`` glob selects a leaf path (``contact.email``) when it
+        matches the path or one of the ``parents`` that contain it (``contact``);
+        ``[]`` in a glob is literal, as in leaf paths like ``emails[]``.
+        """
         if self.assets and not any(fnmatch.fnmatchcase(asset, g) for g in self.assets):
             return False
-        if self.columns and not any(fnmatch.fnmatchcase(column, g) for g in self.columns):
+        names = (column, *parents)
+        if self.columns and not any(
+            fnmatch.fnmatchcase(name, _literal_brackets(g)) for g in self.columns for name in names
+        ):
             return False
         if self.free_text is not None and self.free_text != free_text:
             return False
         if self.entities and not carried.intersection(self.entities):
             return False
         return not self.sensitivity or sensitivity in self.sensitivity
+
+
+def _literal_brackets(glob: str) -> str:
+    """``[]`` (a list's elements in a leaf path) matches itself, not a character class."""
+    return glob.replace("[]", "[[][]]")
 
 
 class Rule(_Strict):
@@ -136,11 +157,17 @@ class Policy(_Strict):
         return self
 
     def rule_for(
-        self, asset: str, column: str, carried: set[str], sensitivity: str, free_text: bool
+        self,
+        asset: str,
+        column: str,
+        carried: set[str],
+        sensitivity: str,
+        free_text: bool,
+        parents: tuple[str, ...] = (),
     ) -> Rule | None:
-        """The first rule that matches the column, or ``None``."""
+        """The first rule that matches the column (or leaf path within ``parents``), or ``None``."""
         for rule in self.rules:
-            if rule.match.fits(asset, column, carried, sensitivity, free_text):
+            if rule.match.fits(asset, column, carried, sensitivity, free_text, parents):
                 return rule
         return None
 
