@@ -42,8 +42,6 @@ from compliance.reports import (
 )
 from compliance.validators import iban_valid, ip_valid, luhn_valid, ssn_valid
 
-__all__ = ["ColumnReport", "FrameReport", "classify_frame", "classify_table"]
-
 logger = logging.getLogger(__name__)
 
 DEFAULT_SAMPLE = 1000  # distinct values per column
