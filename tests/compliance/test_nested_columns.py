@@ -376,3 +376,24 @@ def test_unclassifiable_columns_count_as_pii_for_residency(engines) -> None:  # 
     )
     with pytest.raises(ResidencyViolation):
         check_residency(policy, "storage", "us-east-1", classify_frame(frame, engines=engines))
+
+
+def test_map_array_and_json_inside_a_struct_are_protected(keys, engines) -> None:  # type: ignore[no-untyped-def]
+    people = _people()
+    frame = pl.DataFrame(
+        {
+            "attrs": pl.Series([{"mail": p["email"]} for p in people], dtype=pl.Map(pl.String, pl.String)),
+            "pair": pl.Series([[p["email"], p["email"]] for p in people], dtype=pl.Array(pl.String, 2)),
+            "meta": [{"payload": json.dumps({"email": p["email"]}), "city": p["city"]} for p in people],
+        }
+    )
+    report, result = _protect(frame, keys, engines)
+    assert set(report.columns["attrs"].leaves) == {"attrs{}.key", "attrs{}.value"}
+    assert set(report.columns["meta"].leaves) == {"meta.payload.email", "meta.city"}
+    hashed = [hash_value(keys.hash_key, p["email"]) for p in people]
+    assert result.frame["attrs"].dtype == frame["attrs"].dtype
+    assert [m["mail"] for m in result.frame["attrs"].to_list()] == hashed  # values hashed, keys kept
+    assert result.frame["pair"].to_list() == [[h, h] for h in hashed]
+    meta = result.frame["meta"].struct.unnest()
+    assert [json.loads(t)["email"] for t in meta["payload"]] == hashed
+    assert meta["city"].to_list() == [p["city"] for p in people]
