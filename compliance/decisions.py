@@ -18,6 +18,7 @@ from compliance.nested import Node, Unreadable, container_paths, read_column
 from compliance.policy import DEFAULT_REDACT, Policy
 from compliance.reports import ColumnReport, FrameReport
 
+_NESTED = (pl.Struct, pl.List, pl.Array, pl.Map)
 # A nested column's own action is its most protective leaf's.
 STRENGTH = ("allow", "mask", "redact", "hash", "tokenize", "drop", "block")
 UNCLASSIFIABLE = "unclassifiable"  # the rule name of decisions taken by the policy's unclassifiable action
@@ -127,18 +128,26 @@ def plan_frame(
             decisions.append(unclassifiable_decision(policy, name, "not in the classification report"))
             continue
         decision = _decide_column(policy, asset, name, col)
-        if col.leaves:
+        if col.leaves or (not col.unclassifiable and isinstance(df.schema[name], _NESTED)):
             try:
                 node, values = read_column(name, df.get_column(name))
             except Unreadable as exc:
                 decisions.append(unclassifiable_decision(policy, name, exc.reason))
                 continue
-            unknown = [p for p in values if p not in col.leaves]
-            if unknown:
-                extra = [
-                    unclassifiable_decision(policy, p, "not in the classification report") for p in unknown
-                ]
-                decision = nested_decision(name, [*decision.leaves, *extra])
+            known = [d for d in decision.leaves if d.column in values]
+            listed = {d.column for d in known}
+            extra = [
+                unclassifiable_decision(policy, p, "not in the classification report")
+                for p in values
+                if p not in listed
+            ]
+            if len(known) != len(decision.leaves) or extra:
+                leaves = [*known, *extra]
+                decision = (
+                    nested_decision(name, leaves)
+                    if leaves
+                    else ColumnDecision(name, "allow", None, (), "public")
+                )
             shapes[name] = (node, values)
         decisions.append(decision)
     return decisions, shapes

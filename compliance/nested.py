@@ -74,6 +74,7 @@ def read_column(name: str, series: pl.Series) -> tuple[Node, dict[str, pl.Series
     than :data:`MAX_LEAVES` leaves, or text that is partly JSON and partly not.
     """
     values: dict[str, pl.Series] = {}
+    _check_shape(series.dtype, name, 0)
     node = _read(name, series, 0, values)
     if len(values) > MAX_LEAVES:
         raise Unreadable(f"more than {MAX_LEAVES} nested fields (keys that are data, not names?)")
@@ -83,18 +84,15 @@ def read_column(name: str, series: pl.Series) -> tuple[Node, dict[str, pl.Series
 def _read(path: str, series: pl.Series, depth: int, values: dict[str, pl.Series]) -> Node:
     dtype = series.dtype
     nested = isinstance(dtype, pl.Struct | pl.List | pl.Array | pl.Map)
-    if not nested and dtype == pl.String and depth < MAX_DEPTH:
+    if not nested and dtype == pl.String:
         decoded = _decode_json(path, series)
         if decoded is not None:
             if decoded.dtype == pl.Null:  # only nulls and blanks
                 return _leaf(path, series, values)
+            _check_shape(decoded.dtype, path, depth + 1, len(values))
             return Node("json", path, decoded.dtype, (("", _read(path, decoded, depth + 1, values)),))
     if not nested:
         return _leaf(path, series, values)
-    if depth >= MAX_DEPTH:
-        raise Unreadable(f"nested deeper than {MAX_DEPTH} levels at {path}")
-    if len(values) > MAX_LEAVES:
-        raise Unreadable(f"more than {MAX_LEAVES} nested fields (keys that are data, not names?)")
     if isinstance(dtype, pl.Struct):
         children = tuple(
             (f.name, _read(f"{path}.{f.name}", series.struct.field(f.name), depth + 1, values))
@@ -107,6 +105,32 @@ def _read(path: str, series: pl.Series, depth: int, values: dict[str, pl.Series]
     flat = series.explode() if isinstance(dtype, pl.List) else series.arr.explode()
     kind = "list" if isinstance(dtype, pl.List) else "array"
     return Node(kind, path, dtype, (("", _read(f"{path}[]", flat, depth + 1, values)),))
+
+
+def _check_shape(dtype: pl.DataType, path: str, depth: int, seen: int = 0) -> None:
+    """Raise :class:`Unreadable` before reading a type nested too deep or with too many leaves."""
+    pending, leaves = [(dtype, depth)], seen
+    while pending:
+        current, level = pending.pop()
+        inner = _inner_types(current)
+        if inner is None:
+            leaves += 1
+            if leaves > MAX_LEAVES:
+                raise Unreadable(f"more than {MAX_LEAVES} nested fields (keys that are data, not names?)")
+        elif level >= MAX_DEPTH:
+            raise Unreadable(f"nested deeper than {MAX_DEPTH} levels at {path}")
+        else:
+            pending.extend((t, level + 1) for t in inner)
+
+
+def _inner_types(dtype: pl.DataType) -> list[pl.DataType] | None:
+    if isinstance(dtype, pl.Struct):
+        return [f.dtype for f in dtype.fields]
+    if isinstance(dtype, pl.List | pl.Array):
+        return [dtype.inner]  # type: ignore[list-item]
+    if isinstance(dtype, pl.Map):
+        return [dtype.key, dtype.value]
+    return None
 
 
 def _leaf(path: str, series: pl.Series, values: dict[str, pl.Series]) -> Node:

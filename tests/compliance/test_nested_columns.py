@@ -353,16 +353,23 @@ def test_json_with_data_as_keys_is_unclassifiable(engines) -> None:  # type: ign
 def test_columns_and_leaves_missing_from_the_report_are_not_passed_unexamined(keys, engines) -> None:  # type: ignore[no-untyped-def]
     """Attack: a report made from another (smaller) frame is used to enforce this one."""
     people = _people()
-    small = pl.DataFrame({"contact": [{"city": p["city"]} for p in people]})
+    small = pl.DataFrame(
+        {
+            "contact": [{"city": p["city"]} for p in people],
+            "profile": pl.Series([None] * ROWS, dtype=pl.String),
+        }
+    )
     report = classify_frame(small, engines=engines)
     frame = pl.DataFrame(
         {
             "contact": [{"city": p["city"], "email": p["email"]} for p in people],
+            "profile": [{"mail": p["email"]} for p in people],  # flat and empty in the report, a struct here
             "extra": [p["ssn"] for p in people],
         }
     )
     with pytest.raises(PolicyBlocked, match=r"contact\.email .*rule unclassifiable") as blocked:
         enforce(frame, policy_from_mapping(POLICY), report, asset="a", keys=keys)
+    assert "profile.mail" in str(blocked.value)
     assert "extra" in str(blocked.value)
 
 
