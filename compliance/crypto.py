@@ -61,21 +61,21 @@ def hash_value(key: bytes, value: str) -> str:
     return hmac.digest(key, value.encode("utf-8", errors="surrogatepass"), "sha256").hex()
 
 
-def _per_distinct(series: pl.Series, func: Callable[[str], str]) -> pl.Series:
-    """Apply ``func`` once per distinct non-null value and map the results back to every row."""
+def _per_distinct(series: pl.Series, protect: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """Apply ``protect`` to the distinct non-null values once and map the results back to every row."""
     text = series if series.dtype == pl.String else series.cast(pl.String, strict=False)
     distinct = text.drop_nulls().unique()
-    mapped = pl.Series([func(v) for v in distinct], dtype=pl.String)
+    mapped = protect(distinct)
     return text.replace_strict(distinct, mapped, default=None, return_dtype=pl.String).alias(series.name)
 
 
-def hash_series(series: pl.Series, key: bytes) -> pl.Series:
-    """Keyed HMAC-SHA256 of every value of ``series`` (nulls stay null)."""
-    return _per_distinct(series, lambda v: hash_value(key, v))
+def hash_distinct(distinct: pl.Series, key: bytes) -> pl.Series:
+    """Keyed HMAC-SHA256 of each value of ``distinct`` (non-null strings), in order."""
+    return pl.Series([hash_value(key, v) for v in distinct], dtype=pl.String)
 
 
-def tokenize_series(series: pl.Series, key: bytes) -> pl.Series:
-    """Deterministic reversible tokens for every value of ``series`` (nulls stay null)."""
+def tokenize_distinct(distinct: pl.Series, key: bytes) -> pl.Series:
+    """Deterministic reversible tokens of each value of ``distinct`` (non-null strings), in order."""
     from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
     cipher = AESSIV(key)
@@ -84,7 +84,17 @@ def tokenize_series(series: pl.Series, key: bytes) -> pl.Series:
         sealed = cipher.encrypt(value.encode("utf-8", errors="surrogatepass"), [_AD])
         return TOKEN_PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
 
-    return _per_distinct(series, _token)
+    return pl.Series([_token(v) for v in distinct], dtype=pl.String)
+
+
+def hash_series(series: pl.Series, key: bytes) -> pl.Series:
+    """Keyed HMAC-SHA256 of every value of ``series`` (nulls stay null)."""
+    return _per_distinct(series, lambda distinct: hash_distinct(distinct, key))
+
+
+def tokenize_series(series: pl.Series, key: bytes) -> pl.Series:
+    """Deterministic reversible tokens for every value of ``series`` (nulls stay null)."""
+    return _per_distinct(series, lambda distinct: tokenize_distinct(distinct, key))
 
 
 class InvalidToken(ValueError):

@@ -20,7 +20,14 @@ from typing import Any
 import polars as pl
 
 from compliance import patterns
-from compliance.crypto import KeyMaterialError, Keys, hash_series, tokenize_series
+from compliance.crypto import (
+    KeyMaterialError,
+    Keys,
+    hash_distinct,
+    hash_series,
+    tokenize_distinct,
+    tokenize_series,
+)
 from compliance.decisions import ColumnDecision, plan_frame
 from compliance.decisions import plan as plan  # callers keep planning through compliance.enforce
 from compliance.entities import NER_ENTITIES, PATTERN_ENTITIES
@@ -183,9 +190,9 @@ def _rebuild_nested(
         elif d.action in ("hash", "tokenize", "redact"):
             distinct = values[d.column].cast(pl.String, strict=False).drop_nulls().unique()
             if d.action == "hash":
-                mapped = hash_series(distinct, keys.hash_key)  # type: ignore[union-attr]
+                mapped = hash_distinct(distinct, keys.hash_key)  # type: ignore[union-attr]
             elif d.action == "tokenize":
-                mapped = tokenize_series(distinct, keys.token_key)  # type: ignore[union-attr]
+                mapped = tokenize_distinct(distinct, keys.token_key)  # type: ignore[union-attr]
             else:
                 mapped = redact_text(distinct, d.redact_entities, engines)
             leaf_exprs[d.column] = lambda e, old=distinct, new=mapped: e.cast(
