@@ -15,6 +15,25 @@ class UnsupportedFrameError(TypeError):
 
 _ARROW_FRAMES = ("Table", "RecordBatch")
 _SCALARS = (str, bytes, bytearray, int, float, decimal.Decimal, dt.date, dt.time, dt.timedelta)
+# pandas.api.types.infer_dtype kinds that hold only scalars (read as text, as before)
+_SCALAR_KINDS = {
+    "string",
+    "bytes",
+    "integer",
+    "floating",
+    "mixed-integer-float",
+    "decimal",
+    "complex",
+    "boolean",
+    "datetime64",
+    "datetime",
+    "date",
+    "timedelta64",
+    "timedelta",
+    "time",
+    "period",
+    "empty",
+}
 
 
 def _is_arrow(obj: Any) -> bool:
@@ -78,29 +97,25 @@ def to_polars(frame: Any) -> pl.DataFrame:
 def _object_column(name: str, column: Any) -> pl.Series | None:
     """A pandas object column of containers or arbitrary objects as Polars; ``None`` for scalars (text)."""
     import numpy as np
+    import pandas as pd
 
-    cells = [None if _is_missing(v) else v for v in column.tolist()]
+    if pd.api.types.infer_dtype(column, skipna=True) in _SCALAR_KINDS:  # vectorized: the common case
+        return None
+    missing = column.isna().to_numpy()
+    cells = [None if gone else v for v, gone in zip(column.tolist(), missing, strict=True)]
     present = [v for v in cells if v is not None]
     if all(isinstance(v, (*_SCALARS, np.generic)) for v in present):
         return None
-    if all(isinstance(v, dict | list | tuple | np.ndarray) for v in present):
-        try:
-            return pl.Series(name, [_plain(v) for v in cells])
-        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
-            pass  # containers of inconsistent shapes: kept as objects
+    if all(isinstance(v, dict) for v in present) or all(
+        isinstance(v, list | tuple | np.ndarray) for v in present
+    ):
+        import pyarrow as pa
+
+        try:  # Arrow infers the type from every value (Polars from the first 100 only, dropping later keys)
+            return pl.Series(name, pa.array([_plain(v) for v in cells]))
+        except (TypeError, ValueError, OverflowError, pa.ArrowException, pl.exceptions.PolarsError):
+            pass  # containers of inconsistent types: kept as objects (unclassifiable)
     return pl.Series(name, cells, dtype=pl.Object)
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        import pandas as pd
-
-        missing = pd.isna(value)
-    except (TypeError, ValueError):
-        return False
-    return bool(missing) if isinstance(missing, bool) else False
 
 
 def _plain(value: Any) -> Any:

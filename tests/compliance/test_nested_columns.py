@@ -404,3 +404,17 @@ def test_map_array_and_json_inside_a_struct_are_protected(keys, engines) -> None
     meta = result.frame["meta"].struct.unnest()
     assert [json.loads(t)["email"] for t in meta["payload"]] == hashed
     assert meta["city"].to_list() == [p["city"] for p in people]
+
+
+def test_pandas_dict_keys_that_appear_late_are_classified_not_lost(keys, engines) -> None:  # type: ignore[no-untyped-def]
+    """Attack: the e-mail key only appears after the rows a type inference would look at."""
+    people = _people(300)
+    cells = [{"id": i} for i in range(200)] + [
+        {"id": i, "email": p["email"]} for i, p in enumerate(people[200:])
+    ]
+    frame = pd.DataFrame({"contact": cells})
+    report, result = _protect(frame, keys, engines)
+    assert report.columns["contact"].leaves["contact.email"].entity == "EMAIL_ADDRESS"
+    emails = result.frame["contact"].struct.field("email").to_list()
+    assert emails[:200] == [None] * 200
+    assert emails[200:] == [hash_value(keys.hash_key, p["email"]) for p in people[200:]]
