@@ -1,8 +1,9 @@
 """Vectorized enforcement of a policy on a Polars frame (pandas frames are converted).
 
-:func:`plan` decides one action per column from the classification report
-(per leaf for nested columns, the policy's ``unclassifiable`` action for
-columns the classifier could not read); :func:`enforce` applies the plan.
+:func:`compliance.decisions.plan_frame` decides one action per column of the
+frame from the classification report (per leaf for nested columns, the
+policy's ``unclassifiable`` action for columns the classifier could not read
+or the report does not list); :func:`enforce` applies the plan.
 ``block`` raises :class:`PolicyBlocked` before any column is touched, so
 callers that write after enforcing write nothing. Every action except the NER
 part of ``redact`` is a Polars expression or a per-distinct-value map joined

@@ -418,3 +418,19 @@ def test_pandas_dict_keys_that_appear_late_are_classified_not_lost(keys, engines
     emails = result.frame["contact"].struct.field("email").to_list()
     assert emails[:200] == [None] * 200
     assert emails[200:] == [hash_value(keys.hash_key, p["email"]) for p in people[200:]]
+
+
+def test_free_text_leaf_is_redacted_span_by_span(keys, engines) -> None:  # type: ignore[no-untyped-def]
+    people = _people()
+    notes = [f"Customer called twice and asked us to write to {p['email']} about the claim." for p in people]
+    frame = pl.DataFrame(
+        {"ticket": [{"notes": n, "city": p["city"]} for n, p in zip(notes, people, strict=True)]}
+    )
+    policy = {"rules": [{"name": "redact-text", "match": {"free_text": True}, "action": "redact"}]}
+    report, result = _protect(frame, keys, engines, policy)
+    assert report.columns["ticket"].leaves["ticket.notes"].free_text
+    out = result.frame["ticket"].struct.unnest()
+    assert set(out["notes"]) == {
+        "Customer called twice and asked us to write to <EMAIL_ADDRESS> about the claim."
+    }
+    assert out["city"].to_list() == [p["city"] for p in people]
