@@ -176,7 +176,7 @@ def enforce(
         replaced = [
             hash_series(df.get_column(d.column), keys.hash_key)  # type: ignore[union-attr]
             if d.action == "hash"
-            else tokenize_series(df.get_column(d.column), keys.token_key)  # type: ignore[union-attr]
+            else tokenize_series(df.get_column(d.column), keys.token_key, keys.token_public_key)  # type: ignore[union-attr]
             for d in crypto
         ]
         replaced += polars_result.result()
