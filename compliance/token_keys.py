@@ -51,11 +51,15 @@ def detokenize_key_path(tenant: str) -> Path:
     return directory / f"{_checked(tenant)}.key"
 
 
-def load_detokenize_key(tenant: str) -> X25519PrivateKey:
-    """``tenant``'s private detokenize key; created once on a local install (gateway/platform only)."""
+def load_detokenize_key(tenant: str, path: Path | None = None) -> X25519PrivateKey:
+    """``tenant``'s private detokenize key (from ``path``, default :func:`detokenize_key_path`).
+
+    Created once on a local install; with ``KLIKKFLOW_DETOKENIZE_KEY_DIR`` set it must exist.
+    Only platform processes (the gateway, the supervisor publishing the public key) call this.
+    """
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-    path = detokenize_key_path(tenant)
+    path = path or detokenize_key_path(tenant)
     if os.environ.get(DETOKENIZE_KEY_DIR_ENV) and not path.exists():
         raise KeyMaterialError(
             f"{DETOKENIZE_KEY_DIR_ENV}: {path}: no such file. Fix: add the tenant's detokenize key "
@@ -103,11 +107,11 @@ def publish_public_key(tenant: str, path: Path) -> str:
     return public
 
 
-def legacy_key(tenant: str) -> bytes | None:
-    """The ``tok1_`` key of ``tenant`` when the gateway is given its master key, else None."""
+def legacy_key(tenant: str, directory: str | None) -> bytes | None:
+    """The ``tok1_`` key of ``tenant`` when ``directory`` (``KLIKKFLOW_LEGACY_TENANT_KEY_DIR``) holds
+    its master key as ``<tenant>.key``, else None."""
     from resources.secrets import decode_key
 
-    directory = os.environ.get(LEGACY_KEY_DIR_ENV)
     path = Path(directory) / f"{_checked(tenant)}.key" if directory else None
     if path is None or not path.exists():
         return None
