@@ -194,20 +194,22 @@ async def handle_detokenize(
         log.exception("detokenize decision for tenant %s could not be audited", tenant_id)
         if verdict.allowed:
             await send_json(send, 503, "the decision could not be audited, so nothing was decrypted")
-        else:
-            await send_json(send, verdict.status, verdict.why)
-        return
+            return
     if not verdict.allowed:
         await send_json(send, verdict.status, verdict.why)
         return
     try:
         values = await gw.offload(detokenizer.open, tenant_id, verdict.tokens)
     except (InvalidToken, KeyMaterialError) as exc:
-        status = 422 if isinstance(exc, InvalidToken) else 503
+        if isinstance(exc, InvalidToken):
+            status, message = 422, f"{exc} (tenant {tenant_id}); nothing was returned"
+        else:  # the gateway's own key is missing or broken: the details are for its operators
+            log.error("detokenize key of tenant %s: %s", tenant_id, exc)
+            status, message = 503, f"the gateway has no usable detokenize key for {tenant_id} (see its log)"
         try:
             await audit("detokenize_failed", "failure", {"error": str(exc)})
         except Exception:
             log.exception("failed detokenize for tenant %s could not be audited", tenant_id)
-        await send_json(send, status, f"{exc} (tenant {tenant_id}); nothing was returned")
+        await send_json(send, status, message)
         return
     await send_simple(send, 200, json.dumps({"values": values}).encode(), b"application/json")
