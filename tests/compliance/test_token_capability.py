@@ -143,3 +143,24 @@ def test_a_missing_production_key_is_a_clear_error(tmp_path: Path, monkeypatch: 
         load_detokenize_key("acme")
     with pytest.raises(KeyMaterialError, match="not a tenant id"):
         load_detokenize_key("../acme")
+
+
+def test_legacy_tok1_tokens_open_only_with_the_configured_master_key(tmp_path: Path) -> None:
+    """Data tokenized before tok2_ stays reversible by the gateway when it is given the tenant master key."""
+    import base64
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+    from compliance.crypto import legacy_token_key
+    from compliance.detokenize import InvalidToken
+    from compliance.token_keys import legacy_key
+
+    master = bytes(range(32))
+    sealed = AESSIV(legacy_token_key(master)).encrypt(b"536-90-4399", [b"klikkflow-token-v1"])
+    old = "tok1_" + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+    gateway_key = X25519PrivateKey.generate()
+    assert legacy_key("acme", str(tmp_path)) is None  # not configured for this tenant
+    with pytest.raises(InvalidToken, match="legacy tok1_ token"):
+        detokenize_values([old], gateway_key, legacy_key("acme", str(tmp_path)))
+    (tmp_path / "acme.key").write_text(master.hex())
+    assert detokenize_values([old], gateway_key, legacy_key("acme", str(tmp_path))) == ["536-90-4399"]
