@@ -16,6 +16,7 @@ file is reported loudly and skipped; the other tenants still start.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -31,12 +32,15 @@ from typing import TextIO
 import yaml
 
 from compliance.audit.keys import SIGNING_KEY_FILE_ENV
+from compliance.crypto import KeyMaterialError
 from compliance.token_keys import PRIVATE_KEY_ENVS, TOKEN_PUBLIC_KEY_ENV, publish_public_key
 from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants, load_tenant
 from klikkflow_pipelines.tenancy.instance import tenant_instance
 from klikkflow_pipelines.tenancy.provisioning import workspace_config
 from resources.secrets import local_token_public_key_file
+
+log = logging.getLogger("klikkflow.supervisor")
 
 
 def _executable(name: str) -> str:
@@ -205,7 +209,10 @@ def tenant_process_specs(
         env["KLIKKFLOW_TENANTS_DIR"] = str(Path(tenant.source_path).parent)
     # Tokens are made with the public half; the private half (and where it lives) stays here.
     if not os.environ.get(TOKEN_PUBLIC_KEY_ENV):
-        publish_public_key(tenant.id, local_token_public_key_file(home))
+        try:
+            publish_public_key(tenant.id, local_token_public_key_file(home))
+        except KeyMaterialError as error:  # the tenant still starts; its tokenize rules fail clearly
+            log.warning("tenant %s: no detokenize public key published: %s", tenant.id, error)
     unset = (SIGNING_KEY_FILE_ENV, *PRIVATE_KEY_ENVS)
     daemon = [_executable("dagster-daemon"), "run", "-w", str(workspace)]
     specs = [ProcessSpec(f"{tenant.id}/daemon", daemon, env, home, unset)]

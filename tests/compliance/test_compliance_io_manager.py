@@ -10,9 +10,8 @@ import pandas as pd
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from faker import Faker
-
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from faker import Faker
 
 from compliance.detokenize import detokenize_values
 from compliance.events import read_events

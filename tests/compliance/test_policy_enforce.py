@@ -9,11 +9,10 @@ import textwrap
 import pandas as pd
 import polars as pl
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from faker import Faker
 
 from compliance.classify import classify_frame
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
 from compliance.crypto import KeyMaterialError, derive_keys
 from compliance.detokenize import InvalidToken, detokenize_values
 from compliance.enforce import (
