@@ -161,7 +161,10 @@ def run_ours(data: Path, sample: int) -> dict[str, object]:
     frame = pl.read_parquet(data)
     engines = build_engines(MODEL)
     policy = policy_from_mapping(POLICY)
-    keys = SecretsResource(tenant_key=KEY_HEX).compliance_keys()
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    public = X25519PrivateKey.generate().public_key().public_bytes_raw().hex()  # private: the gateway's
+    keys = SecretsResource(tenant_key=KEY_HEX, token_public_key=public).compliance_keys()
     started = time.perf_counter()
     report = classify_frame(frame, sample=sample, engines=engines)
     classified = time.perf_counter()

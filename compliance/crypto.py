@@ -1,4 +1,4 @@
-"""Keyed hashing and reversible tokenization of whole columns, one cryptographic call per distinct value.
+"""Keyed hashing and tokenization of whole columns, one cryptographic call per distinct value.
 
 Both are deterministic, so equal inputs give equal outputs and joins on the
 protected column still work. Each distinct value is processed once and the
@@ -6,54 +6,103 @@ results are joined back to the rows, which is the fast path for real data
 (customers, accounts and e-mail addresses repeat across rows).
 
 - hash: HMAC-SHA256 with the tenant's hash key, hex encoded.
-- tokenize: AES-SIV (RFC 5297, deterministic authenticated encryption) with the
-  tenant's token key; ``tok1_`` + URL-safe base64. Only :func:`detokenize_values`
-  reverses it, and only :func:`compliance.detokenize.detokenize` (the audited
-  admin call) should be used by people.
+- tokenize: ``tok2_`` tokens, sealed to the tenant's *detokenize public key*
+  (ECIES over X25519 with a deterministic ephemeral key). The run worker that
+  tokenizes holds only the public key and the token key (derived from the
+  tenant master key), which make tokens but cannot open them: only the
+  matching private key, which the gateway alone holds
+  (:mod:`compliance.token_keys`), reverses a token
+  (:func:`compliance.detokenize.detokenize_values`), for an audited tenant admin.
+
+A ``tok2_`` token for value ``v``::
+
+    e      = HMAC-SHA256(token_key, v)             # ephemeral X25519 scalar, same v -> same e
+    E      = X25519(e, base point)                 # 32-byte ephemeral public key
+    k      = HKDF-SHA256(X25519(e, P), salt=E || P, info="klikkflow-token-v2")   # P: tenant public key
+    token  = "tok2_" + b64url(E || AES-256-GCM(k, nonce=0^12, v, aad="klikkflow-token-v2"))
+
+The fixed nonce is safe because ``k`` is unique per distinct value (it is a
+function of ``e``, so two different values never share a key). Knowing the
+token key allows only what the keyed hash already allows: checking a guessed
+value. ``tok1_`` (AES-SIV with a key every run worker could derive) is the
+legacy format: no longer written; see :mod:`compliance.detokenize`.
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
 
-TOKEN_PREFIX = "tok1_"
-_AD = b"klikkflow-token-v1"
+TOKEN_PREFIX = "tok2_"
+LEGACY_TOKEN_PREFIX = "tok1_"
+TOKEN_INFO = b"klikkflow-token-v2"
+TOKEN_NONCE = bytes(12)
+PUBLIC_KEY_BYTES = 32
+NO_PUBLIC_KEY = (
+    "tokenize needs the tenant's detokenize public key: set KLIKKFLOW_TOKEN_PUBLIC_KEY "
+    "(`klikkflow token-public-key TENANT` prints it), or start the tenant with `klikkflow dev` "
+    "or the gateway, which publish it to the tenant home (secrets/detokenize.pub)"
+)
 
 
 @dataclass(frozen=True)
 class Keys:
-    """The tenant's derived keys; build with :func:`derive_keys` from the master key in the secrets store."""
+    """What a run worker holds to protect values; build with :func:`derive_keys`.
+
+    ``token_public_key`` is the tenant's raw 32-byte X25519 detokenize public
+    key (None when not configured: tokenize rules then fail with a clear error).
+    Nothing here reverses a ``tok2_`` token.
+    """
 
     hash_key: bytes
     token_key: bytes
+    token_public_key: bytes | None = None
 
     def __repr__(self) -> str:
         return "Keys(<redacted>)"
 
 
 class KeyMaterialError(ValueError):
-    """The master key is missing or too short."""
+    """The master key (or the detokenize public key) is missing or malformed."""
 
 
-def derive_keys(master_key: bytes) -> Keys:
-    """Derive independent hash and token keys from a tenant master key (at least 32 bytes) with HKDF."""
+def _hkdf(key_material: bytes, info: bytes, length: int, salt: bytes | None = None) -> bytes:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(key_material)
+
+
+def _check_master(master_key: bytes) -> None:
     if len(master_key) < 32:
         raise KeyMaterialError(
             "the tenant key must be at least 32 bytes (64 hex characters or 44 base64 characters)"
         )
 
-    def _derive(info: bytes, length: int) -> bytes:
-        return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(master_key)
 
-    return Keys(hash_key=_derive(b"klikkflow/hash", 32), token_key=_derive(b"klikkflow/tokenize", 64))
+def derive_keys(master_key: bytes, token_public_key: bytes | None = None) -> Keys:
+    """Derive the hash key and the token key from a tenant master key (at least 32 bytes) with HKDF."""
+    _check_master(master_key)
+    if token_public_key is not None and len(token_public_key) != PUBLIC_KEY_BYTES:
+        raise KeyMaterialError(
+            f"the detokenize public key must be {PUBLIC_KEY_BYTES} bytes (64 hex characters), "
+            f"not {len(token_public_key)}"
+        )
+    return Keys(
+        hash_key=_hkdf(master_key, b"klikkflow/hash", 32),
+        token_key=_hkdf(master_key, b"klikkflow/tokenize-v2", 32),
+        token_public_key=token_public_key,
+    )
+
+
+def legacy_token_key(master_key: bytes) -> bytes:
+    """The AES-SIV key of legacy ``tok1_`` tokens (only the gateway's legacy path uses it)."""
+    _check_master(master_key)
+    return _hkdf(master_key, b"klikkflow/tokenize", 64)
 
 
 def hash_value(key: bytes, value: str) -> str:
@@ -74,52 +123,45 @@ def hash_distinct(distinct: pl.Series, key: bytes) -> pl.Series:
     return pl.Series([hash_value(key, v) for v in distinct], dtype=pl.String)
 
 
-def tokenize_distinct(distinct: pl.Series, key: bytes) -> pl.Series:
-    """Deterministic reversible tokens of each value of ``distinct`` (non-null strings), in order."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-
-    cipher = AESSIV(key)
-
-    def _token(value: str) -> str:
-        sealed = cipher.encrypt(value.encode("utf-8", errors="surrogatepass"), [_AD])
-        return TOKEN_PREFIX + base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
-
-    return pl.Series([_token(v) for v in distinct], dtype=pl.String)
-
-
 def hash_series(series: pl.Series, key: bytes) -> pl.Series:
     """Keyed HMAC-SHA256 of every value of ``series`` (nulls stay null)."""
     return _per_distinct(series, lambda distinct: hash_distinct(distinct, key))
 
 
-def tokenize_series(series: pl.Series, key: bytes) -> pl.Series:
-    """Deterministic reversible tokens for every value of ``series`` (nulls stay null)."""
-    return _per_distinct(series, lambda distinct: tokenize_distinct(distinct, key))
+def token_cipher_key(shared: bytes, ephemeral_public: bytes, tenant_public: bytes) -> bytes:
+    """The AES-256-GCM key of one token, from the X25519 shared secret (used by both directions)."""
+    return _hkdf(shared, TOKEN_INFO, 32, salt=ephemeral_public + tenant_public)
 
 
-class InvalidToken(ValueError):
-    """A value is not a token made with this key."""
+def tokenizer(token_key: bytes, public_key: bytes | None) -> Callable[[str], str]:
+    """A function from one value to its ``tok2_`` token for the tenant with ``public_key``."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if public_key is None:
+        raise KeyMaterialError(NO_PUBLIC_KEY)
+    tenant = X25519PublicKey.from_public_bytes(public_key)
+
+    def _token(value: str) -> str:
+        plain = value.encode("utf-8", errors="surrogatepass")
+        ephemeral = X25519PrivateKey.from_private_bytes(hmac.digest(token_key, plain, "sha256"))
+        ephemeral_public = ephemeral.public_key().public_bytes_raw()
+        key = token_cipher_key(ephemeral.exchange(tenant), ephemeral_public, public_key)
+        sealed = AESGCM(key).encrypt(TOKEN_NONCE, plain, TOKEN_INFO)
+        return TOKEN_PREFIX + base64.urlsafe_b64encode(ephemeral_public + sealed).decode("ascii").rstrip("=")
+
+    return _token
 
 
-def detokenize_values(tokens: Iterable[str | None], key: bytes) -> list[str | None]:
-    """Reverse :func:`tokenize_series`; raises :class:`InvalidToken` for foreign or altered tokens."""
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+def tokenize_series(series: pl.Series, token_key: bytes, public_key: bytes | None) -> pl.Series:
+    """Deterministic ``tok2_`` tokens for every value of ``series`` (nulls stay null).
 
-    cipher = AESSIV(key)
-    out: list[str | None] = []
-    for token in tokens:
-        if token is None:
-            out.append(None)
-            continue
-        if not token.startswith(TOKEN_PREFIX):
-            raise InvalidToken(f"{token[:16]!r} is not a KlikkFlow token (they start with {TOKEN_PREFIX})")
-        body = token[len(TOKEN_PREFIX) :]
-        try:
-            sealed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            out.append(cipher.decrypt(sealed, [_AD]).decode("utf-8", errors="surrogatepass"))
-        except (InvalidTag, ValueError):
-            raise InvalidToken(
-                f"{token[:16]!r}... was not made with this tenant's key or was altered"
-            ) from None
-    return out
+    Raises :class:`KeyMaterialError` when the tenant's detokenize public key is not configured.
+    """
+    return _per_distinct(series, lambda distinct: tokenize_distinct(distinct, token_key, public_key))
+
+
+def tokenize_distinct(distinct: pl.Series, token_key: bytes, public_key: bytes | None) -> pl.Series:
+    """Deterministic ``tok2_`` tokens of each value of ``distinct`` (non-null strings), in order."""
+    token = tokenizer(token_key, public_key)
+    return pl.Series([token(v) for v in distinct], dtype=pl.String)

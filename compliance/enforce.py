@@ -152,7 +152,7 @@ def enforce(
         replaced = [
             hash_series(df.get_column(d.column), keys.hash_key)  # type: ignore[union-attr]
             if d.action == "hash"
-            else tokenize_series(df.get_column(d.column), keys.token_key)  # type: ignore[union-attr]
+            else tokenize_series(df.get_column(d.column), keys.token_key, keys.token_public_key)  # type: ignore[union-attr]
             for d in crypto
         ]
         replaced += polars_result.result()
@@ -193,7 +193,7 @@ def _rebuild_nested(
             if d.action == "hash":
                 mapped = hash_distinct(distinct, keys.hash_key)  # type: ignore[union-attr]
             elif d.action == "tokenize":
-                mapped = tokenize_distinct(distinct, keys.token_key)  # type: ignore[union-attr]
+                mapped = tokenize_distinct(distinct, keys.token_key, keys.token_public_key)  # type: ignore[union-attr]
             else:
                 mapped = redact_text(distinct, d.redact_entities, engines)
             leaf_exprs[d.column] = lambda e, old=distinct, new=mapped: e.cast(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, Text, insert, select
 
 metadata = MetaData()
 
@@ -50,10 +50,9 @@ def ensure_events_table(engine: Engine) -> None:
     metadata.create_all(engine, tables=[compliance_events_table])
 
 
-def record_events(engine: Engine, events: Iterable[ComplianceEvent]) -> int:
-    """Append ``events`` in one transaction; return how many were written."""
+def _rows(events: Iterable[ComplianceEvent]) -> list[dict[str, Any]]:
     now = datetime.now(UTC).isoformat(timespec="microseconds")
-    rows = [
+    return [
         {
             "time": now,
             "actor": e.actor,
@@ -66,10 +65,24 @@ def record_events(engine: Engine, events: Iterable[ComplianceEvent]) -> int:
         }
         for e in events
     ]
+
+
+def record_events(engine: Engine, events: Iterable[ComplianceEvent]) -> int:
+    """Append ``events`` in one transaction; return how many were written."""
+    rows = _rows(events)
     if not rows:
         return 0
     ensure_events_table(engine)
     with engine.begin() as conn:
+        conn.execute(insert(compliance_events_table), rows)
+    return len(rows)
+
+
+def record_events_on(conn: Connection, events: Iterable[ComplianceEvent]) -> int:
+    """Append ``events`` on an open transaction (they commit with the caller's other writes)."""
+    rows = _rows(events)
+    if rows:
+        metadata.create_all(conn, tables=[compliance_events_table])
         conn.execute(insert(compliance_events_table), rows)
     return len(rows)
 

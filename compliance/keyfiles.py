@@ -34,19 +34,29 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _publish(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path`` and link it to ``path`` unless it exists already."""
+def publish_file(path: Path, text: str, *, replace: bool = False) -> None:
+    """Write ``text`` to a temp file (0600) beside ``path``, then give it the name ``path``.
+
+    Without ``replace`` it is hard-linked, so an existing file (another process's key)
+    is kept; with ``replace`` it atomically replaces the file (for derived content
+    such as a public key). Readers never see a half-written file.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):  # another process won: keep its key
-            os.link(temp, path)
+        if replace:
+            os.replace(temp, path)
+        else:
+            with contextlib.suppress(FileExistsError):  # another process won: keep its key
+                os.link(temp, path)
         _fsync_dir(path.parent)
     finally:
-        os.unlink(temp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
 
 
 def read_or_create_key_file(
@@ -62,8 +72,7 @@ def read_or_create_key_file(
     empty by an older, non-atomic version) is an error naming the file and the fix.
     """
     if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _publish(path, create())
+        publish_file(path, create())
     text = path.read_text(encoding="utf-8").strip()
     if len(text) < min_length:
         raise KeyFileError(

@@ -16,6 +16,7 @@ from compliance.crypto import KeyMaterialError
 from compliance.enforce import PolicyBlocked, enforce
 from compliance.files import DataFileError, read_frame, write_frame
 from compliance.policy import Policy, load_policy
+from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV
 from klikkflow_pipelines.config_errors import ConfigError
 from resources.secrets import TENANT_KEY_ENV, SecretsResource
 
@@ -95,7 +96,10 @@ def apply(
     try:
         frame = read_frame(input_path)
         keys = (
-            SecretsResource(tenant_key=os.environ.get(TENANT_KEY_ENV)).compliance_keys()
+            SecretsResource(
+                tenant_key=os.environ.get(TENANT_KEY_ENV),
+                token_public_key=os.environ.get(TOKEN_PUBLIC_KEY_ENV),
+            ).compliance_keys()
             if os.environ.get(TENANT_KEY_ENV)
             else None
         )
@@ -107,6 +111,8 @@ def apply(
     except PolicyBlocked as exc:
         raise _fail(f"{exc}. Nothing was written to {output_path}.", code=3) from None
     except KeyMaterialError as exc:
+        if TOKEN_PUBLIC_KEY_ENV in str(exc):  # the message names its fix
+            raise _fail(str(exc)) from None
         raise _fail(f"{exc}. Fix: export {TENANT_KEY_ENV} (hex or base64, 32+ bytes)") from None
     for decision in result.decisions:
         if decision.action != "allow":

@@ -7,6 +7,7 @@ import typer
 from klikkflow_pipelines.cli.audit import audit_app
 from klikkflow_pipelines.cli.compliance import classify, policy_app
 from klikkflow_pipelines.cli.demo import demo
+from klikkflow_pipelines.cli.detokenize import detokenize, token_public_key
 from klikkflow_pipelines.cli.dev import dev
 from klikkflow_pipelines.cli.dlq import dlq_app
 from klikkflow_pipelines.cli.gateway import gateway_app, serve
@@ -29,3 +30,5 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(dlq_app, name="dlq")
 app.command()(classify)
 app.add_typer(policy_app, name="policy")
+app.command()(detokenize)
+app.command("token-public-key")(token_public_key)

@@ -25,6 +25,7 @@ from klikkflow_pipelines.gateway.asgi_io import (
     source_address,
 )
 from klikkflow_pipelines.gateway.dagster_mount import ROLE_STATE_KEY
+from klikkflow_pipelines.gateway.detokenize_route import Detokenizer, handle_detokenize, is_detokenize_route
 from klikkflow_pipelines.gateway.file_routes import file_route_verdict, is_file_route
 from klikkflow_pipelines.gateway.graphql_authz import Decision
 from klikkflow_pipelines.gateway.graphql_request import document_digest, inspect_frame, inspect_request
@@ -54,6 +55,7 @@ class TenantGate:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
+        self.detokenizer = Detokenizer(gateway.audit_logs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, tenant_id: str) -> None:
         started = time.perf_counter()
@@ -110,7 +112,9 @@ class TenantGate:
             return
         role = principal.role_for(tenant_id)
         app = gw.tenant_apps.get(tenant_id)
-        if app is None or role is None:
+        # the detokenize API decides (and audits) every caller itself, members or not
+        detokenize = scope["type"] == "http" and is_detokenize_route(scope["path"][len(f"/t/{tenant_id}") :])
+        if app is None or (role is None and not detokenize):
             if app is not None:
                 await gw.audit_async(
                     tenant_id,
@@ -130,6 +134,9 @@ class TenantGate:
             await send_json(
                 send, 429, "rate limit exceeded", [(b"retry-after", retry_after_header(wait).encode())]
             )
+            return
+        if detokenize:
+            await handle_detokenize(gw, self.detokenizer, scope, receive, send, tenant_id, principal)
             return
         scope.setdefault("state", {})
         scope["state"][ROLE_STATE_KEY] = role

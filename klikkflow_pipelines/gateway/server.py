@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -26,16 +27,20 @@ def open_gateway(
 
     ``code_file_for(tenant_id)`` chooses each tenant's code-location file; the
     default is the generated file in the tenant's home that builds the tenant's
-    Definitions with ``build_definitions(load_tenant(id))``. A tenant whose
+    Definitions with ``build_definitions(load_tenant(id))``. On a local install each
+    tenant's detokenize public key is published to its home (the private key stays
+    in the platform directory, :mod:`compliance.token_keys`). A tenant whose
     config or workspace fails to load is logged and left out; the others serve.
     """
     from compliance.audit.log import audit_log_for_tenant
+    from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV, publish_public_key
     from klikkflow_pipelines.gateway.dagster_mount import (
         open_tenant_workspace,
         tenant_code_file,
         tenant_dagster_app,
     )
     from klikkflow_pipelines.paths import tenant_home
+    from resources.secrets import local_token_public_key_file
 
     settings = settings or settings_from_env()
     if tenants is None:
@@ -57,6 +62,8 @@ def open_gateway(
                 workspaces[tenant_id] = context
                 apps[tenant_id] = tenant_dagster_app(context, tenant_id)
                 audits[tenant_id] = audit_log_for_tenant(tenant_id)
+                if not os.environ.get(TOKEN_PUBLIC_KEY_ENV):  # local: the tenant's runs read it there
+                    publish_public_key(tenant_id, local_token_public_key_file(tenant_home(tenant_id)))
             except Exception:
                 log.exception("tenant %s is not served: its instance or workspace failed to load", tenant_id)
         yield Gateway(settings, tenants, apps, audits, GatewayStore(settings.database_url), workspaces)

@@ -5,8 +5,10 @@
 that tenant's instance and run queue) and, unless the gateway serves the UIs,
 one ``dagster-webserver``, plus one audit checkpointer for all tenants (a
 platform process: the only one that reads the checkpoint signing key, which
-the tenant processes do not inherit). Output lines are prefixed with
-``[<tenant>/<role>]``.
+the tenant processes do not inherit). Before a tenant starts, the platform
+publishes the tenant's detokenize public key into its home; the variables naming
+private keys (:data:`compliance.token_keys.PRIVATE_KEY_ENVS`) are not inherited
+either. Output lines are prefixed with ``[<tenant>/<role>]``.
 A process that dies is restarted with exponential back-off. A broken tenant
 file is reported loudly and skipped; the other tenants still start.
 """
@@ -14,6 +16,7 @@ file is reported loudly and skipped; the other tenants still start.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -29,10 +32,15 @@ from typing import TextIO
 import yaml
 
 from compliance.audit.keys import SIGNING_KEY_FILE_ENV
+from compliance.crypto import KeyMaterialError
+from compliance.token_keys import PRIVATE_KEY_ENVS, TOKEN_PUBLIC_KEY_ENV, publish_public_key
 from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants, load_tenant
 from klikkflow_pipelines.tenancy.instance import tenant_instance
 from klikkflow_pipelines.tenancy.provisioning import workspace_config
+from resources.secrets import local_token_public_key_file
+
+log = logging.getLogger("klikkflow.supervisor")
 
 
 def _executable(name: str) -> str:
@@ -199,7 +207,13 @@ def tenant_process_specs(
     env = {"DAGSTER_HOME": str(home), "KLIKKFLOW_TENANT": tenant.id}
     if tenant.source_path:
         env["KLIKKFLOW_TENANTS_DIR"] = str(Path(tenant.source_path).parent)
-    unset = (SIGNING_KEY_FILE_ENV,)
+    # Tokens are made with the public half; the private half (and where it lives) stays here.
+    if not os.environ.get(TOKEN_PUBLIC_KEY_ENV):
+        try:
+            publish_public_key(tenant.id, local_token_public_key_file(home))
+        except KeyMaterialError as error:  # the tenant still starts; its tokenize rules fail clearly
+            log.warning("tenant %s: no detokenize public key published: %s", tenant.id, error)
+    unset = (SIGNING_KEY_FILE_ENV, *PRIVATE_KEY_ENVS)
     daemon = [_executable("dagster-daemon"), "run", "-w", str(workspace)]
     specs = [ProcessSpec(f"{tenant.id}/daemon", daemon, env, home, unset)]
     if webserver_port is not None:

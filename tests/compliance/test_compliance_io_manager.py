@@ -10,9 +10,10 @@ import pandas as pd
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from faker import Faker
 
-from compliance.crypto import detokenize_values
+from compliance.detokenize import detokenize_values
 from compliance.events import read_events
 from compliance.io_manager import CompliantIOManager
 from klikkflow_pipelines.paths import PROJECT_ROOT
@@ -22,6 +23,14 @@ from resources.secrets import SecretsResource
 from resources.warehouse import WarehouseResource
 
 DEFAULT_POLICY = str(PROJECT_ROOT / "deploy" / "policies" / "default.yaml")
+#: The tenant's detokenize key pair: the gateway holds the private half, runs the public half.
+DETOKENIZE_KEY = X25519PrivateKey.generate()
+
+
+@pytest.fixture(autouse=True)
+def token_public_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run environment carries the tenant's detokenize public key (never the private key)."""
+    monkeypatch.setenv("KLIKKFLOW_TOKEN_PUBLIC_KEY", DETOKENIZE_KEY.public_key().public_bytes_raw().hex())
 
 
 class WarehouseTableIOManager(dg.ConfigurableIOManager):
@@ -81,7 +90,10 @@ def not_a_frame() -> dict[str, int]:
 def _io_manager(inner: dg.IOManager, tmp_path: Path, **extra: Any) -> CompliantIOManager:
     return CompliantIOManager(
         inner=inner,
-        secrets=SecretsResource(tenant_key=dg.EnvVar("KLIKKFLOW_TENANT_KEY")),
+        secrets=SecretsResource(
+            tenant_key=dg.EnvVar("KLIKKFLOW_TENANT_KEY"),
+            token_public_key=dg.EnvVar("KLIKKFLOW_TOKEN_PUBLIC_KEY"),
+        ),
         tenant_id="default",
         policy_path=DEFAULT_POLICY,
         events_url=f"sqlite:///{tmp_path / 'events.db'}",
@@ -103,8 +115,8 @@ def test_materialization_protects_data_and_records_tags_metadata_and_events(
     assert stored["email"].str.len_chars().unique().to_list() == [64]  # hash-emails
     assert stored["claimant"].to_list() != original["claimant"].tolist()  # hash-names-elsewhere
     assert all(p[-4:] == o[-4:] and "*" in p for p, o in zip(stored["phone"], original["phone"], strict=True))
-    keys = SecretsResource(tenant_key=tenant_key).compliance_keys()
-    assert detokenize_values(stored["ssn"].to_list(), keys.token_key) == original["ssn"].tolist()
+    assert stored["ssn"].str.starts_with("tok2_").all()
+    assert detokenize_values(stored["ssn"].to_list(), DETOKENIZE_KEY) == original["ssn"].tolist()
     assert not any("@" in n for n in stored["notes"]) and all("<EMAIL_ADDRESS>" in n for n in stored["notes"])
     assert stored["amount"].to_list() == original["amount"].tolist()
 
@@ -184,7 +196,10 @@ def test_events_default_to_the_tenant_storage_and_non_frames_pass_through(
     fs = dg.FilesystemIOManager(base_dir=str(tmp_path / "fs"))
     io_manager = CompliantIOManager(
         inner=fs,
-        secrets=SecretsResource(tenant_key=dg.EnvVar("KLIKKFLOW_TENANT_KEY")),
+        secrets=SecretsResource(
+            tenant_key=dg.EnvVar("KLIKKFLOW_TENANT_KEY"),
+            token_public_key=dg.EnvVar("KLIKKFLOW_TOKEN_PUBLIC_KEY"),
+        ),
         tenant_id="default",
         policy_path=DEFAULT_POLICY,
     )

@@ -1,7 +1,7 @@
 """Nested columns (Struct, List, Map, JSON text) are classified and protected by their leaves.
 
 Columns the classifier cannot read get the policy's ``unclassifiable`` action.
-Each test asserts the actual protected values (HMAC hex, ``tok1_`` tokens,
+Each test asserts the actual protected values (HMAC hex, ``tok2_`` tokens,
 masks) and that the other leaves are untouched. Before this change Struct,
 List and JSON columns came out ``allow`` with their e-mails and SSNs in clear,
 and Object columns passed silently.
@@ -16,16 +16,21 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from faker import Faker
 
 from compliance.classify import classify_frame
-from compliance.crypto import detokenize_values, hash_value
+from compliance.crypto import hash_value
+from compliance.detokenize import detokenize_values
 from compliance.enforce import PolicyBlocked, ResidencyViolation, check_residency, enforce
 from compliance.nlp import build_engines
 from compliance.policy import policy_from_mapping
 from resources.secrets import SecretsResource
 
 KEY_HEX = "5f" * 32
+#: The tenant's detokenize key pair: runs get the public half, the gateway holds the private half.
+DETOKENIZE_KEY = X25519PrivateKey.generate()
+PUBLIC_HEX = DETOKENIZE_KEY.public_key().public_bytes_raw().hex()
 ROWS = 40
 POLICY = {
     "rules": [
@@ -38,7 +43,7 @@ POLICY = {
 
 @pytest.fixture(scope="module")
 def keys():  # type: ignore[no-untyped-def]
-    return SecretsResource(tenant_key=KEY_HEX).compliance_keys()
+    return SecretsResource(tenant_key=KEY_HEX, token_public_key=PUBLIC_HEX).compliance_keys()
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +83,8 @@ def test_struct_email_is_hashed_and_ssn_tokenized_inside_the_struct(keys, engine
 
     out = result.frame["contact"].struct.unnest()
     assert out["email"].to_list() == [hash_value(keys.hash_key, p["email"]) for p in people]
-    assert all(t.startswith("tok1_") for t in out["ssn"])
-    assert detokenize_values(out["ssn"].to_list(), keys.token_key) == [p["ssn"] for p in people]
+    assert all(t.startswith("tok2_") for t in out["ssn"])
+    assert detokenize_values(out["ssn"].to_list(), DETOKENIZE_KEY) == [p["ssn"] for p in people]
     assert out["city"].to_list() == [p["city"] for p in people]  # untouched leaf
     assert result.frame["id"].to_list() == list(range(ROWS))
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from faker import Faker
 
-from compliance.crypto import detokenize_values, hash_value
+from compliance.crypto import hash_value
+from compliance.detokenize import detokenize_values
 from compliance.events import read_events
 from compliance.io_manager import CompliantIOManager
 from klikkflow_pipelines.paths import PROJECT_ROOT
@@ -23,6 +25,10 @@ from resources.secrets import SecretsResource
 
 DEFAULT_POLICY = str(PROJECT_ROOT / "deploy" / "policies" / "default.yaml")
 ROWS = 50
+
+#: The tenant's detokenize key pair: runs get the public half, the gateway holds the private half.
+DETOKENIZE_KEY = X25519PrivateKey.generate()
+PUBLIC_HEX = DETOKENIZE_KEY.public_key().public_bytes_raw().hex()
 
 
 def _members() -> pl.DataFrame:
@@ -52,7 +58,7 @@ def member_objects() -> pl.DataFrame:
 def _io_manager(tmp_path: Path) -> CompliantIOManager:
     return CompliantIOManager(
         inner=ParquetFrameIOManager(base_dir=str(tmp_path / "store")),
-        secrets=SecretsResource(tenant_key=dg.EnvVar("KLIKKFLOW_TENANT_KEY")),
+        secrets=SecretsResource(tenant_key=dg.EnvVar("KLIKKFLOW_TENANT_KEY"), token_public_key=PUBLIC_HEX),
         tenant_id="default",
         policy_path=DEFAULT_POLICY,
         events_url=f"sqlite:///{tmp_path / 'events.db'}",
@@ -62,7 +68,7 @@ def _io_manager(tmp_path: Path) -> CompliantIOManager:
 def test_struct_and_list_emails_are_protected_on_disk(tmp_path: Path, tenant_key: str) -> None:
     result = dg.materialize([members], resources={"io_manager": _io_manager(tmp_path)})
     assert result.success
-    keys = SecretsResource(tenant_key=tenant_key).compliance_keys()
+    keys = SecretsResource(tenant_key=tenant_key, token_public_key=PUBLIC_HEX).compliance_keys()
     original = _members()
 
     stored = pl.read_parquet(tmp_path / "store" / "crm" / "members.parquet")
@@ -70,7 +76,7 @@ def test_struct_and_list_emails_are_protected_on_disk(tmp_path: Path, tenant_key
     emails = original["contact"].struct.field("email").to_list()
     assert contact["email"].to_list() == [hash_value(keys.hash_key, e) for e in emails]  # hash-emails
     ssns = original["contact"].struct.field("ssn").to_list()
-    assert detokenize_values(contact["ssn"].to_list(), keys.token_key) == ssns  # tokenize-national-ids
+    assert detokenize_values(contact["ssn"].to_list(), DETOKENIZE_KEY) == ssns  # tokenize-national-ids
     assert contact["tier"].to_list() == ["gold"] * ROWS
     assert stored["aliases"].to_list() == [
         [hash_value(keys.hash_key, e) for e in a] for a in original["aliases"]

@@ -9,12 +9,12 @@ import textwrap
 import pandas as pd
 import polars as pl
 import pytest
-import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from faker import Faker
 
 from compliance.classify import classify_frame
-from compliance.crypto import InvalidToken, KeyMaterialError, derive_keys, detokenize_values
-from compliance.detokenize import DetokenizeDenied, detokenize
+from compliance.crypto import KeyMaterialError, derive_keys
+from compliance.detokenize import InvalidToken, detokenize_values
 from compliance.enforce import (
     PolicyBlocked,
     ResidencyViolation,
@@ -23,13 +23,14 @@ from compliance.enforce import (
     mask_expr,
     redact_text,
 )
-from compliance.events import read_events
 from compliance.nlp import build_engines
 from compliance.policy import policy_from_mapping
-from klikkflow_pipelines.tenancy.config import TenantConfig
 from resources.secrets import SecretsResource, decode_key
 
 KEY_HEX = "5f" * 32
+#: The tenant's detokenize key pair: the gateway holds the private half, runs the public half.
+DETOKENIZE_KEY = X25519PrivateKey.from_private_bytes(bytes.fromhex("3c" * 32))
+PUBLIC_HEX = DETOKENIZE_KEY.public_key().public_bytes_raw().hex()
 
 
 def _policy(action: str, entity: str, **extra: object):  # type: ignore[no-untyped-def]
@@ -56,7 +57,7 @@ def _customers(rows: int = 40) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def keys():  # type: ignore[no-untyped-def]
-    return SecretsResource(tenant_key=KEY_HEX).compliance_keys()
+    return SecretsResource(tenant_key=KEY_HEX, token_public_key=PUBLIC_HEX).compliance_keys()
 
 
 def test_allow_leaves_the_frame_unchanged(keys) -> None:  # type: ignore[no-untyped-def]
@@ -118,53 +119,28 @@ def test_hash_maps_equal_values_to_equal_hashes_so_joins_work(keys) -> None:  # 
     assert out[0] == out[2] != out[1] and out[3] is None
 
 
-def test_tokenize_round_trips_only_with_the_tenant_key(keys) -> None:  # type: ignore[no-untyped-def]
+def test_tokenize_round_trips_only_with_the_private_key(keys) -> None:  # type: ignore[no-untyped-def]
     frame = _customers()
     result = enforce(frame, _policy("tokenize", "US_SSN"), classify_frame(frame), asset="a", keys=keys)
     tokens = result.frame["ssn"].to_list()
-    assert all(t.startswith("tok1_") for t in tokens) and tokens[0] != frame["ssn"][0]
-    assert detokenize_values(tokens, keys.token_key) == frame["ssn"].to_list()
-    with pytest.raises(InvalidToken):
-        detokenize_values(tokens[:1], derive_keys(bytes(range(32))).token_key)
-    with pytest.raises(InvalidToken):
-        detokenize_values([tokens[0][:-2] + "AA"], keys.token_key)
+    assert all(t.startswith("tok2_") for t in tokens) and tokens[0] != frame["ssn"][0]
+    assert detokenize_values(tokens, DETOKENIZE_KEY) == frame["ssn"].to_list()
+    with pytest.raises(InvalidToken, match="token 0: not made for this tenant"):
+        detokenize_values(tokens[:1], X25519PrivateKey.generate())
+    with pytest.raises(InvalidToken, match="token 1: not made for this tenant"):
+        detokenize_values([tokens[0], tokens[0][:-2] + "AA"], DETOKENIZE_KEY)
+    with pytest.raises(InvalidToken, match="legacy tok1_"):
+        detokenize_values(["tok1_AAAA"], DETOKENIZE_KEY)
 
 
-def test_detokenize_is_an_audited_admin_call(keys, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'events.db'}")
-    tenant = TenantConfig.model_validate(
-        {
-            "id": "acme",
-            "name": "Acme",
-            "members": [{"user": "ada", "role": "admin"}, {"user": "bob", "role": "editor"}],
-        }
-    )
-    frame = pl.DataFrame({"ssn": ["536-90-4399", "772-43-2311"]})
-    tokens = enforce(frame, _policy("tokenize", "US_SSN"), classify_frame(frame), asset="a", keys=keys).frame[
-        "ssn"
-    ]
-    values = detokenize(
-        tokens.to_list(),
-        tenant=tenant,
-        actor="ada",
-        reason="claim 42 review",
-        keys=keys,
-        events_engine=engine,
-    )
-    assert values == ["536-90-4399", "772-43-2311"]
-    with pytest.raises(DetokenizeDenied, match="not an admin"):
-        detokenize(
-            tokens.to_list(), tenant=tenant, actor="bob", reason="curious", keys=keys, events_engine=engine
-        )
-    with pytest.raises(DetokenizeDenied, match="reason"):
-        detokenize(tokens.to_list(), tenant=tenant, actor="ada", reason=" ", keys=keys, events_engine=engine)
-    events = read_events(engine, tenant="acme")
-    assert [(e["actor"], e["action"]) for e in events] == [
-        ("ada", "detokenize"),
-        ("bob", "detokenize_denied"),
-        ("ada", "detokenize_denied"),
-    ]
-    assert events[0]["details"]["reason"] == "claim 42 review" and events[0]["details"]["count"] == 2
+def test_tokenize_without_the_public_key_is_a_clear_error() -> None:
+    """A careless deployment: the run has the master key but no token public key."""
+    frame = pl.DataFrame({"ssn": ["536-90-4399"]})
+    no_public = SecretsResource(tenant_key=KEY_HEX).compliance_keys()
+    with pytest.raises(KeyMaterialError, match="KLIKKFLOW_TOKEN_PUBLIC_KEY"):
+        enforce(frame, _policy("tokenize", "US_SSN"), classify_frame(frame), asset="a", keys=no_public)
+    with pytest.raises(KeyMaterialError, match="KLIKKFLOW_TOKEN_PUBLIC_KEY: not a detokenize public key"):
+        SecretsResource(tenant_key=KEY_HEX, token_public_key="ab" * 8).compliance_keys()
 
 
 def test_redact_replaces_pattern_spans_and_names_in_free_text(keys) -> None:  # type: ignore[no-untyped-def]
