@@ -72,13 +72,15 @@ mutation($backfillParams: LaunchBackfillParams!) {
 """
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def acme() -> TenantConfig:
     return load_tenant("acme")
 
 
 @contextmanager
-def _tenant_site(tenant: TenantConfig, home: Path) -> Iterator[tuple[DagsterInstance, WorkspaceProcessContext]]:
+def _tenant_site(
+    tenant: TenantConfig, home: Path
+) -> Iterator[tuple[DagsterInstance, WorkspaceProcessContext]]:
     """The tenant's instance from its rendered dagster.yaml, and a workspace of the tenant's own code."""
     write_instance_config(tenant, home)
     config_file = home / "dagster.yaml"
@@ -96,13 +98,18 @@ def _tenant_site(tenant: TenantConfig, home: Path) -> Iterator[tuple[DagsterInst
         yield instance, context
 
 
-@pytest.fixture
-def site(acme: TenantConfig, tmp_path: Path) -> Iterator[tuple[DagsterInstance, WorkspaceProcessContext]]:
-    with _tenant_site(acme, tmp_path / "acme") as opened:
+@pytest.fixture(scope="module")
+def site(
+    acme: TenantConfig, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[DagsterInstance, WorkspaceProcessContext]]:
+    """One tenant instance and workspace for the module; each test looks only at its own runs."""
+    with _tenant_site(acme, tmp_path_factory.mktemp("acme")) as opened:
         yield opened
 
 
-def _launch(context: WorkspaceProcessContext, job: str, tags: dict[str, str], assets: list[str] | None = None) -> str:
+def _launch(
+    context: WorkspaceProcessContext, job: str, tags: dict[str, str], assets: list[str] | None = None
+) -> str:
     """Launch a run over GraphQL as the UI's launchpad and its Materialize button do; its run id."""
     selector: dict = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__", "jobName": job}
     if assets:
@@ -113,7 +120,9 @@ def _launch(context: WorkspaceProcessContext, job: str, tags: dict[str, str], as
         "runConfigData": {},
         "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
     }
-    result = execute_dagster_graphql(context.create_request_context(), LAUNCH_RUN, {"executionParams": params})
+    result = execute_dagster_graphql(
+        context.create_request_context(), LAUNCH_RUN, {"executionParams": params}
+    )
     assert not result.errors, result.errors
     launched = result.data["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
@@ -151,6 +160,13 @@ def _assert_forgeries_reported(instance: DagsterInstance, run_id: str, *extra: s
     assert "'globex' -> 'acme'" in message and "'100' -> '10'" in message
 
 
+def _finish_launched(instance: DagsterInstance) -> None:
+    """End the runs the recording launcher started, freeing their queue slots."""
+    for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTING])):
+        event = DagsterEvent(event_type_value=DagsterEventType.RUN_SUCCESS.value, job_name=run.job_name)
+        instance.report_dagster_event(event, run_id=run.run_id)
+
+
 def test_ui_asset_materialization_with_launchpad_forgeries_gets_tenant_tags(site, acme) -> None:
     """Attack: a launching user adds forged tags to a direct materialization (implicit asset job)."""
     instance, context = site
@@ -180,7 +196,9 @@ def test_backfill_runs_get_tenant_tags(site, acme) -> None:
         "partitionNames": ["eu", "us"],
         "tags": [{"key": k, "value": v} for k, v in FORGED_TAGS.items()],
     }
-    result = execute_dagster_graphql(context.create_request_context(), LAUNCH_BACKFILL, {"backfillParams": params})
+    result = execute_dagster_graphql(
+        context.create_request_context(), LAUNCH_BACKFILL, {"backfillParams": params}
+    )
     launched = result.data["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill_filter = RunsFilter(tags={BACKFILL_ID_TAG: launched["backfillId"]})
@@ -232,12 +250,10 @@ def test_queue_daemon_orders_by_stamped_priority_and_limits_may_only_tighten(sit
         "demoted": _launch(context, "plain_job", {"dagster/priority": "-5"}),
     }
     tags = {name: instance.get_run_by_id(run_id).tags for name, run_id in runs.items()}
-    assert {name: t["dagster/priority"] for name, t in tags.items()} == {
-        "plain": "10", "boosted": "10", "unlimited": "10", "short": "10", "nan": "10", "demoted": "-5"
-    }  # fmt: skip
-    assert {name: t["dagster/max_runtime"] for name, t in tags.items()} == {
-        "plain": "7200", "boosted": "7200", "unlimited": "7200", "short": "60", "nan": "7200", "demoted": "7200"
-    }  # fmt: skip
+    priorities = {name: "-5" if name == "demoted" else "10" for name in runs}
+    runtimes = {name: "60" if name == "short" else "7200" for name in runs}
+    assert {name: t["dagster/priority"] for name, t in tags.items()} == priorities
+    assert {name: t["dagster/max_runtime"] for name, t in tags.items()} == runtimes
     assert [name for name, run_id in runs.items() if _replacements(instance, run_id)] == [
         "plain",  # its job's forged klikkflow/location
         "boosted",
@@ -250,10 +266,14 @@ def test_queue_daemon_orders_by_stamped_priority_and_limits_may_only_tighten(sit
     assert "dagster/max_runtime" not in _replacements(instance, runs["short"])[0]
 
     with QueuedRunCoordinatorDaemon(interval_seconds=1) as daemon:
-        list(daemon.run_iteration(context))
-    launched = instance.run_launcher.queue()
+        for _ in range(5):  # earlier tests' runs queue here too; 8 slots per iteration
+            if not instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.QUEUED])):
+                break
+            list(daemon.run_iteration(context))
+            _finish_launched(instance)
     by_id = {run_id: name for name, run_id in runs.items()}
-    assert [by_id[run.run_id] for run in launched] == ["plain", "boosted", "unlimited", "short", "nan", "demoted"]
+    launched = [run for run in instance.run_launcher.queue() if run.run_id in by_id]
+    assert [by_id[run.run_id] for run in launched] == list(runs)  # FIFO at equal priority, demoted last
     # the launcher (in production the K8sRunLauncher, which reads dagster-k8s/config) gets the tenant's tags
     for run in launched:
         assert run.tags[TENANT_TAG] == "acme"
@@ -293,6 +313,8 @@ def test_rendered_config_without_tenant_tags_refuses_to_load(tmp_path: Path, acm
     config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
     config["run_coordinator"]["config"]["tenant_tags"] = {}
     config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
-    with DagsterInstance.from_config(str(tmp_path)) as instance:
-        with pytest.raises(dg.DagsterInvariantViolationError, match="tenant_tags: no klikkflow/tenant tag"):
-            instance.run_coordinator  # noqa: B018  # built on first use
+    with (
+        DagsterInstance.from_config(str(tmp_path)) as instance,
+        pytest.raises(dg.DagsterInvariantViolationError, match="tenant_tags: no klikkflow/tenant tag"),
+    ):
+        instance.run_coordinator  # noqa: B018  # built on first use
