@@ -3,7 +3,8 @@
 The tenant's rendered production ``dagster.yaml`` (only the database name pointed at a fresh
 database, and the recording launcher) with the tenant code location that forges tags: a sensor
 run is stamped with the tenant's tags in the Postgres tag rows, and the run-key claim of the
-pooled run storage still refuses a second run for the same key.
+pooled run storage still refuses a second run for the same key. Stamping is one transaction:
+a kill between the run body and its tag rows leaves neither changed.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from dagster._core.storage.tags import REPOSITORY_LABEL_TAG, RUN_KEY_TAG, SENSOR
 from dagster._core.test_utils import InProcessTestWorkspaceLoadTarget, create_test_daemon_workspace_context
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._daemon.sensor import execute_sensor_iteration
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from klikkflow_pipelines.tenancy.config import load_tenant
 from klikkflow_pipelines.tenancy.instance import render_instance_config
-from klikkflow_pipelines.tenancy.pooled_postgres import PooledPostgresRunStorage
+from klikkflow_pipelines.tenancy.pooled_postgres import PooledPostgresRunStorage, storage_config
 from klikkflow_pipelines.tenancy.run_tags import LOCATION_TAG, TENANT_TAG, WORKFLOW_TAG, tenant_run_tags
 
 from .tenant_code_defs import plain_job
@@ -81,3 +83,43 @@ def test_sensor_run_on_pooled_postgres_is_stamped_and_its_run_key_stays_claimed(
             }
             with pytest.raises(DagsterRunAlreadyExists):
                 instance.create_run_for_job(plain_job, tags=claim)
+
+
+class _KilledMidway(Exception):
+    """Raised by the fault injector in place of the process dying between two statements."""
+
+
+def test_stamping_killed_between_body_and_tag_rows_leaves_the_run_as_it_was(
+    tmp_path: Path, fresh_database
+) -> None:
+    """Kill in the middle: the run body is rewritten with the new tags, then the tag rows fail.
+
+    Before the atomic ``add_run_tags`` the body kept the new tags while the tag rows did not, and
+    a second stamping saw nothing to change: the run stayed invisible to tag filters for good.
+    """
+    with fresh_database("kf_runtags") as url:
+        config = {"storage": storage_config(url.replace("+psycopg2", "")), "telemetry": {"enabled": False}}
+        (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        with DagsterInstance.from_config(str(tmp_path)) as instance:
+            run = instance.create_run_for_job(plain_job, tags={TENANT_TAG: "globex"})
+            engine = instance._run_storage._engine
+
+            def kill_at_tag_rows(_conn, _cursor, statement: str, *_args: object) -> None:
+                if statement.lstrip().upper().startswith("INSERT INTO RUN_TAGS"):
+                    raise _KilledMidway
+
+            event.listen(engine, "before_cursor_execute", kill_at_tag_rows)
+            try:
+                with pytest.raises(_KilledMidway):
+                    instance.add_run_tags(run.run_id, {TENANT_TAG: "acme", LOCATION_TAG: "tenant-code"})
+            finally:
+                event.remove(engine, "before_cursor_execute", kill_at_tag_rows)
+            stored = instance.get_run_by_id(run.run_id)
+            assert stored.tags[TENANT_TAG] == "globex" and LOCATION_TAG not in stored.tags
+            assert instance.get_runs(RunsFilter(tags={TENANT_TAG: "globex"}))
+
+            instance.add_run_tags(run.run_id, {TENANT_TAG: "acme", LOCATION_TAG: "tenant-code"})
+            assert instance.get_run_by_id(run.run_id).tags[TENANT_TAG] == "acme"
+            tagged = instance.get_runs(RunsFilter(tags={TENANT_TAG: "acme", LOCATION_TAG: "tenant-code"}))
+            assert [r.run_id for r in tagged] == [run.run_id]
+            assert not instance.get_runs(RunsFilter(tags={TENANT_TAG: "globex"}))
