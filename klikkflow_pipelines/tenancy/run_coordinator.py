@@ -7,7 +7,9 @@ is Dagster's :class:`QueuedRunCoordinator` that, before a run is enqueued, stamp
 (``instance.add_run_tags``) the tenant's tags from the rendered instance config, whatever the
 tenant's code or the launching user set:
 
-* ``klikkflow/tenant`` and ``dagster-k8s/config`` are the tenant's, always;
+* ``klikkflow/tenant`` and ``dagster-k8s/config`` are the tenant's, always; a run carrying the
+  older ``dagster-k8s/resource_requirements`` (which dagster-k8s lays over the resources of
+  ``dagster-k8s/config``) gets the plan's resources there too;
 * ``dagster/priority`` and ``dagster/max_runtime`` are ceilings: a run may ask for a lower
   priority or a shorter (positive, finite) runtime, never for more than the plan allows;
 * ``klikkflow/location`` is the code location the run was launched from;
@@ -22,6 +24,7 @@ limits, the runtime limit and the run pod's Kubernetes settings are the tenant's
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,6 +76,15 @@ def _within_ceiling(key: str, value: str, ceiling: str) -> bool:
 
 
 _CEILING_TAGS = (PRIORITY_TAG, MAX_RUNTIME_SECONDS_TAG)
+K8S_CONFIG_TAG = "dagster-k8s/config"
+K8S_RESOURCES_TAG = "dagster-k8s/resource_requirements"
+"""dagster-k8s's older tag: its resources override those of ``dagster-k8s/config``."""
+
+
+def _plan_resources(tenant_tags: Mapping[str, str]) -> str:
+    """The ``dagster-k8s/resource_requirements`` value equal to the resources of the tenant's k8s config."""
+    config = json.loads(tenant_tags.get(K8S_CONFIG_TAG, "{}"))
+    return json.dumps(config.get("container_config", {}).get("resources", {}), sort_keys=True)
 
 
 def job_workflow(job_name: str, location_name: str, job_tags: Mapping[str, Any]) -> str:
@@ -93,6 +105,8 @@ def governed_tags(
 ) -> tuple[dict[str, str], list[ReplacedTag]]:
     """The tags to stamp on a run so that it carries the tenant's, and the values that replaces."""
     wanted = {**tenant_tags, LOCATION_TAG: location_name, WORKFLOW_TAG: workflow}
+    if K8S_RESOURCES_TAG in run_tags:
+        wanted[K8S_RESOURCES_TAG] = _plan_resources(tenant_tags)
     stamp: dict[str, str] = {}
     replaced: list[ReplacedTag] = []
     for key, value in wanted.items():

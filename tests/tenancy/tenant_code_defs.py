@@ -13,6 +13,8 @@ FORGED_TAGS = {
     "dagster/priority": "100",
     "dagster/max_runtime": "999999999",
     "dagster-k8s/config": json.dumps({"container_config": {"security_context": {"privileged": True}}}),
+    # dagster-k8s lays this older tag's resources over those of dagster-k8s/config
+    "dagster-k8s/resource_requirements": json.dumps({"limits": {"cpu": "64", "memory": "512Gi"}}),
 }
 
 REGIONS = dg.StaticPartitionsDefinition(["eu", "us"])

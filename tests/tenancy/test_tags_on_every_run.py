@@ -14,6 +14,7 @@ Before the tenant run coordinator, all of these runs kept the forged tags (or no
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import Queued
 from dagster._daemon.sensor import execute_sensor_iteration
 from dagster._scheduler.scheduler import launch_scheduled_runs
 from dagster_graphql.test.utils import execute_dagster_graphql
+from dagster_k8s.job import get_user_defined_k8s_config
 
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant
 from klikkflow_pipelines.tenancy.instance import write_instance_config
@@ -141,6 +143,10 @@ def _assert_governed(instance: DagsterInstance, tenant: TenantConfig, run_id: st
     assert {key: run.tags.get(key) for key in expected} == expected
     for key, value in expected.items():
         assert run_id in {r.run_id for r in instance.get_runs(RunsFilter(tags={key: value}))}, key
+    # what dagster-k8s's K8sRunLauncher builds the run pod from: the plan's resources, nothing privileged
+    pod = get_user_defined_k8s_config(run.tags)
+    plan_pod = json.loads(expected["dagster-k8s/config"])["container_config"]
+    assert pod.container_config == plan_pod
     assert not instance.get_runs(RunsFilter(tags={TENANT_TAG: "globex"}))
 
 
