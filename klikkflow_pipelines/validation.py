@@ -20,13 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import yaml
+from dagster._check import CheckError
 from dagster._config import Shape, validate_config
+from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import dagster_instance_config_schema
+from dagster._core.run_coordinator import RunCoordinator
+from dagster._serdes import ConfigurableClassData
 
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, read_yaml_mapping
 from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants
 from klikkflow_pipelines.tenancy.instance import EMBEDDED_CONFIG, PRODUCTION_CONFIG, render_instance_config
+from klikkflow_pipelines.tenancy.run_coordinator import TenantRunCoordinator
+from klikkflow_pipelines.tenancy.run_tags import TENANT_TAG
 
 TenantCheck = Callable[[TenantConfig], list[ConfigProblem]]
 
@@ -82,6 +89,38 @@ def check_instance_config(file: str, config: dict[str, Any]) -> list[ConfigProbl
     return problems
 
 
+def check_run_coordinator(file: str, tenant: TenantConfig, config: dict[str, Any]) -> list[ConfigProblem]:
+    """The rendered ``run_coordinator`` builds, and is the tenant run coordinator with the tenant's tags.
+
+    Dagster's instance schema accepts any ``config`` mapping there; the coordinator's own schema
+    is checked only when an instance first submits a run, so it is built here.
+    """
+    block = config.get("run_coordinator")
+    fix = (
+        "set run_coordinator to klikkflow_pipelines.tenancy.run_coordinator.TenantRunCoordinator "
+        "in the base dagster.yaml and render it with `klikkflow tenant create`"
+    )
+    if not isinstance(block, dict) or not block.get("module") or not block.get("class"):
+        return [
+            ConfigProblem(file, "run_coordinator", "missing: runs would not carry the tenant's tags", fix)
+        ]
+    data = ConfigurableClassData(block["module"], block["class"], yaml.safe_dump(block.get("config") or {}))
+    try:
+        coordinator = data.rehydrate(as_type=RunCoordinator)
+    except DagsterInvalidConfigError as exc:
+        problem = "; ".join(error.message for error in exc.errors)
+        return [ConfigProblem(file, "run_coordinator.config", problem, fix)]
+    except (CheckError, dg.DagsterError, ImportError) as exc:
+        return [ConfigProblem(file, "run_coordinator", f"does not build: {exc}", fix)]
+    if not isinstance(coordinator, TenantRunCoordinator):
+        problem = f"{data.class_name} does not stamp the tenant's run tags on its runs"
+        return [ConfigProblem(file, "run_coordinator.class", problem, fix)]
+    if coordinator.tenant_tags.get(TENANT_TAG) != tenant.id:
+        problem = f"tenant_tags name tenant {coordinator.tenant_tags.get(TENANT_TAG)!r}, not {tenant.id!r}"
+        return [ConfigProblem(file, "run_coordinator.config.tenant_tags", problem, fix)]
+    return []
+
+
 def check_project_files() -> tuple[list[ConfigProblem], list[str]]:
     """Check the instance configs and the workspace file shipped with the project."""
     problems: list[ConfigProblem] = []
@@ -126,6 +165,7 @@ def check_tenant(tenant: TenantConfig) -> list[ConfigProblem]:
         )
     rendered = render_instance_config(tenant)
     problems += check_instance_config(f"{file} (rendered dagster.yaml)", rendered)
+    problems += check_run_coordinator(f"{file} (rendered dagster.yaml)", tenant, rendered)
     for check in TENANT_CHECKS:
         problems += check(tenant)
     return problems

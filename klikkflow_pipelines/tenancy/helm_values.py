@@ -5,7 +5,8 @@ webserver, daemon and the tenant's code location run the KlikkFlow image
 with ``KLIKKFLOW_TENANT=<id>``; the K8sRunLauncher starts run pods in the same
 namespace with the plan's resources, node pool and a hardened security
 context; storage is the tenant's Postgres database ``klikkflow_<id>``; the
-queued run coordinator enforces the plan's concurrency limit.
+tenant run coordinator enforces the plan's concurrency limit and stamps the tenant's run tags
+on every run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from klikkflow_pipelines.tenancy.deploy_settings import (
 )
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
 from klikkflow_pipelines.tenancy.k8s_manifests import USER_CODE_GRPC_PORT, WEBSERVER_PORT
-from klikkflow_pipelines.tenancy.run_tags import TENANT_TAG, k8s_run_config
+from klikkflow_pipelines.tenancy.run_tags import TENANT_TAG, k8s_run_config, tenant_run_tags
 
 
 def _scratch_volumes() -> list[dict[str, Any]]:
@@ -80,6 +81,32 @@ def run_k8s_config(tenant: TenantConfig) -> dict[str, Any]:
         "jobSpecConfig": {
             "active_deadline_seconds": tenant.plan.max_runtime_seconds + 600,
             "ttl_seconds_after_finished": 86400,
+        },
+    }
+
+
+def run_coordinator(tenant: TenantConfig) -> dict[str, Any]:
+    """The chart's ``customRunCoordinator``: the queued coordinator with the plan's limits that stamps
+    the tenant's run tags on every run (``klikkflow_pipelines.tenancy.run_coordinator``).
+
+    The chart writes ``config`` into the instance's ``dagster.yaml`` as it is, so it is spelt the
+    way the coordinator's config schema spells it (snake_case).
+    """
+    plan = tenant.plan
+    return {
+        "module": "klikkflow_pipelines.tenancy.run_coordinator",
+        "class": "TenantRunCoordinator",
+        "config": {
+            "max_concurrent_runs": plan.max_concurrent_runs,
+            "tag_concurrency_limits": [
+                {
+                    "key": TENANT_TAG,
+                    "value": {"applyLimitPerUniqueValue": True},
+                    "limit": plan.max_concurrent_runs,
+                }
+            ],
+            "dequeue_interval_seconds": 5,
+            "tenant_tags": tenant_run_tags(tenant),
         },
     }
 
@@ -138,7 +165,6 @@ def _service_component(tenant: TenantConfig, settings: DeploySettings) -> dict[s
 def render_helm_values(tenant: TenantConfig, settings: DeploySettings | None = None) -> dict[str, Any]:
     """The values file of the tenant's Helm release of ``dagster/dagster``."""
     settings = settings or DeploySettings()
-    plan = tenant.plan
     namespace = tenant_namespace(tenant.id)
     webserver = {
         **_service_component(tenant, settings),
@@ -151,20 +177,8 @@ def render_helm_values(tenant: TenantConfig, settings: DeploySettings | None = N
         "enabled": True,
         "runCoordinator": {
             "enabled": True,
-            "type": "QueuedRunCoordinator",
-            "config": {
-                "queuedRunCoordinator": {
-                    "maxConcurrentRuns": plan.max_concurrent_runs,
-                    "tagConcurrencyLimits": [
-                        {
-                            "key": TENANT_TAG,
-                            "value": {"applyLimitPerUniqueValue": True},
-                            "limit": plan.max_concurrent_runs,
-                        }
-                    ],
-                    "dequeueIntervalSeconds": 5,
-                }
-            },
+            "type": "CustomRunCoordinator",
+            "config": {"customRunCoordinator": run_coordinator(tenant)},
         },
         "runMonitoring": {
             "enabled": True,

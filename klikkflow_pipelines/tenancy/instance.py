@@ -17,6 +17,7 @@ from dagster import DagsterInstance
 
 from klikkflow_pipelines.paths import PROJECT_ROOT, tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant
+from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
 
 EMBEDDED_CONFIG = PROJECT_ROOT / "dagster.yaml"
 PRODUCTION_CONFIG = PROJECT_ROOT / "deploy" / "dagster.production.yaml"
@@ -37,6 +38,10 @@ def render_instance_config(
 ) -> dict[str, Any]:
     """The tenant's ``dagster.yaml`` content: the base config with its plan's queue limits.
 
+    The run coordinator gets the tenant's run tags (stamped on every run before it is
+    queued), and run monitoring the plan's maximum runtime as the default for any run
+    without a ``dagster/max_runtime`` tag.
+
     The embedded config's SQLite ``base_dir`` becomes the literal tenant home
     (``home``, default the tenant's home under ``KLIKKFLOW_HOME``): the code
     servers and run workers Dagster starts re-read the instance config in
@@ -51,6 +56,8 @@ def render_instance_config(
     for limit in runs["tag_concurrency_limits"]:
         if limit["key"] == "klikkflow/tenant":
             limit["limit"] = tenant.plan.max_concurrent_runs
+    config["run_coordinator"]["config"]["tenant_tags"] = tenant_run_tags(tenant)
+    config["run_monitoring"]["max_runtime_seconds"] = tenant.plan.max_runtime_seconds
     if production:
         config["storage"]["custom"]["config"]["postgres_db"]["db_name"] = tenant_database_name(tenant.id)
     else:

@@ -1,4 +1,4 @@
-"""Run creation in one transaction, with a unique claim on a sensor run's ``run_key``.
+"""Run creation and run tagging in one transaction, with a unique claim on a sensor run's ``run_key``.
 
 dagster-postgres writes a new run as two autocommitted statements: the ``runs``
 row, then its ``run_tags`` rows. A daemon killed between the two leaves a run
@@ -22,6 +22,12 @@ threads a kill lands in that window often enough to turn 500 events into 503 run
 
 The sensor daemon treats the refusal as a failed tick; its retry finds the
 existing run by tag and skips the request.
+
+Tags added to a stored run (``add_run_tags``: the tenant run coordinator stamps
+every run this way before it is queued) are written the same way: the run body
+and the tag rows in one transaction, the run row locked meanwhile. dagster-postgres
+writes them as separate autocommitted statements, so a kill in between left a body
+with tags its tag rows lack, and a repeated call saw nothing left to change.
 """
 
 from __future__ import annotations
@@ -29,15 +35,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dagster._core.errors import DagsterRunAlreadyExists
+from dagster._core.errors import DagsterRunAlreadyExists, DagsterRunNotFoundError
+from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._core.storage.runs.schema import RunsTable, RunTagsTable
 from dagster._core.storage.tags import (
     PARENT_RUN_ID_TAG,
+    PARTITION_NAME_TAG,
+    PARTITION_SET_TAG,
     REPOSITORY_LABEL_TAG,
     RUN_KEY_TAG,
     SCHEDULE_NAME_TAG,
     SENSOR_NAME_TAG,
 )
+from dagster._serdes import deserialize_value, serialize_value
+from dagster._time import get_current_datetime
 from sqlalchemy import Connection, and_, exists, func, select
 from sqlalchemy import exc as db_exc
 
@@ -73,7 +84,8 @@ def existing_claimant(conn: Connection, claim: Mapping[str, str]) -> str | None:
 
 
 class AtomicRunCreation:
-    """Run-storage mixin (before ``PostgresRunStorage`` in the bases): atomic, run-key-unique ``add_run``."""
+    """Run-storage mixin (before ``PostgresRunStorage`` in the bases): atomic, run-key-unique ``add_run``
+    and atomic ``add_run_tags``."""
 
     def _core_add_run(self, col_values: dict[str, Any], tags: Mapping[str, str]) -> None:
         """Insert the run and its tags in one transaction, refusing a second first run of a run key."""
@@ -101,4 +113,41 @@ class AtomicRunCreation:
                     conn.execute(
                         RunTagsTable.insert(),
                         [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()],
+                    )
+
+    def add_run_tags(self, run_id: str, new_tags: Mapping[str, str]) -> None:
+        """Add or replace tags of a stored run: its body and its tag rows in one transaction."""
+        with self.connect() as conn:  # type: ignore[attr-defined]  # the SQL run storage's connect()
+            conn = conn.execution_options(isolation_level="READ COMMITTED")
+            with conn.begin():
+                row = conn.execute(
+                    select(RunsTable.c.run_body, RunsTable.c.status)
+                    .where(RunsTable.c.run_id == run_id)
+                    .with_for_update()
+                ).first()
+                if row is None:
+                    raise DagsterRunNotFoundError(
+                        f"Run {run_id} was not found in instance.", invalid_run_id=run_id
+                    )
+                run = deserialize_value(row.run_body, DagsterRun).with_status(DagsterRunStatus(row.status))
+                tags = {**run.tags, **new_tags}
+                conn.execute(
+                    RunsTable.update()
+                    .where(RunsTable.c.run_id == run_id)
+                    .values(
+                        run_body=serialize_value(run.with_tags(tags)),
+                        partition=tags.get(PARTITION_NAME_TAG),
+                        partition_set=tags.get(PARTITION_SET_TAG),
+                        update_timestamp=get_current_datetime(),
+                    )
+                )
+                if new_tags:
+                    conn.execute(
+                        RunTagsTable.delete().where(
+                            and_(RunTagsTable.c.run_id == run_id, RunTagsTable.c.key.in_(list(new_tags)))
+                        )
+                    )
+                    conn.execute(
+                        RunTagsTable.insert(),
+                        [{"run_id": run_id, "key": k, "value": v} for k, v in new_tags.items()],
                     )

@@ -7,6 +7,10 @@ import json
 from klikkflow_pipelines.tenancy.config import TenantConfig
 
 TENANT_TAG = "klikkflow/tenant"
+WORKFLOW_TAG = "klikkflow/workflow"
+"""The workflow a run belongs to: the job's own tag, else the job name (asset jobs: the location)."""
+LOCATION_TAG = "klikkflow/location"
+"""The code location a run was launched from (stamped by the tenant run coordinator)."""
 
 
 def k8s_run_config(tenant: TenantConfig) -> dict:
@@ -44,7 +48,7 @@ def k8s_run_config(tenant: TenantConfig) -> dict:
 
 
 def tenant_run_tags(tenant: TenantConfig) -> dict[str, str]:
-    """Run tags for every job and schedule of the tenant."""
+    """The tags every run of the tenant carries (stamped on each run by its instance's run coordinator)."""
     return {
         TENANT_TAG: tenant.id,
         "dagster/priority": str(tenant.plan.run_priority),

@@ -11,7 +11,7 @@ from dagster._utils.schedules import is_valid_cron_string
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from klikkflow_pipelines.tenancy.config import TenantConfig
-from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
+from klikkflow_pipelines.tenancy.run_tags import WORKFLOW_TAG, tenant_run_tags
 
 ParamsT = TypeVar("ParamsT", bound="TemplateParams")
 
@@ -33,9 +33,6 @@ class TemplateParams(BaseModel):
         if not is_valid_cron_string(value):
             raise ValueError(f"{value!r} is not a valid cron string; use five fields, e.g. '0 6 * * *'")
         return value
-
-
-WORKFLOW_TAG = "klikkflow/workflow"
 
 
 def run_workflow(run: dg.DagsterRun) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from dagster._config import validate_config
 from kubernetes.utils.quantity import parse_quantity
 
 from klikkflow_pipelines.paths import PROJECT_ROOT
@@ -22,6 +23,8 @@ from klikkflow_pipelines.tenancy.config import load_all_tenants
 from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
 from klikkflow_pipelines.tenancy.helm_values import helm_values_yaml, render_helm_values
 from klikkflow_pipelines.tenancy.k8s_manifests import manifests_yaml, render_manifests
+from klikkflow_pipelines.tenancy.run_coordinator import TenantRunCoordinator
+from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
 
 KUBE_VERSION = "1.37"
 TENANTS, BROKEN = load_all_tenants()
@@ -134,16 +137,23 @@ def test_helm_values_wire_the_tenant_instance(tenant_id: str) -> None:
     assert values["postgresql"]["enabled"] is False
     assert values["postgresql"]["postgresqlDatabase"] == f"klikkflow_{tenant_id.replace('-', '_')}"
     daemon = values["dagsterDaemon"]
-    queue = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
-    assert daemon["runCoordinator"]["type"] == "QueuedRunCoordinator"
-    assert queue["maxConcurrentRuns"] == tenant.plan.max_concurrent_runs
-    assert queue["tagConcurrencyLimits"] == [
+    coordinator = daemon["runCoordinator"]["config"]["customRunCoordinator"]
+    assert daemon["runCoordinator"]["type"] == "CustomRunCoordinator"
+    assert coordinator["module"] == "klikkflow_pipelines.tenancy.run_coordinator"
+    assert coordinator["class"] == "TenantRunCoordinator"
+    queue = coordinator["config"]
+    assert queue["tenant_tags"] == tenant_run_tags(tenant)
+    assert queue["max_concurrent_runs"] == tenant.plan.max_concurrent_runs
+    assert queue["tag_concurrency_limits"] == [
         {
             "key": "klikkflow/tenant",
             "value": {"applyLimitPerUniqueValue": True},
             "limit": tenant.plan.max_concurrent_runs,
         }
     ]
+    # the chart writes the config into dagster.yaml as it is: it must pass the coordinator's schema
+    result = validate_config(TenantRunCoordinator.config_type(), queue)
+    assert result.success, result.errors
     assert daemon["runMonitoring"]["enabled"] is True
     assert daemon["runRetries"] == {"enabled": True, "maxRetries": 2}
     code = values["dagster-user-deployments"]["deployments"][0]

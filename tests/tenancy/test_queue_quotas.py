@@ -93,13 +93,14 @@ def test_plan_limit_two_of_ten_queued_and_priority_first(globex: TenantConfig, d
     ):
         workspace = context.create_request_context()
         expected_order = []
-        urgent = []
+        background = []
         for index in range(10):
-            # every third run is an urgent re-run the tenant boosted above its plan priority
-            priority = 50 if index % 3 == 0 else int(base_tags["dagster/priority"])
+            # every third run is a background re-run the tenant demoted below its plan priority
+            # (a boost above the plan is replaced by the tenant run coordinator)
+            priority = int(base_tags["dagster/priority"]) - (5 if index % 3 == 0 else 0)
             run_id = _submit(instance, workspace, {**base_tags, "dagster/priority": str(priority)})
-            (urgent if priority == 50 else expected_order).append(run_id)
-        expected_order = urgent + expected_order
+            (background if index % 3 == 0 else expected_order).append(run_id)
+        expected_order = expected_order + background
         assert len(instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.QUEUED]))) == 10
 
         launched: list[str] = []
@@ -121,9 +122,14 @@ def test_plan_limit_two_of_ten_queued_and_priority_first(globex: TenantConfig, d
 
 
 def test_one_tenant_cannot_take_another_tenants_slots(daemon) -> None:
-    """With a shared instance, the per-tenant tag limit keeps a busy tenant from starving a quiet one."""
+    """With a shared instance, the per-tenant tag limit keeps a busy tenant from starving a quiet one.
+
+    A shared instance runs Dagster's plain queued coordinator: a tenant instance's coordinator
+    would stamp its own tenant's tags on the other tenant's runs.
+    """
     acme, globex = load_tenant("acme"), load_tenant("globex")
     overrides = _instance_overrides(acme, max_concurrent_runs=10)
+    overrides["run_coordinator"] = {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator"}
     overrides["concurrency"]["runs"]["tag_concurrency_limits"][0]["limit"] = 2
     with (
         instance_for_test(overrides=overrides) as instance,
