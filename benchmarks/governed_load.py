@@ -290,7 +290,8 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="governed_load_") as name:
         env = _scratch(Path(name), args.assets)
-        _load(False, env), _load(True, env)  # warm-up: bytecode of the project compiled once, unmeasured
+        for governed in (False, True):  # warm-up, unmeasured: the project's bytecode is compiled once
+            _load(governed, env)
         runs: dict[bool, list[dict[str, object]]] = {False: [], True: []}
         for i in range(args.runs):
             for governed in (False, True) if i % 2 == 0 else (True, False):
