@@ -183,7 +183,8 @@ class WorkflowSettings(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-LOCATION_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+LOCATION_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,23}$"
+"""Short enough that ``kf-<tenant>-<location>`` stays a Kubernetes name (63 characters)."""
 MODULE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 KLIKKFLOW_PACKAGES = ("klikkflow_pipelines", "compliance", "resources", "sensors")
 """Top-level packages of KlikkFlow itself: no tenant module may be, or shadow, one of them."""
@@ -201,7 +202,7 @@ class CodeLocation(_Strict):
     attribute: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     path: str | None = None
     project: str | None = None
-    image: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._/:@-]*$")
+    image: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._/:-]*$")
 
     @field_validator("module")
     @classmethod
@@ -211,6 +212,19 @@ class CodeLocation(_Strict):
                 f"module {value!r} is part of KlikkFlow itself, not tenant code",
                 "name your own package (for example acme_pipelines.definitions); "
                 "enable built-in workflows under `workflows:` instead",
+            )
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _pinned_image(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        _, _, tag = value.rpartition(":")
+        if not tag or "/" in tag or tag == "latest" or ":" not in value:
+            raise _invalid(
+                f"image {value!r} has no fixed tag",
+                "give the image with a version tag, like registry.example.com/acme/pipelines:1.0.0",
             )
         return value
 
