@@ -96,7 +96,7 @@ def test_project_without_dg_table_names_the_fix(tenants_dir, write_code) -> None
 
 
 def test_a_folder_inside_klikkflow_is_refused(tenants_dir) -> None:  # type: ignore[no-untyped-def]
-    """Hostile tenant: `path` pointing into KlikkFlow's compliance package to import its internals as its own."""
+    """Hostile tenant: `path` pointing into KlikkFlow's compliance package to import its internals."""
     tenant = _tenant(
         tenants_dir, "acme", {"name": "x", "module": "policy", "path": str(PROJECT_ROOT / "compliance")}
     )
