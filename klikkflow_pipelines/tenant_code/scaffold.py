@@ -182,7 +182,11 @@ def _text_with_entry(tenant_file: Path, name: str, project: str) -> str:
     text = _with_location(tenant_file.read_text(encoding="utf-8"), name, project)
     entry = {"name": name, "project": project}
     expected = {**before, "code_locations": [*(before.get("code_locations") or []), entry]}
-    if yaml.safe_load(text) != expected:
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        parsed = None
+    if parsed != expected:
         raise ConfigError(
             [
                 ConfigProblem(
