@@ -79,6 +79,14 @@ def _governance_findings(tenant: TenantConfig, name: str, defs: object, report: 
         (report.errors if strict else report.warnings).append(problem)
 
 
+def _origin(exc: Exception) -> str:
+    """``file:line`` where the tenant's code failed (a syntax error's own place, not the importer's)."""
+    if isinstance(exc, SyntaxError):
+        return f"{exc.filename}:{exc.lineno}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "unknown place"
+
+
 def check_location_here(tenant: TenantConfig, name: str) -> LocationReport:
     """Import and govern location ``name`` of ``tenant`` in this process; report what is wrong."""
     import dagster as dg
@@ -95,12 +103,11 @@ def check_location_here(tenant: TenantConfig, name: str) -> LocationReport:
         report.errors += exc.problems
         return report
     except Exception as exc:  # the tenant's code: any error it raises is its location's problem
-        last = traceback.extract_tb(exc.__traceback__)[-1]
         report.errors.append(
             ConfigProblem(
                 file,
                 where,
-                f"does not load: {type(exc).__name__}: {exc} (at {last.filename}:{last.lineno})",
+                f"does not load: {type(exc).__name__}: {exc} (at {_origin(exc)})",
                 "fix the error in the location's code, then run `klikkflow validate` again",
             )
         )
