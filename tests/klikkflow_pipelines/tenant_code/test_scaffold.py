@@ -6,6 +6,8 @@ import importlib.util
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from typer.testing import CliRunner
 from klikkflow_pipelines.cli import app
 from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.tenancy.config import load_tenant_file
+from klikkflow_pipelines.tenant_code import scaffold
 from klikkflow_pipelines.tenant_code.scaffold import init_code
 
 TENANT = """\
@@ -136,3 +139,31 @@ def test_a_flow_list_is_refused_rather_than_rewritten(tenants_dir: Path, tenant_
     assert result.exit_code == 1 and "add it by hand" in result.output
     assert tenant_file.read_text() == before
     assert not (tenants_dir.parent / "ledger").exists()
+
+
+def test_two_init_code_runs_at_once_keep_both_entries(
+    tenants_dir: Path, tenant_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two engineers at once: each run reads, edits and replaces the tenant file; neither entry is lost."""
+    compute = scaffold._text_with_entry
+
+    def slow(*args: object) -> str:
+        text = compute(*args)
+        time.sleep(1.0)  # the other run reads the file meanwhile, unless the edit is locked
+        return text
+
+    monkeypatch.setattr(scaffold, "_text_with_entry", slow)
+    runs = [
+        threading.Thread(
+            target=init_code, args=(tenant_file, tenants_dir.parent / name), kwargs={"name": name}
+        )
+        for name in ("first", "second")
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(30)
+    assert sorted(location.name for location in load_tenant_file(tenant_file).code_locations) == [
+        "first",
+        "second",
+    ]
