@@ -16,15 +16,17 @@ from klikkflow_pipelines.tenant_code.targets import location_attribute, parse_lo
 from .conftest import GOOD_MODULE
 
 LOAD = """
-import json, klikkflow_pipelines.tenant_code.locations as locations
+import json, sys, klikkflow_pipelines.tenant_code.locations as locations
 from klikkflow_pipelines.governance import govern_definitions
 from klikkflow_pipelines.tenancy.config import load_tenant
 from klikkflow_pipelines.tenant_code.importing import import_location
+HEAVY = ("presidio_analyzer", "spacy", "great_expectations")
 defs = getattr(locations, {attribute!r})
 tenant = load_tenant("acme")
 expected = govern_definitions(import_location(tenant, "shop"), tenant, "shop")
 print(json.dumps({{"assets": sorted(k.to_user_string() for k in defs.resolve_all_asset_keys()),
-                   "governed": sorted(defs.resources) == sorted(expected.resources)}}))
+                   "governed": sorted(defs.resources) == sorted(expected.resources),
+                   "heavy": [m for m in HEAVY if m in sys.modules]}}))
 """
 
 
@@ -63,11 +65,13 @@ def test_no_module_global_can_be_hit_by_a_location_name() -> None:
     assert public == []
 
 
-def test_a_location_loads_governed_in_a_process_of_no_tenant(tenants_dir, write_code) -> None:  # type: ignore[no-untyped-def]
+def test_a_location_loads_governed_in_a_process_of_no_tenant_without_heavy_imports(
+    tenants_dir, write_code
+) -> None:  # type: ignore[no-untyped-def]
     _acme_with_shop(tenants_dir, write_code)
     done = _run("acme__shop")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == '{"assets": ["orders"], "governed": true}'
+    assert done.stdout.strip().splitlines()[-1] == '{"assets": ["orders"], "governed": true, "heavy": []}'
 
 
 def test_a_process_of_one_tenant_refuses_another_tenants_location(tenants_dir, write_code) -> None:  # type: ignore[no-untyped-def]
