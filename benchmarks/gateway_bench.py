@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 from http_load import free_port, http_request, load
 
 RUN_LIST = """query RunsRoot($limit: Int) {
@@ -84,7 +85,10 @@ def serve(root: Path, gateway_port: int, direct_port: int) -> None:
         burst_per_tenant=1e6,
     )
     tenants, _ = load_all_tenants()
-    with open_gateway(settings, tenants, code_file_for=lambda _t: code_file) as gateway:
+    workspace = root / "workspace.yaml"
+    entry = {"python_file": {"relative_path": str(code_file), "location_name": "acme"}}
+    workspace.write_text(yaml.safe_dump({"load_from": [entry]}))
+    with open_gateway(settings, tenants, workspace_for=lambda _t: workspace) as gateway:
         gateway.accounts.create_user("bench", PASSWORD)
         instance: DagsterInstance = gateway.workspaces["acme"].instance
         import runpy

@@ -1,4 +1,4 @@
-"""`klikkflow validate`: load every tenant, its definitions and its instance config.
+"""`klikkflow validate`: load every tenant, its definitions, its own code locations and its instance config.
 
 Each check returns :class:`ConfigProblem` s naming file, field and fix; one
 tenant's broken file never hides the checks of the others.
@@ -7,11 +7,15 @@ Validation never writes: building a tenant's definitions resolves local
 defaults (tenant home directories, the embedded tenant key file) that create
 files on first use, so the checks run with ``KLIKKFLOW_HOME`` pointed at a
 scratch directory that is removed afterwards, and the real home stays as it was.
+
+Each tenant code location is loaded (imported and governed) in its own child process
+(:mod:`klikkflow_pipelines.tenant_code.check`): one location cannot break the checks of the others.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,11 +33,13 @@ from dagster._core.run_coordinator import RunCoordinator
 from dagster._serdes import ConfigurableClassData
 
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, read_yaml_mapping
-from klikkflow_pipelines.paths import PROJECT_ROOT
+from klikkflow_pipelines.paths import PROJECT_ROOT, klikkflow_home
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants
 from klikkflow_pipelines.tenancy.instance import EMBEDDED_CONFIG, PRODUCTION_CONFIG, render_instance_config
 from klikkflow_pipelines.tenancy.run_coordinator import TenantRunCoordinator
 from klikkflow_pipelines.tenancy.run_tags import TENANT_TAG
+from klikkflow_pipelines.tenant_code.check import LocationReport, check_location
+from klikkflow_pipelines.tenant_code.importing import location_field, location_source, tenant_file_of
 
 TenantCheck = Callable[[TenantConfig], list[ConfigProblem]]
 
@@ -62,7 +68,9 @@ class ValidationReport:
 
     tenants_ok: list[str] = field(default_factory=list)
     problems: list[ConfigProblem] = field(default_factory=list)
+    warnings: list[ConfigProblem] = field(default_factory=list)
     checked_files: list[str] = field(default_factory=list)
+    locations: dict[str, list[LocationReport]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -147,14 +155,35 @@ def check_project_files() -> tuple[list[ConfigProblem], list[str]]:
     return problems, [str(p) for p in files]
 
 
-def check_tenant(tenant: TenantConfig) -> list[ConfigProblem]:
-    """Build the tenant's Definitions and instance config; run the registered tenant checks."""
+def _build_definitions(tenant: TenantConfig) -> dg.Definitions:
+    """``build_definitions(tenant)``; the first import of ``klikkflow_pipelines.definitions`` builds its
+    module-level ``defs`` for ``$KLIKKFLOW_TENANT`` (default ``default``), so unless the caller chose
+    a tenant, that import is made for ``tenant``, which exists (a tenants folder may lack ``default``)."""
+    if "klikkflow_pipelines.definitions" not in sys.modules and "KLIKKFLOW_TENANT" not in os.environ:
+        bound = {"KLIKKFLOW_TENANT": tenant.id}
+        if tenant.source_path:
+            bound["KLIKKFLOW_TENANTS_DIR"] = str(Path(tenant.source_path).parent)
+        saved = {key: os.environ.get(key) for key in bound}
+        os.environ.update(bound)
+        try:
+            import klikkflow_pipelines.definitions  # noqa: F401 - builds the module-level defs once
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     from klikkflow_pipelines.definitions import build_definitions
 
+    return build_definitions(tenant)
+
+
+def check_tenant(tenant: TenantConfig) -> list[ConfigProblem]:
+    """Build the tenant's Definitions and instance config; run the registered tenant checks."""
     file = tenant.source_path or tenant.id
     problems: list[ConfigProblem] = []
     try:
-        dg.Definitions.validate_loadable(build_definitions(tenant))
+        dg.Definitions.validate_loadable(_build_definitions(tenant))
     except ConfigError as exc:
         problems += exc.problems
     except dg.DagsterError as exc:
@@ -186,22 +215,81 @@ def _scratch_home() -> Iterator[None]:
                 os.environ["KLIKKFLOW_HOME"] = previous
 
 
+def check_tenant_locations(tenant: TenantConfig, home: Path) -> list[LocationReport]:
+    """Check each of the tenant's own code locations, each in its own child process.
+
+    ``home`` is the real KlikkFlow home (validation itself runs on a scratch one), whose other
+    tenants' folders no location may point into.
+    """
+    reports = []
+    for index, location in enumerate(tenant.code_locations):
+        try:
+            location_source(tenant, index, location, home=home)
+        except ConfigError as exc:
+            reports.append(LocationReport(location.name, errors=exc.problems))
+            continue
+        reports.append(check_location(tenant, location.name))
+    return reports
+
+
+def check_shared_folders(tenants: dict[str, TenantConfig], home: Path) -> list[ConfigProblem]:
+    """Locations of different tenants whose folders overlap (one tenant would import the other's code)."""
+    folders: list[tuple[str, Path, str, str]] = []
+    for tenant in tenants.values():
+        for index, location in enumerate(tenant.code_locations):
+            try:
+                root = location_source(tenant, index, location, home=home).import_root
+            except ConfigError:
+                continue  # reported by check_tenant_locations
+            if root is not None:
+                where = location_field(index, location)
+                folders.append((tenant.id, root, str(tenant_file_of(tenant)), where))
+    problems = []
+    for tenant_id, root, file, where in folders:
+        for other_id, other_root, other_file, other_where in folders:
+            if other_id != tenant_id and root.is_relative_to(other_root):
+                problems.append(
+                    ConfigProblem(
+                        file,
+                        where,
+                        f"its folder {root} lies in {other_root}, the code of tenant {other_id!r} "
+                        f"({other_file}: {other_where})",
+                        "give every tenant its own code folder",
+                    )
+                )
+    return problems
+
+
+def check_locations(tenant: TenantConfig) -> list[LocationReport]:
+    """:func:`check_tenant_locations` on a scratch home, as ``klikkflow validate`` runs it."""
+    home = klikkflow_home(create=False)
+    with _scratch_home():
+        return check_tenant_locations(tenant, home)
+
+
 def validate_project(tenants_dir: Path | None = None) -> ValidationReport:
     """Everything ``klikkflow validate`` checks; writes nothing to ``KLIKKFLOW_HOME``."""
+    home = klikkflow_home(create=False)
     with _scratch_home():
-        return _validate(tenants_dir)
+        return _validate(tenants_dir, home)
 
 
-def _validate(tenants_dir: Path | None) -> ValidationReport:
+def _validate(tenants_dir: Path | None, home: Path) -> ValidationReport:
     report = ValidationReport()
     report.problems, report.checked_files = check_project_files()
     tenants, failed = load_all_tenants(tenants_dir)
     for error in failed.values():
         report.problems += error.problems
+    shared = check_shared_folders(tenants, home)
+    report.problems += shared
     for tenant_id, tenant in tenants.items():
         report.checked_files.append(tenant.source_path or tenant_id)
         problems = check_tenant(tenant)
+        report.locations[tenant_id] = check_tenant_locations(tenant, home)
+        for location in report.locations[tenant_id]:
+            problems += location.errors
+            report.warnings += location.warnings
         report.problems += problems
-        if not problems:
+        if not problems and not any(p.file == tenant.source_path for p in shared):
             report.tenants_ok.append(tenant_id)
     return report

@@ -1,4 +1,4 @@
-"""`klikkflow tenant`: create, list, show and delete tenants.
+"""`klikkflow tenant`: create, list, show and delete tenants, and scaffold their own code (init-code).
 
 Every tenant file is validated on its own: a broken file is reported with
 file, field and fix, and never hides or stops the other tenants.
@@ -14,15 +14,17 @@ from rich.console import Console
 from rich.table import Table
 
 from klikkflow_pipelines.cli.known_tenants import require_known_tenant
+from klikkflow_pipelines.cli.tenant_code import init_code
 from klikkflow_pipelines.config_errors import ConfigError, load_yaml_model, validate_mapping
 from klikkflow_pipelines.paths import klikkflow_home, tenants_config_dir
-from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants, load_tenant_file
+from klikkflow_pipelines.tenancy.config import CodeLocation, TenantConfig, load_all_tenants, load_tenant_file
 from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings, tenant_namespace
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 from klikkflow_pipelines.tenancy.provisioning import TenantLocation, delete_tenant, provision_tenant
 
 tenant_app = typer.Typer(help="Create, list, show and delete tenants.", no_args_is_help=True)
+tenant_app.command("init-code")(init_code)
 _out = Console()
 _err = Console(stderr=True)
 
@@ -193,6 +195,7 @@ def show(
         ("OIDC groups", ", ".join(f"{g} → {r}" for g, r in tenant.oidc_groups.items()) or "-"),
         ("workflows", ", ".join(n for n, w in tenant.workflows.items() if w.enabled) or "-"),
         ("policy", str(tenant.policy_path() or "-")),
+        ("code locations", ", ".join(_describe(loc) for loc in tenant.code_locations) or "-"),
         ("file", str(where.tenant_file)),
         ("local home", f"{where.home}{'' if where.home.exists() else ' (not provisioned)'}"),
         ("Postgres database", tenant_database_name(tenant.id)),
@@ -202,6 +205,32 @@ def show(
     for key, value in rows:
         table.add_row(key, value)
     _out.print(table)
+    _show_location_checks(tenant)
+
+
+def _describe(location: CodeLocation) -> str:
+    source = f"module {location.module}" if location.module else f"project {location.project}"
+    return f"{location.name} ({source}{', image ' + location.image if location.image else ''})"
+
+
+def _show_location_checks(tenant: TenantConfig) -> None:
+    """Load each of the tenant's own locations (as `klikkflow validate` does); exit 1 if one fails."""
+    from klikkflow_pipelines.validation import check_locations
+
+    failed = False
+    for report in check_locations(tenant):
+        if report.errors:
+            failed = True
+            _err.print(f"[bold red]code location {report.location} does not load[/]")
+            for problem in report.errors:
+                _err.print(f"[bold red]error[/] {problem.file}: [bold]{problem.field}[/]: {problem.message}")
+                _err.print(f"      fix: {problem.fix}")
+        else:
+            _out.print(f"[green]✓[/] code location {report.location} loads: {len(report.assets)} assets")
+        for problem in report.warnings:
+            _err.print(f"[yellow]warning[/] {problem.file}: [bold]{problem.field}[/]: {problem.message}")
+    if failed:
+        raise typer.Exit(1)
 
 
 @tenant_app.command("delete")

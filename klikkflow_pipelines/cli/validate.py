@@ -24,9 +24,19 @@ def validate(
         console.print(table)
         for problem in report.problems:
             typer.echo(str(problem), err=True)
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    for tenant_id, locations in report.locations.items():
+        for location in locations:
+            state = (
+                "[red]does not load[/]"
+                if location.errors
+                else f"[green]ok[/] ({len(location.assets)} assets)"
+            )
+            console.print(f"tenant {tenant_id} code location {location.location}: {state}")
     console.print(
         f"checked {len(report.checked_files)} files; tenants OK: {', '.join(report.tenants_ok) or 'none'}; "
-        f"problems: {len(report.problems)}"
+        f"problems: {len(report.problems)}; warnings: {len(report.warnings)}"
     )
     if report.problems:
         raise typer.Exit(code=1)

@@ -21,25 +21,27 @@ log = logging.getLogger("klikkflow.gateway")
 def open_gateway(
     settings: GatewaySettings | None = None,
     tenants: Mapping[str, TenantConfig] | None = None,
-    code_file_for: Callable[[str], Path] | None = None,
+    workspace_for: Callable[[TenantConfig], Path] | None = None,
 ) -> Iterator[Gateway]:
     """Open every tenant's instance and workspace and yield the gateway; close them all on exit.
 
-    ``code_file_for(tenant_id)`` chooses each tenant's code-location file; the
-    default is the generated file in the tenant's home that builds the tenant's
-    Definitions with ``build_definitions(load_tenant(id))``. On a local install each
-    tenant's detokenize public key is published to its home (the private key stays
-    in the platform directory, :mod:`compliance.token_keys`). A tenant whose
-    config or workspace fails to load is logged and left out; the others serve.
+    ``workspace_for(tenant)`` chooses each tenant's workspace file; the default is the
+    ``workspace.yaml`` in the tenant's home (the one ``klikkflow dev`` uses), rewritten from the
+    tenant file: the built-in location plus one per tenant code location, each its own code
+    server. A tenant whose config or instance fails to load is logged and left out; a tenant
+    location that fails to load is logged and shown with its error; the others serve. On a local
+    install each tenant's detokenize public key is published to its home (the private key stays
+    in the platform directory, :mod:`compliance.token_keys`).
     """
     from compliance.audit.log import audit_log_for_tenant
     from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV, publish_public_key
     from klikkflow_pipelines.gateway.dagster_mount import (
+        location_load_errors,
         open_tenant_workspace,
-        tenant_code_file,
         tenant_dagster_app,
     )
     from klikkflow_pipelines.paths import tenant_home
+    from klikkflow_pipelines.tenancy.provisioning import write_workspace
     from resources.secrets import local_token_public_key_file
 
     settings = settings or settings_from_env()
@@ -53,12 +55,14 @@ def open_gateway(
         for tenant_id, tenant in tenants.items():
             try:
                 instance = stack.enter_context(tenant_instance(tenant))
-                code_file = (
-                    code_file_for(tenant_id)
-                    if code_file_for
-                    else tenant_code_file(tenant_id, tenant_home(tenant_id))
+                workspace = (
+                    workspace_for(tenant)
+                    if workspace_for
+                    else write_workspace(tenant, tenant_home(tenant_id) / "workspace.yaml")
                 )
-                context = stack.enter_context(open_tenant_workspace(instance, code_file, tenant_id))
+                context = stack.enter_context(open_tenant_workspace(instance, workspace))
+                for location, error in location_load_errors(context).items():
+                    log.error("tenant %s: code location %s failed to load: %s", tenant_id, location, error)
                 workspaces[tenant_id] = context
                 apps[tenant_id] = tenant_dagster_app(context, tenant_id)
                 audits[tenant_id] = audit_log_for_tenant(tenant_id)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, load_yaml_model
@@ -183,6 +183,71 @@ class WorkflowSettings(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+LOCATION_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,23}$"
+"""Short enough that ``kf-<tenant>-<location>`` stays a Kubernetes name (63 characters)."""
+MODULE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+KLIKKFLOW_PACKAGES = ("klikkflow_pipelines", "compliance", "resources", "sensors")
+"""Top-level packages of KlikkFlow itself: no tenant module may be, or shadow, one of them."""
+
+
+class CodeLocation(_Strict):
+    """One of the tenant's own code locations: an importable module or a ``dg`` project folder.
+
+    ``path`` (with ``module``) and ``project`` are relative to the tenant file; ``image`` is the
+    container image its code server runs in production.
+    """
+
+    name: str = Field(pattern=LOCATION_NAME_PATTERN)
+    module: str | None = Field(default=None, pattern=MODULE_PATTERN)
+    attribute: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    path: str | None = None
+    project: str | None = None
+    image: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._/:-]*$")
+
+    @field_validator("module")
+    @classmethod
+    def _not_klikkflow(cls, value: str | None) -> str | None:
+        if value is not None and value.split(".")[0] in KLIKKFLOW_PACKAGES:
+            raise _invalid(
+                f"module {value!r} is part of KlikkFlow itself, not tenant code",
+                "name your own package (for example acme_pipelines.definitions); "
+                "enable built-in workflows under `workflows:` instead",
+            )
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _pinned_image(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        _, _, tag = value.rpartition(":")
+        if not tag or "/" in tag or tag == "latest" or ":" not in value:
+            raise _invalid(
+                f"image {value!r} has no fixed tag",
+                "give the image with a version tag, like registry.example.com/acme/pipelines:1.0.0",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _module_or_project(self) -> CodeLocation:
+        if (self.module is None) == (self.project is None):
+            raise _invalid(
+                f"code location {self.name!r} needs exactly one of `module` and `project`",
+                "give `module: your_package.definitions` or `project: path/to/dg-project`",
+            )
+        if self.project is not None and (self.attribute or self.path):
+            raise _invalid(
+                f"code location {self.name!r}: `attribute` and `path` belong to `module`, not `project`",
+                "remove them; a dg project names its definitions module in its pyproject.toml",
+            )
+        return self
+
+    def resolve(self, relative_to: Path, value: str) -> Path:
+        """``value`` (this location's ``path`` or ``project``) as an absolute path."""
+        path = Path(value).expanduser()
+        return (path if path.is_absolute() else relative_to / path).resolve()
+
+
 class TenantConfig(_Strict):
     """The whole configuration of one tenant."""
 
@@ -197,6 +262,7 @@ class TenantConfig(_Strict):
     network: Network = Field(default_factory=Network)
     workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
     policy: str | None = None
+    code_locations: list[CodeLocation] = Field(default_factory=list)
     source_path: str | None = Field(default=None, exclude=True)
 
     @field_validator("timezone")
@@ -209,6 +275,31 @@ class TenantConfig(_Strict):
                 f"unknown time zone {value!r}; use an IANA name such as Europe/Oslo or America/New_York"
             ) from None
         return value
+
+    @field_validator("code_locations")
+    @classmethod
+    def _unique_location_names(cls, value: list[CodeLocation], info: ValidationInfo) -> list[CodeLocation]:
+        seen: set[str] = set()
+        for index, location in enumerate(value):
+            if location.name == info.data.get("id"):
+                raise _invalid(
+                    f"[{index}] ({location.name}): the name is the built-in location's (the tenant id)",
+                    "choose another name; the built-in workflows' location is named after the tenant",
+                )
+            if location.name in seen:
+                raise _invalid(
+                    f"[{index}] ({location.name}): the name is used twice",
+                    "give every code location its own name",
+                )
+            seen.add(location.name)
+        return value
+
+    def code_location(self, name: str) -> tuple[int, CodeLocation]:
+        """The position and entry of the tenant's own code location ``name`` (``KeyError`` if none)."""
+        for index, location in enumerate(self.code_locations):
+            if location.name == name:
+                return index, location
+        raise KeyError(name)
 
     def policy_path(self) -> Path | None:
         """The tenant's compliance policy file, resolved relative to the tenant file."""

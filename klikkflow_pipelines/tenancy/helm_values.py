@@ -29,6 +29,7 @@ from klikkflow_pipelines.tenancy.deploy_settings import (
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
 from klikkflow_pipelines.tenancy.k8s_manifests import USER_CODE_GRPC_PORT, WEBSERVER_PORT
 from klikkflow_pipelines.tenancy.run_tags import TENANT_TAG, k8s_run_config, tenant_run_tags
+from klikkflow_pipelines.tenant_code.targets import LOCATIONS_MODULE, location_attribute
 
 
 def _scratch_volumes() -> list[dict[str, Any]]:
@@ -146,6 +147,17 @@ def _image(settings: DeploySettings) -> dict[str, str]:
     return {"repository": settings.image_repository, "tag": settings.image_tag, "pullPolicy": "IfNotPresent"}
 
 
+def _location_image(image: str) -> dict[str, str]:
+    """The chart's image of a tenant location from ``registry/repo:tag`` (the config requires a tag)."""
+    repository, _, tag = image.rpartition(":")
+    return {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"}
+
+
+def location_deployment_name(tenant_id: str, location: str) -> str:
+    """The user-deployment name of a tenant location: ``kf-<tenant>-<location>`` (DNS label, <= 60)."""
+    return f"kf-{tenant_id}-{location.replace('_', '-')}"
+
+
 def _service_component(tenant: TenantConfig, settings: DeploySettings) -> dict[str, Any]:
     """Settings shared by the webserver and daemon deployments."""
     return {
@@ -206,6 +218,24 @@ def render_helm_values(tenant: TenantConfig, settings: DeploySettings | None = N
         "resources": service_resources(tenant, cpu="1", memory="2Gi"),
         "labels": {"klikkflow.io/tenant": tenant.id},
     }
+    # One code server per tenant location, in the tenant's own image (default: the KlikkFlow image).
+    tenant_locations = [
+        {
+            **code_location,
+            "name": location_deployment_name(tenant.id, location.name),
+            "image": _location_image(location.image) if location.image else _image(settings),
+            "dagsterApiGrpcArgs": [
+                "--module-name",
+                LOCATIONS_MODULE,
+                "--attribute",
+                location_attribute(tenant.id, location.name),
+                "--location-name",
+                location.name,
+            ],
+            "labels": {"klikkflow.io/tenant": tenant.id, "klikkflow.io/code-location": location.name},
+        }
+        for location in tenant.code_locations
+    ]
     return {
         "global": {
             "postgresqlSecretName": POSTGRES_PASSWORD_SECRET,
@@ -214,7 +244,11 @@ def render_helm_values(tenant: TenantConfig, settings: DeploySettings | None = N
         "serviceAccount": {"create": True},
         "dagsterWebserver": webserver,
         "dagsterDaemon": daemon,
-        "dagster-user-deployments": {"enabled": True, "enableSubchart": True, "deployments": [code_location]},
+        "dagster-user-deployments": {
+            "enabled": True,
+            "enableSubchart": True,
+            "deployments": [code_location, *tenant_locations],
+        },
         "runLauncher": {
             "type": "K8sRunLauncher",
             "config": {

@@ -23,9 +23,9 @@ from klikkflow_pipelines.tenancy.helm_values import write_helm_values
 from klikkflow_pipelines.tenancy.instance import render_instance_config
 from klikkflow_pipelines.tenancy.k8s_manifests import write_manifests
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
+from klikkflow_pipelines.tenant_code.targets import LOCATIONS_MODULE, location_attribute
 
 Storage = Literal["sqlite", "postgres"]
-DEFINITIONS_MODULE = "klikkflow_pipelines.definitions"
 
 
 def k8s_dir(deploy_root: Path | None = None) -> Path:
@@ -92,19 +92,35 @@ def tenant_file_text(tenant: TenantConfig) -> str:
 
 
 def workspace_config(tenant: TenantConfig) -> dict:
-    """The tenant's code location for webserver and daemon (run them with ``KLIKKFLOW_TENANT=<id>``)."""
+    """The tenant's workspace for webserver, daemon and gateway: the built-in location, then its own.
+
+    Every entry loads ``klikkflow_pipelines.tenant_code.locations`` with the attribute naming tenant
+    and location, so the file needs no ``KLIKKFLOW_TENANT`` and one gateway process can open many
+    tenants' workspaces. Each entry is its own code server: a broken tenant location stops only
+    itself. The built-in location (named after the tenant) is always listed, also without enabled
+    workflows: it holds the tenant-wide sensors (compliance audit chain, run-failure alerts, dead
+    letters) that watch the runs of every location.
+    """
+    names = [tenant.id, *(location.name for location in tenant.code_locations)]
     return {
         "load_from": [
             {
                 "python_module": {
-                    "module_name": DEFINITIONS_MODULE,
-                    "attribute": "defs",
-                    "location_name": tenant.id,
+                    "module_name": LOCATIONS_MODULE,
+                    "attribute": location_attribute(tenant.id, name),
+                    "location_name": name,
                     "working_directory": str(PROJECT_ROOT),
                 }
             }
+            for name in names
         ]
     }
+
+
+def write_workspace(tenant: TenantConfig, path: Path) -> Path:
+    """Write the tenant's workspace file (:func:`workspace_config`) to ``path`` if it changed; return it."""
+    _write_if_changed(path, yaml.safe_dump(workspace_config(tenant), sort_keys=False))
+    return path
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
@@ -175,7 +191,7 @@ def provision_tenant(
     instance = render_instance_config(tenant, production=storage == "postgres", home=where.home)
     _write_if_changed(where.instance_config, yaml.safe_dump(instance, sort_keys=False))
     result.actions.append(f"wrote instance config {where.instance_config}")
-    _write_if_changed(where.workspace_file, yaml.safe_dump(workspace_config(tenant), sort_keys=False))
+    write_workspace(tenant, where.workspace_file)
     result.actions.append(f"wrote code location {where.workspace_file}")
     for path in render_deploy_files(tenant, deploy_root, settings):
         result.actions.append(f"wrote {path}")

@@ -29,15 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import yaml
-
 from compliance.audit.keys import SIGNING_KEY_FILE_ENV
 from compliance.crypto import KeyMaterialError
 from compliance.token_keys import PRIVATE_KEY_ENVS, TOKEN_PUBLIC_KEY_ENV, publish_public_key
 from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants, load_tenant
 from klikkflow_pipelines.tenancy.instance import tenant_instance
-from klikkflow_pipelines.tenancy.provisioning import workspace_config
+from klikkflow_pipelines.tenancy.provisioning import write_workspace
 from resources.secrets import local_token_public_key_file
 
 log = logging.getLogger("klikkflow.supervisor")
@@ -202,8 +200,7 @@ def tenant_process_specs(
     # open the instance once so its storage exists before the daemon and webserver race to create it
     with tenant_instance(tenant) as instance:
         home = Path(instance.root_directory)
-    workspace = home / "workspace.yaml"
-    workspace.write_text(yaml.safe_dump(workspace_config(tenant), sort_keys=False), encoding="utf-8")
+    workspace = write_workspace(tenant, home / "workspace.yaml")
     env = {"DAGSTER_HOME": str(home), "KLIKKFLOW_TENANT": tenant.id}
     if tenant.source_path:
         env["KLIKKFLOW_TENANTS_DIR"] = str(Path(tenant.source_path).parent)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from klikkflow_pipelines.gateway.app import Gateway
 from klikkflow_pipelines.gateway.server import open_gateway
@@ -122,6 +123,14 @@ def _write_tenants(root: Path) -> Path:
     return tenants_dir
 
 
+def code_workspace(code_file: Path, location_name: str) -> Path:
+    """A workspace file serving ``code_file`` as the location ``location_name`` (beside the code file)."""
+    workspace = code_file.with_name(f"{location_name}-workspace.yaml")
+    entry = {"python_file": {"relative_path": str(code_file), "location_name": location_name}}
+    workspace.write_text(yaml.safe_dump({"load_from": [entry]}))
+    return workspace
+
+
 @pytest.fixture(scope="package")
 def live_gateway(tmp_path_factory: pytest.TempPathFactory, free_port, serve_app) -> Iterator[LiveGateway]:
     """Start the OpenID provider and the gateway (uvicorn in a thread) for the tests of this package.
@@ -158,7 +167,9 @@ def live_gateway(tmp_path_factory: pytest.TempPathFactory, free_port, serve_app)
                 owner_groups=("platform-owners",),
             ),
         )
-        with open_gateway(settings, tenants, code_file_for=lambda _tenant: code_file) as gateway:
+        with open_gateway(
+            settings, tenants, workspace_for=lambda t: code_workspace(code_file, t.id)
+        ) as gateway:
             for user in USERS:
                 gateway.accounts.create_user(user, PASSWORD)
             gateway.accounts.create_user("owner", PASSWORD, owner=True)

@@ -1,10 +1,9 @@
-"""The one module on dagster-webserver internals: pinned version, permission sets, request contexts,
-generated code locations and per-tenant instances."""
+"""The one module on dagster-webserver internals: pinned version, permission sets, request contexts
+and per-tenant instances (workspaces of several locations: tests/gateway/test_tenant_locations.py)."""
 
 from __future__ import annotations
 
 import itertools
-import runpy
 from types import SimpleNamespace
 
 import dagster
@@ -17,10 +16,8 @@ from klikkflow_pipelines.gateway.dagster_mount import (
     ROLE_STATE_KEY,
     permissions_for_role,
     role_of_source,
-    tenant_code_file,
 )
 from klikkflow_pipelines.gateway.roles import ROLES
-from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenancy.instance import tenant_instance
 
@@ -64,19 +61,6 @@ def test_request_context_carries_the_role(live_gateway: LiveGateway) -> None:
     location = next(iter(request.get_current_workspace().code_location_entries))
     assert request.has_permission_for_location("terminate_pipeline_execution", location)
     assert not request.has_permission_for_location("wipe_assets", location)
-
-
-def test_generated_code_location_builds_the_tenant_definitions(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    path = tenant_code_file("acme", tmp_path)
-    text = path.read_text()
-    assert "build_definitions(load_tenant('acme'))" in text
-    assert tenant_code_file("acme", tmp_path).read_text() == text  # idempotent
-    monkeypatch.setenv("KLIKKFLOW_TENANTS_DIR", str(PROJECT_ROOT / "deploy" / "tenants"))
-    pytest.importorskip("klikkflow_pipelines.definitions")
-    from klikkflow_pipelines.definitions import build_definitions  # noqa: F401 - the contract the file relies on
-
-    namespace = runpy.run_path(str(tenant_code_file("default", tmp_path)))
-    assert isinstance(namespace["defs"], dagster.Definitions)
 
 
 def test_tenant_instance_has_the_tenant_home_written_in(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -49,8 +49,9 @@ def test_create_sqlite_tenant_provisions_everything(
     assert "sqlite" in instance_config["storage"]
     assert instance_config["concurrency"]["runs"]["max_concurrent_runs"] == 3
     location = yaml.safe_load((home / "workspace.yaml").read_text())["load_from"][0]["python_module"]
-    assert (location["module_name"], location["location_name"]) == (
-        "klikkflow_pipelines.definitions",
+    assert (location["module_name"], location["attribute"], location["location_name"]) == (
+        "klikkflow_pipelines.tenant_code.locations",
+        "initech__initech",  # the built-in location, named after the tenant
         "initech",
     )
     k8s = tmp_path / "deploy" / "k8s" / "initech"

@@ -1,0 +1,1 @@
+"""Tenants' own code locations: where they are, how they are imported, governed and scaffolded."""
