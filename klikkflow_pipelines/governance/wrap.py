@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 from dagster._record import copy
 
+from compliance.io_manager import policy_for
 from compliance.policy import load_policy
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem
 from klikkflow_pipelines.governance.default_store import TenantDefaultIOManager
@@ -74,11 +75,14 @@ class _Location:
                     bound.update(outcome.extra)
         return {**bound, **self.klikkflow}
 
-    def asset(self, assets_def: dg.AssetsDefinition) -> tuple[dg.AssetsDefinition, list[GovernanceFinding]]:
-        """``assets_def`` with its own IO managers governed and its governance status in metadata."""
+    def asset(
+        self, assets_def: dg.AssetsDefinition, io_keys: set[str]
+    ) -> tuple[dg.AssetsDefinition, list[GovernanceFinding]]:
+        """``assets_def`` (writing through ``io_keys``) with its own IO managers governed and its
+        governance status in metadata."""
         resource_defs = dict(assets_def.resource_defs)
         unwrappable = dict(self.unwrappable)
-        for key in asset_io_manager_keys(assets_def) & resource_defs.keys():
+        for key in io_keys & resource_defs.keys():
             outcome = self.governor.govern(key, resource_defs[key])
             if outcome.definition is None:
                 unwrappable[key] = outcome.reason
@@ -97,9 +101,10 @@ def _asset_level_bindings(defs: dg.Definitions) -> dict[str, dict[str, Any]]:
     bindings: dict[str, dict[str, Any]] = {"resources": dict(defs.resources or {})}
     for item in [*(defs.assets or []), *(defs.asset_checks or [])]:
         if isinstance(item, dg.AssetsDefinition) and item.resource_defs:
-            bindings[
-                f"assets[{item.unique_id if not item.keys else item.key.to_user_string()}].resource_defs"
-            ] = dict(item.resource_defs)
+            name = (
+                item.node_def.name if item.is_executable else ",".join(k.to_user_string() for k in item.keys)
+            )
+            bindings[f"assets[{name}].resource_defs"] = dict(item.resource_defs)
     for job in defs.jobs or []:
         if isinstance(job, dg.JobDefinition):
             bindings[f"jobs[{job.name}].resource_defs"] = dict(job.resource_defs)
@@ -108,7 +113,11 @@ def _asset_level_bindings(defs: dg.Definitions) -> dict[str, dict[str, Any]]:
 
 def _require_governed(findings: list[GovernanceFinding], tenant: TenantConfig) -> None:
     policy_file = Path(tenant.policy_path() or DEFAULT_POLICY)
-    if not load_policy(policy_file).require_governed:
+    try:
+        policy = policy_for(str(policy_file))  # cached: the compliance IO manager reads the same file
+    except FileNotFoundError:
+        policy = load_policy(policy_file)  # raises the file/field/fix error
+    if not policy.require_governed:
         return
     problems = [
         ConfigProblem(str(policy_file), "require_governed", f"asset {f.asset!r}: {f.reason}", f.fix)
@@ -128,16 +137,21 @@ def govern_definitions(defs: dg.Definitions, tenant: TenantConfig, location: str
     """
     refuse_reserved(location, _asset_level_bindings(defs), tenant.id)
     here = _Location(defs, tenant)
+    io_keys_of = {
+        id(item): asset_io_manager_keys(item)
+        for item in defs.assets or []
+        if isinstance(item, dg.AssetsDefinition) and item.is_executable
+    }
     io_keys = {DEFAULT_IO_MANAGER_KEY}
     for item in defs.assets or []:
-        if isinstance(item, dg.AssetsDefinition):
-            io_keys |= asset_io_manager_keys(item) - item.resource_defs.keys()
+        if id(item) in io_keys_of:
+            io_keys |= io_keys_of[id(item)] - item.resource_defs.keys()
     resources = here.top_level(io_keys)
     assets: list[Any] = []
     findings: list[GovernanceFinding] = []
     for item in defs.assets or []:
-        if isinstance(item, dg.AssetsDefinition) and item.is_executable:
-            governed, found = here.asset(item)
+        if id(item) in io_keys_of:
+            governed, found = here.asset(item, io_keys_of[id(item)])
             assets.append(governed)
             findings.extend(found)
         else:

@@ -12,7 +12,6 @@ asset nodes (what the UI shows) carry each asset's governance status.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -35,7 +34,7 @@ from klikkflow_pipelines.tenancy.instance import tenant_instance
 from klikkflow_pipelines.tenancy.storage import tenant_storage_engine
 from klikkflow_pipelines.tenant_resources import build_resources
 
-from .conftest import PROJECTS  # noqa: TID252 - the governance tests' shared constants
+from .conftest import PROJECTS
 
 SELECTED = [
     "customers",

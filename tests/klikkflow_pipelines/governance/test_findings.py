@@ -14,7 +14,7 @@ from klikkflow_pipelines.governance import govern_definitions, ungoverned_assets
 from klikkflow_pipelines.governance.findings import GOVERNANCE_KEY, REASON_KEY, governance_findings
 from klikkflow_pipelines.tenancy.config import TenantConfig
 
-from .conftest import TENANT_FILE  # noqa: TID252 - the governance tests' shared constants
+from .conftest import TENANT_FILE
 
 EXPECTED = {
     "customers": "governed",
@@ -69,7 +69,7 @@ def test_io_manager_that_cannot_be_wrapped_is_ungoverned(acme: TenantConfig) -> 
 def test_require_governed_refuses_loading_with_policy_file_asset_and_fix(
     tenant_project: Path, write_tenant: Callable[..., TenantConfig]
 ) -> None:
-    """Before the wrapper the dict asset loaded and ran; now the policy's require_governed refuses the location."""
+    """Before the wrapper the dict asset loaded and ran; now require_governed refuses the location."""
     from acme_pipelines.definitions import defs
 
     tenant = write_tenant("acme", require_governed=True)

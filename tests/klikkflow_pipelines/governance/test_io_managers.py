@@ -73,7 +73,7 @@ class _PickleDir(dg.IOManager):
 def test_attack_asset_binding_its_own_io_manager_is_still_governed(
     acme: TenantConfig, materialize: Materialize, tmp_path: Path
 ) -> None:
-    """An asset with its own legacy ``io_manager_def`` (an asset-level resource) bypassed governance before."""
+    """An asset with its own legacy ``io_manager_def`` (asset-level resource) bypassed governance before."""
     leak_dir = tmp_path / "leak"
 
     @dg.io_manager(config_schema={"base_dir": dg.Field(str, default_value=str(leak_dir))})

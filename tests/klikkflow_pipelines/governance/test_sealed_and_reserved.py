@@ -57,7 +57,7 @@ def _overrides(tmp_path: Path) -> dict[str, dict]:
 def test_attack_run_config_cannot_override_governed_resources(
     key: str, acme: TenantConfig, materialize: Materialize, tmp_path: Path
 ) -> None:
-    """Before: Dagster took the launch config over the bound values, e.g. an allow-all policy wrote raw e-mails."""
+    """Before: Dagster took launch config over the bound values (an allow-all policy wrote raw e-mails)."""
     governed = govern_definitions(dg.Definitions(assets=[contacts, leads, loaded_contacts]), acme, "c.py")
     with pytest.raises(dg.DagsterInvalidConfigError, match=f"at path root:resources:{key}:config"):
         materialize(
@@ -69,7 +69,7 @@ def test_attack_run_config_cannot_override_governed_resources(
 
 
 def test_reserved_keys_are_refused_with_file_field_and_fix(acme: TenantConfig) -> None:
-    """Before, a location's own ``warehouse``/``secrets`` either shadowed KlikkFlow's or failed deep in Dagster."""
+    """Before, a location's own ``warehouse``/``secrets`` shadowed KlikkFlow's or failed deep in Dagster."""
 
     @dg.asset(resource_defs={"secrets": dg.ResourceDefinition.hardcoded_resource("k")})
     def sneaky() -> None:
