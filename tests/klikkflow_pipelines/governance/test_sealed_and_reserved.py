@@ -42,14 +42,15 @@ def loaded_contacts(warehouse: WarehouseResource, secrets: SecretsResource) -> d
 
 
 def _overrides(tmp_path: Path) -> dict[str, dict]:
+    """Complete launch configs (Dagster asks for every required field once one is given)."""
     allow_all = tmp_path / "allow-all.yaml"
     allow_all.write_text(yaml.safe_dump({"version": 1, "default_action": "allow"}), encoding="utf-8")
-    other_key = tenant_home("globex") / "secrets" / "tenant.key"
+    globex = tenant_home("globex")
     return {
-        "io_manager": {"config": {"policy_path": str(allow_all)}},
-        "governed_io_manager": {"config": {"tenant_id": "globex"}},
-        "secrets": {"config": {"tenant_key_file": str(other_key)}},
-        "warehouse": {"config": {"url": f"sqlite:///{tenant_home('globex') / 'warehouse.db'}"}},
+        "io_manager": {"config": {"base_dir": str(globex / "frames")}},
+        "governed_io_manager": {"config": {"tenant_id": "acme", "policy_path": str(allow_all)}},
+        "secrets": {"config": {"tenant_key_file": str(globex / "secrets" / "tenant.key")}},
+        "warehouse": {"config": {"url": f"sqlite:///{globex / 'warehouse.db'}"}},
     }
 
 
@@ -66,6 +67,8 @@ def test_attack_run_config_cannot_override_governed_resources(
             run_config={"resources": {key: _overrides(tmp_path)[key]}},
         )
     assert not list((tenant_home("acme") / "frames").glob("*.parquet"))
+    assert not list((tenant_home("globex") / "frames").glob("*.parquet"))
+    assert not (tenant_home("globex") / "secrets" / "tenant.key").exists()
 
 
 def test_reserved_keys_are_refused_with_file_field_and_fix(acme: TenantConfig) -> None:
