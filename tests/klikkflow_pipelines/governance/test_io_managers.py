@@ -123,3 +123,21 @@ def test_builtin_governed_io_manager_is_not_wrapped_twice(
     materialize(governed, ["leads"])
     events = read_events(tenant_storage_engine("acme"), tenant="acme", asset="leads")
     assert sorted(e["column"] for e in events if e["action"] == "classify") == ["email", "score"]
+
+
+def test_tenant_io_manager_configured_at_launch_keeps_its_launch_config_and_is_governed(
+    tenant_project: Path, acme: TenantConfig, materialize: Materialize, tmp_path: Path
+) -> None:
+    """A tenant IO manager that takes its own config at launch gets it under ``<key>__tenant``."""
+    from acme_pipelines.csv_io import CsvIOManager
+
+    @dg.asset(io_manager_key="csv_io")
+    def partner_list() -> pd.DataFrame:
+        return pd.DataFrame({"contact_email": EMAILS})
+
+    resources = {"csv_io": CsvIOManager.configure_at_launch()}
+    governed = govern_definitions(dg.Definitions(assets=[partner_list], resources=resources), acme, "x.py")
+    launch = {"resources": {"csv_io__tenant": {"config": {"base_dir": str(tmp_path / "chosen")}}}}
+    materialize(governed, ["partner_list"], run_config=launch)
+    written = pd.read_csv(tmp_path / "chosen" / "partner_list.csv")
+    assert written["contact_email"].tolist() == hashed(acme, EMAILS)
