@@ -12,6 +12,7 @@ asset's definition metadata (the UI shows it); :func:`ungoverned_assets` is what
 from __future__ import annotations
 
 import inspect
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,10 +76,11 @@ def _type_finding(asset: str, dagster_type: dg.DagsterType) -> GovernanceFinding
             asset,
             RUNTIME_CHECKED,
             "no output type annotation: the compliance IO manager checks the value when it is written",
-            f"annotate the return type ({FRAME_FIX.split(' (')[0].removeprefix('return ')})",
+            "annotate the return type: a polars or pandas DataFrame, a polars LazyFrame or a pyarrow Table",
         )
     declared = dagster_type.typing_type
-    candidates = [a for a in typing.get_args(declared) if a is not type(None)] or [declared]
+    union = typing.get_origin(declared) in (typing.Union, types.UnionType)
+    candidates = [a for a in typing.get_args(declared) if a is not type(None)] if union else [declared]
     labels = [SUPPORTED_FRAMES.get(_package_and_name(c)) for c in candidates]
     if all(labels):
         return GovernanceFinding(asset, GOVERNED, f"output type {' | '.join(labels)} is classified", "")  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ change its policy, tenant or keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,13 +97,3 @@ class IOManagerGovernor:
             extra[f"{key}{TENANT_INNER_SUFFIX}"] = definition
         wrapper = CompliantIOManager(inner=definition, **self._settings)
         return Governed(sealed(wrapper), extra=extra)
-
-
-def governed_keys(governed: Iterable[tuple[str, Governed]]) -> dict[str, dg.ResourceDefinition]:
-    """The resource bindings of governed IO managers (wrappers and any launch-configured inners)."""
-    bindings: dict[str, dg.ResourceDefinition] = {}
-    for key, outcome in governed:
-        if outcome.definition is not None:
-            bindings[key] = outcome.definition
-            bindings.update(outcome.extra)
-    return bindings

@@ -92,8 +92,3 @@ def sealed(resource: Any) -> dg.ResourceDefinition:
     if isinstance(definition, dg.IOManagerDefinition):
         return SealedIOManagerDefinition(definition)
     return SealedResourceDefinition(definition)
-
-
-def is_sealed(resource: Any) -> bool:
-    """True for a definition made by :func:`sealed`."""
-    return isinstance(resource, _Sealed)

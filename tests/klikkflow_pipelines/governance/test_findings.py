@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from klikkflow_pipelines.config_errors import ConfigError
@@ -81,3 +82,27 @@ def test_require_governed_refuses_loading_with_policy_file_asset_and_fix(
     assert "'run_summary'" in problem.message and "dict" in problem.message
     assert "DataFrame" in problem.fix
     assert str(tenant.policy_path()) in str(error.value)
+
+
+def test_declared_types_other_than_frames_are_ungoverned_and_optional_frames_governed(
+    acme: TenantConfig,
+) -> None:
+
+    @dg.asset
+    def frames_in_a_list() -> list[pl.DataFrame]:
+        return []
+
+    @dg.asset
+    def maybe_frame() -> pl.DataFrame | None:
+        return None
+
+    @dg.asset
+    def label() -> str:
+        return ""
+
+    governed = govern_definitions(dg.Definitions(assets=[frames_in_a_list, maybe_frame, label]), acme, "t.py")
+    assert {f.asset: f.status for f in governance_findings(governed)} == {
+        "frames_in_a_list": "ungoverned",
+        "maybe_frame": "governed",
+        "label": "ungoverned",
+    }
