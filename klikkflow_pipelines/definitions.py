@@ -15,8 +15,8 @@ import dagster as dg
 
 from klikkflow_pipelines.config_errors import ConfigError
 from klikkflow_pipelines.events.definitions import build_event_definitions
+from klikkflow_pipelines.governance import govern_definitions
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant
-from klikkflow_pipelines.tenant_resources import build_resources
 from klikkflow_pipelines.workflows.registry import TEMPLATES, build_workflow
 from klikkflow_pipelines.workflows.template import WorkflowDefs
 from sensors.compliance_audit import build_compliance_audit_sensor
@@ -41,7 +41,9 @@ def build_workflows(tenant: TenantConfig) -> list[WorkflowDefs]:
 
 def build_definitions(tenant: TenantConfig) -> dg.Definitions:
     """The tenant's Definitions: its enabled workflows, per-environment resources and the
-    event triggers (webhook/queue outbox sensors, failure alerts, dead letters) of its jobs."""
+    event triggers (webhook/queue outbox sensors, failure alerts, dead letters) of its jobs,
+    governed by the same wrapper as every tenant code location (KlikkFlow's resources bound,
+    every IO manager wrapped by the compliance IO manager)."""
     workflows = build_workflows(tenant)
     jobs = [j for w in workflows for j in w.jobs]
     workflow_defs = dg.Definitions(
@@ -50,11 +52,11 @@ def build_definitions(tenant: TenantConfig) -> dg.Definitions:
         jobs=jobs,
         schedules=[s for w in workflows for s in w.schedules],
         sensors=[*(s for w in workflows for s in w.sensors), build_compliance_audit_sensor(tenant.id)],
-        resources=build_resources(tenant),
     )
     drop_sources = {name: source for w in workflows for name, source in w.drop_sources.items()}
     events = build_event_definitions(tenant, jobs, drop_sources=drop_sources)
-    return dg.Definitions.merge(workflow_defs, events)
+    location = tenant.source_path or f"tenant {tenant.id}"
+    return govern_definitions(dg.Definitions.merge(workflow_defs, events), tenant, location)
 
 
 def current_tenant_id() -> str:
