@@ -16,6 +16,7 @@ from compliance.crypto import detokenize_values
 from compliance.events import read_events
 from compliance.io_manager import CompliantIOManager
 from klikkflow_pipelines.paths import PROJECT_ROOT
+from klikkflow_pipelines.tenant_resources import TenantEvents
 from klikkflow_pipelines.tenancy.storage import create_storage_engine, tenant_storage_engine
 from resources.frame_io import ParquetFrameIOManager
 from resources.secrets import SecretsResource
@@ -178,7 +179,7 @@ def test_residency_violation_writes_nothing(tmp_path: Path, tenant_key: str) -> 
     }
 
 
-def test_events_default_to_the_tenant_storage_and_non_frames_pass_through(
+def test_events_go_to_the_injected_tenant_storage_and_non_frames_are_flagged(
     tmp_path: Path, tenant_key: str
 ) -> None:
     fs = dg.FilesystemIOManager(base_dir=str(tmp_path / "fs"))
@@ -187,14 +188,34 @@ def test_events_default_to_the_tenant_storage_and_non_frames_pass_through(
         secrets=SecretsResource(tenant_key=dg.EnvVar("KLIKKFLOW_TENANT_KEY")),
         tenant_id="default",
         policy_path=DEFAULT_POLICY,
+        events=TenantEvents("default"),
     )
     result = dg.materialize([claims_raw, not_a_frame], resources={"io_manager": io_manager})
     assert result.success
-    assert result.output_for_node("not_a_frame") == {"answer": 42}
+    assert result.output_for_node("not_a_frame") == {"answer": 42}  # require_governed is off: written
+    flagged = result.asset_materializations_for_node("not_a_frame")[0].metadata
+    assert flagged["klikkflow/governed"].value is False
+    assert "builtins.dict" in flagged["klikkflow/ungoverned_reason"].value
     stored = pd.read_pickle(tmp_path / "fs" / "claims" / "claims_raw")
     assert isinstance(stored, pd.DataFrame) and "client_ip" not in stored.columns  # pandas in, pandas out
     events = read_events(tenant_storage_engine("default"), asset="claims/claims_raw")
     assert len(events) == 2 * 8  # one classification and one decision per column
+    (ungoverned,) = read_events(tenant_storage_engine("default"), asset="not_a_frame")
+    assert ungoverned["action"] == "ungoverned_output" and ungoverned["details"]["refused"] is False
+
+
+def test_an_io_manager_without_an_events_table_refuses_to_write(tmp_path: Path, tenant_key: str) -> None:
+    """Careless assembly: no events_url and no sink. Events would be lost, so nothing is written."""
+    io_manager = CompliantIOManager(
+        inner=ParquetFrameIOManager(base_dir=str(tmp_path / "s")),
+        secrets=SecretsResource(tenant_key=dg.EnvVar("KLIKKFLOW_TENANT_KEY")),
+        tenant_id="default",
+        policy_path=DEFAULT_POLICY,
+    )
+    result = dg.materialize([claims_raw], resources={"io_manager": io_manager}, raise_on_error=False)
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "no compliance events table" in str(failure.step_failure_data.error)
+    assert not (tmp_path / "s" / "claims" / "claims_raw.parquet").exists()
 
 
 def test_hash_policy_without_a_tenant_key_fails_with_a_clear_message(tmp_path: Path) -> None:
