@@ -24,8 +24,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from compliance.guard import EventSink, FrameGuard, event_sink, policy_for
 from compliance.frames import is_frame, like_input
+from compliance.guard import EventSink, FrameGuard, event_sink, policy_for
 from resources.secrets import SecretsResource
 from resources.warehouse import WarehouseTable, issued_by_warehouse
 

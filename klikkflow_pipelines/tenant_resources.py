@@ -24,7 +24,7 @@ DEFAULT_POLICY = PROJECT_ROOT / "deploy" / "policies" / "default.yaml"
 
 @dataclass(frozen=True)
 class TenantEvents:
-    """The ``compliance_events`` table in the tenant's own storage (an :class:`compliance.guard.EventSink`)."""
+    """The tenant's own ``compliance_events`` table (a :class:`compliance.guard.EventSink`)."""
 
     tenant_id: str
 

@@ -16,8 +16,8 @@ from compliance.crypto import detokenize_values
 from compliance.events import read_events
 from compliance.io_manager import CompliantIOManager
 from klikkflow_pipelines.paths import PROJECT_ROOT
-from klikkflow_pipelines.tenant_resources import TenantEvents
 from klikkflow_pipelines.tenancy.storage import create_storage_engine, tenant_storage_engine
+from klikkflow_pipelines.tenant_resources import TenantEvents
 from resources.frame_io import ParquetFrameIOManager
 from resources.secrets import SecretsResource
 from resources.warehouse import WarehouseResource
