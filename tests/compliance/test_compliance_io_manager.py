@@ -84,9 +84,8 @@ def _io_manager(inner: dg.IOManager, tmp_path: Path, **extra: Any) -> CompliantI
         inner=inner,
         secrets=SecretsResource(tenant_key=dg.EnvVar("KLIKKFLOW_TENANT_KEY")),
         tenant_id="default",
-        policy_path=DEFAULT_POLICY,
         events_url=f"sqlite:///{tmp_path / 'events.db'}",
-        **extra,
+        **{"policy_path": DEFAULT_POLICY, **extra},
     )
 
 
@@ -289,3 +288,29 @@ def test_partitions_are_stored_and_read_per_partition_through_the_compliance_lay
         create_storage_engine(f"sqlite:///{tmp_path / 'events.db'}"), asset="claims/claims_drop"
     )
     assert {e["details"].get("partition") for e in events} == {"drop-a", "drop-b"}
+
+
+@dg.asset
+def side_effect_only() -> None:
+    """Returns nothing: nothing to govern, nothing stored."""
+
+
+def test_require_governed_refuses_a_dict_output_and_writes_nothing(tmp_path: Path, tenant_key: str) -> None:
+    """Attack: tenant code returns its PII in a dict to slip past classification."""
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(Path(DEFAULT_POLICY).read_text() + "\nrequire_governed: true\n")
+    fs = tmp_path / "fs"
+    io_manager = _io_manager(dg.FilesystemIOManager(base_dir=str(fs)), tmp_path, policy_path=str(strict))
+    result = dg.materialize(
+        [not_a_frame, side_effect_only], resources={"io_manager": io_manager}, raise_on_error=False
+    )
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "not_a_frame"
+    message = str(failure.step_failure_data.error)
+    assert "builtins.dict is not a data frame" in message and "require_governed" in message
+    assert "Fix:" in message
+    assert not (fs / "not_a_frame").exists()
+    assert result.is_node_success("side_effect_only")  # None outputs stay allowed
+    events = read_events(create_storage_engine(f"sqlite:///{tmp_path / 'events.db'}"))
+    (flagged,) = [e for e in events if e["action"] == "ungoverned_output"]
+    assert flagged["asset"] == "not_a_frame" and flagged["details"]["refused"] is True
