@@ -1,7 +1,8 @@
 """``python escape_attempts.py <out.json>``: tenant ``acme``'s code tries to reach other tenants' files.
 
 Run with ``KLIKKFLOW_TENANT=acme`` and a ``KLIKKFLOW_HOME`` that holds tenant ``globex``'s key,
-the platform directory and a symlink ``acme/innocent.txt`` to globex's key. Loads an asset
+the platform directory, a symlink ``acme/innocent.txt`` to globex's key and a symlink
+``acme/mirror`` to globex's secrets folder. Loads an asset
 through :func:`govern_definitions` (which installs the path guard, as in a tenant's code
 server and run worker), runs it in a real Dagster execution, and writes what each attempt
 did (``"allowed"`` or the error) to ``<out.json>`` (in acme's own home).
@@ -32,6 +33,8 @@ def attempts() -> dict[str, Callable[[], object]]:
         "open_other_key": lambda: OTHER_KEY.read_text(),
         "open_via_dotdot": lambda: open(f"{OWN}/../globex/secrets/tenant.key").read(),
         "open_via_symlink_in_own_home": lambda: link.read_text(),
+        "open_via_planted_dir_link": lambda: (OWN / "mirror" / "tenant.key").read_text(),
+        "swap_planted_link_for_a_cached_dir": lambda: _swap(OWN / "cached"),
         "list_other_home": lambda: os.listdir(OTHER_KEY.parent.parent),
         "scandir_tenants_root": lambda: list(os.scandir(HOME / "tenants")),
         "copy_other_key": lambda: shutil.copyfile(OTHER_KEY, OWN / "stolen.key"),
@@ -39,7 +42,16 @@ def attempts() -> dict[str, Callable[[], object]]:
         "open_platform_signing_key": lambda: (HOME / "platform" / "audit-signing.key").read_bytes(),
         "rmtree_platform": lambda: shutil.rmtree(HOME / "platform"),
         "own_file": lambda: (own.parent.mkdir(exist_ok=True), own.write_text("ok"), own.read_text())[-1],
+        "own_file_after_the_attempts": lambda: own.read_text(),
     }
+
+
+def _swap(cached: Path) -> None:
+    """Make the guard cache ``cached`` as an own folder, then move the planted link into its place."""
+    cached.mkdir(exist_ok=True)
+    (cached / "warm.txt").write_text("cached")
+    shutil.rmtree(cached)
+    os.rename(OWN / "mirror", cached)
 
 
 @dg.asset

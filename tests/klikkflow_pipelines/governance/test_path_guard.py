@@ -21,6 +21,8 @@ REFUSED = [
     "open_other_key",
     "open_via_dotdot",
     "open_via_symlink_in_own_home",
+    "open_via_planted_dir_link",
+    "swap_planted_link_for_a_cached_dir",
     "list_other_home",
     "scandir_tenants_root",
     "copy_other_key",
@@ -43,6 +45,7 @@ def _plant(home: Path) -> Path:
     (home / "platform" / "audit-signing.key").write_bytes(b"platform-secret")
     (home / "tenants" / "acme").mkdir(parents=True)
     (home / "tenants" / "acme" / "innocent.txt").symlink_to(key)
+    (home / "tenants" / "acme" / "mirror").symlink_to(key.parent)
     return key
 
 
@@ -60,7 +63,8 @@ def test_tenant_code_cannot_reach_another_tenant_or_the_platform_and_each_attemp
     assert "home of tenant 'globex'" in outcomes["open_via_symlink_in_own_home"]  # symlink followed
     assert "platform directory" in outcomes["open_platform_signing_key"]
     assert "would name the other tenants" in outcomes["scandir_tenants_root"]
-    assert outcomes["own_file"] == "allowed"
+    assert outcomes["own_file"] == outcomes["own_file_after_the_attempts"] == "allowed"
+    assert "os.rename" in outcomes["swap_planted_link_for_a_cached_dir"]
     assert other_key.read_text() == "globex-secret"  # not removed
     assert (klikkflow_home / "platform" / "audit-signing.key").exists()  # not removed
     assert not (klikkflow_home / "tenants" / "acme" / "stolen.key").exists()
