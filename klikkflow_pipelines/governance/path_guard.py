@@ -63,26 +63,29 @@ class PathGuard:
     own_home: str
     platform: str
     events: EventSink
-    _dirs: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    _resolved: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def resolve(self, requested: str) -> str:
-        """Where ``requested`` leads (``..`` after symlinks, as the kernel does), with its folder cached.
+        """Where ``requested`` leads (``..`` after symlinks, as the kernel does).
 
-        The cache of resolved folders is emptied on every event of this process that could change a
-        resolution (rename, link, symlink, remove, rmdir, mkdir, rmtree, ...).
+        Resolutions are cached; the cache is emptied on every event of this process that could
+        change one (rename, link, symlink, remove, rmdir, mkdir, rmtree, ...), so a path cached as
+        an own folder cannot later be swapped for a link by this process.
         """
-        folder, name = os.path.split(requested)
-        if name in ("", ".", "..") or not folder:
-            return os.path.realpath(requested)
-        if not os.path.isabs(folder):
-            folder = os.path.join(os.getcwd(), folder)
-        real_folder = self._dirs.get(folder)
-        if real_folder is None:
-            if len(self._dirs) >= CACHE_SIZE:
-                self._dirs.clear()
-            real_folder = self._dirs[folder] = os.path.realpath(folder)
-        candidate = os.path.join(real_folder, name)
-        return os.path.realpath(candidate) if os.path.islink(candidate) else candidate
+        if not os.path.isabs(requested):
+            requested = os.path.join(os.getcwd(), requested)
+        resolved = self._resolved.get(requested)
+        if resolved is None:
+            if len(self._resolved) >= CACHE_SIZE:
+                self._resolved.clear()
+            folder, name = os.path.split(requested)
+            if name in ("", ".", ".."):
+                resolved = os.path.realpath(requested)
+            else:
+                candidate = os.path.join(self.resolve(folder) if folder != requested else folder, name)
+                resolved = os.path.realpath(candidate) if os.path.islink(candidate) else candidate
+            self._resolved[requested] = resolved
+        return resolved
 
     def refusal(self, event: str, raw: Any) -> str | None:
         """Why ``event`` on ``raw`` is refused, or ``None`` when it is allowed."""
@@ -105,7 +108,7 @@ class PathGuard:
     def check(self, event: str, args: Sequence[Any]) -> None:
         """Raise :class:`PermissionError` (and record a ``path_escape`` event) when ``event`` is refused."""
         if event in MUTATING:
-            self._dirs.clear()
+            self._resolved.clear()
         for position in WATCHED[event]:
             if position >= len(args):
                 continue
