@@ -13,7 +13,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    inspect,
+    select,
+)
+from sqlalchemy.exc import DBAPIError
 
 metadata = MetaData()
 
@@ -46,8 +59,12 @@ class ComplianceEvent:
 
 
 def ensure_events_table(engine: Engine) -> None:
-    """Create the table if it does not exist yet."""
-    metadata.create_all(engine, tables=[compliance_events_table])
+    """Create the table if it does not exist yet (two processes may race to create it: one wins)."""
+    try:
+        metadata.create_all(engine, tables=[compliance_events_table])
+    except DBAPIError:
+        if not inspect(engine).has_table(compliance_events_table.name):
+            raise
 
 
 def _rows(events: Iterable[ComplianceEvent]) -> list[dict[str, Any]]:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 
+from compliance.events import ComplianceEvent, record_events
 from compliance.io_manager import CompliantIOManager
 from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV
 from klikkflow_pipelines.paths import PROJECT_ROOT, tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenancy.instance import is_production
+from klikkflow_pipelines.tenancy.storage import tenant_storage_engine
 from klikkflow_pipelines.workflows.template import GOVERNED_IO_MANAGER
 from resources.frame_io import ParquetFrameIOManager
 from resources.secrets import (
@@ -24,6 +28,23 @@ from resources.warehouse import WarehouseResource
 DEFAULT_POLICY = PROJECT_ROOT / "deploy" / "policies" / "default.yaml"
 
 
+@dataclass(frozen=True)
+class TenantEvents:
+    """The tenant's own ``compliance_events`` table (a :class:`compliance.guard.EventSink`)."""
+
+    tenant_id: str
+
+    def record(self, events: Sequence[ComplianceEvent]) -> None:
+        """Append ``events`` in one transaction."""
+        if not events:
+            return
+        engine = tenant_storage_engine(self.tenant_id)
+        try:
+            record_events(engine, events)
+        finally:
+            engine.dispose()
+
+
 def build_resources(tenant: TenantConfig) -> dict[str, object]:
     """Resources for the tenant, chosen per environment.
 
@@ -34,6 +55,9 @@ def build_resources(tenant: TenantConfig) -> dict[str, object]:
     ``dg.EnvVar``, so no URL or password is stored in code or run config)
     selects the production warehouse; without it the warehouse is a SQLite
     file in the tenant's home. ``KLIKKFLOW_STORAGE_DIR`` moves frame storage.
+    ``KLIKKFLOW_WAREHOUSE_REGION`` and ``KLIKKFLOW_STORAGE_REGION`` name the
+    regions of the warehouse and of frame storage (default: the tenant's
+    region); the policy's residency rules are checked against them on every write.
     """
     home = tenant_home(tenant.id)
     warehouse_url = (
@@ -56,16 +80,27 @@ def build_resources(tenant: TenantConfig) -> dict[str, object]:
         secrets = SecretsResource(**public)  # hash/tokenize rules then fail with "set KLIKKFLOW_TENANT_KEY"
     else:
         secrets = SecretsResource(tenant_key_file=str(local_tenant_key_file(home)), **public)
+    policy_path = str(tenant.policy_path() or DEFAULT_POLICY)
+    events = TenantEvents(tenant.id)
     governed = CompliantIOManager(
         inner=frames,
         secrets=secrets,
         tenant_id=tenant.id,
-        policy_path=str(tenant.policy_path() or DEFAULT_POLICY),
+        policy_path=policy_path,
         destination="storage",
-        region=tenant.region,
+        region=os.environ.get("KLIKKFLOW_STORAGE_REGION") or tenant.region,
+        events=events,
+    )
+    warehouse = WarehouseResource(
+        url=warehouse_url,
+        region=os.environ.get("KLIKKFLOW_WAREHOUSE_REGION") or tenant.region,
+        tenant_id=tenant.id,
+        policy_path=policy_path,
+        secrets=secrets,
+        events=events,
     )
     return {
-        "warehouse": WarehouseResource(url=warehouse_url),
+        "warehouse": warehouse,
         "io_manager": frames,
         GOVERNED_IO_MANAGER: governed,
         "secrets": secrets,

@@ -27,12 +27,17 @@ def frame_row_count(frame: Any) -> int | None:
 
 
 def to_polars(frame: Any) -> pl.DataFrame:
-    """Convert a pandas frame to Polars (Polars frames pass through)."""
+    """Convert a pandas frame or an Arrow table/record batch to Polars (Polars frames pass through)."""
     if isinstance(frame, pl.DataFrame):
         return frame
-    if type(frame).__module__.startswith("pandas"):
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect()
+    module = type(frame).__module__
+    if module.startswith("pandas"):
         return pl.from_pandas(frame)
-    raise TypeError(f"expected a Polars or pandas DataFrame, got {type(frame).__name__}")
+    if module.startswith("pyarrow") and type(frame).__name__ in ("Table", "RecordBatch"):
+        return pl.from_arrow(frame)  # type: ignore[return-value]
+    raise TypeError(f"expected a Polars, pandas or Arrow frame, got {type(frame).__name__}")
 
 
 def partition_file_name(partition_key: str) -> str:

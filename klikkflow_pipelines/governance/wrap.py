@@ -30,6 +30,7 @@ from klikkflow_pipelines.governance.io_managers import (
     asset_io_manager_keys,
 )
 from klikkflow_pipelines.governance.jobs import govern_jobs
+from klikkflow_pipelines.governance.path_guard import install_path_guard
 from klikkflow_pipelines.governance.reserved import refuse_reserved
 from klikkflow_pipelines.governance.sealed import sealed
 from klikkflow_pipelines.paths import tenant_home
@@ -111,7 +112,7 @@ def _asset_level_bindings(defs: dg.Definitions) -> dict[str, dict[str, Any]]:
     return bindings
 
 
-def _require_governed(findings: list[GovernanceFinding], tenant: TenantConfig) -> None:
+def _require_governed(findings: list[GovernanceFinding], tenant: TenantConfig, location: str) -> None:
     policy_file = Path(tenant.policy_path() or DEFAULT_POLICY)
     try:
         policy = policy_for(str(policy_file))  # cached: the compliance IO manager reads the same file
@@ -120,7 +121,9 @@ def _require_governed(findings: list[GovernanceFinding], tenant: TenantConfig) -
     if not policy.require_governed:
         return
     problems = [
-        ConfigProblem(str(policy_file), "require_governed", f"asset {f.asset!r}: {f.reason}", f.fix)
+        ConfigProblem(
+            str(policy_file), "require_governed", f"asset {f.asset!r} of {location}: {f.reason}", f.fix
+        )
         for f in findings
         if f.status == UNGOVERNED
     ]
@@ -135,6 +138,7 @@ def govern_definitions(defs: dg.Definitions, tenant: TenantConfig, location: str
     KlikkFlow reserves, and naming the policy file, the asset and the fix when the
     policy sets ``require_governed: true`` and an asset cannot be governed.
     """
+    install_path_guard(tenant.id)
     refuse_reserved(location, _asset_level_bindings(defs), tenant.id)
     here = _Location(defs, tenant)
     io_keys_of = {
@@ -156,7 +160,7 @@ def govern_definitions(defs: dg.Definitions, tenant: TenantConfig, location: str
             findings.extend(found)
         else:
             assets.append(item)
-    _require_governed(findings, tenant)
+    _require_governed(findings, tenant, location)
     jobs, schedules, sensors = govern_jobs(defs, here.governor, resources)
     return copy(
         defs,

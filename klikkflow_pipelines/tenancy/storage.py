@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy import URL, Engine
 
 from klikkflow_pipelines.paths import tenant_home
 from klikkflow_pipelines.tenancy.instance import is_production, tenant_database_name
+from resources.sql_engine import create_storage_engine
+
+__all__ = ["create_storage_engine", "tenant_storage_engine", "tenant_storage_url"]
 
 
 def tenant_storage_url(tenant_id: str) -> str:
@@ -26,22 +29,6 @@ def tenant_storage_url(tenant_id: str) -> str:
             database=tenant_database_name(tenant_id),
         ).render_as_string(hide_password=False)
     return f"sqlite:///{tenant_home(tenant_id) / 'klikkflow.db'}"
-
-
-def create_storage_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL and a busy timeout so daemon and webserver can share it."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
 
 
 def tenant_storage_engine(tenant_id: str) -> Engine:

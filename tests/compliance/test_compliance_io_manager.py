@@ -18,6 +18,7 @@ from compliance.events import read_events
 from compliance.io_manager import CompliantIOManager
 from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.tenancy.storage import create_storage_engine, tenant_storage_engine
+from klikkflow_pipelines.tenant_resources import TenantEvents
 from resources.frame_io import ParquetFrameIOManager
 from resources.secrets import SecretsResource
 from resources.warehouse import WarehouseResource
@@ -95,9 +96,8 @@ def _io_manager(inner: dg.IOManager, tmp_path: Path, **extra: Any) -> CompliantI
             token_public_key=dg.EnvVar("KLIKKFLOW_TOKEN_PUBLIC_KEY"),
         ),
         tenant_id="default",
-        policy_path=DEFAULT_POLICY,
         events_url=f"sqlite:///{tmp_path / 'events.db'}",
-        **extra,
+        **{"policy_path": DEFAULT_POLICY, **extra},
     )
 
 
@@ -190,7 +190,7 @@ def test_residency_violation_writes_nothing(tmp_path: Path, tenant_key: str) -> 
     }
 
 
-def test_events_default_to_the_tenant_storage_and_non_frames_pass_through(
+def test_events_go_to_the_injected_tenant_storage_and_non_frames_are_flagged(
     tmp_path: Path, tenant_key: str
 ) -> None:
     fs = dg.FilesystemIOManager(base_dir=str(tmp_path / "fs"))
@@ -202,14 +202,34 @@ def test_events_default_to_the_tenant_storage_and_non_frames_pass_through(
         ),
         tenant_id="default",
         policy_path=DEFAULT_POLICY,
+        events=TenantEvents("default"),
     )
     result = dg.materialize([claims_raw, not_a_frame], resources={"io_manager": io_manager})
     assert result.success
-    assert result.output_for_node("not_a_frame") == {"answer": 42}
+    assert result.output_for_node("not_a_frame") == {"answer": 42}  # require_governed is off: written
+    flagged = result.asset_materializations_for_node("not_a_frame")[0].metadata
+    assert flagged["klikkflow/governed"].value is False
+    assert "builtins.dict" in flagged["klikkflow/ungoverned_reason"].value
     stored = pd.read_pickle(tmp_path / "fs" / "claims" / "claims_raw")
     assert isinstance(stored, pd.DataFrame) and "client_ip" not in stored.columns  # pandas in, pandas out
     events = read_events(tenant_storage_engine("default"), asset="claims/claims_raw")
     assert len(events) == 2 * 8  # one classification and one decision per column
+    (ungoverned,) = read_events(tenant_storage_engine("default"), asset="not_a_frame")
+    assert ungoverned["action"] == "ungoverned_output" and ungoverned["details"]["refused"] is False
+
+
+def test_an_io_manager_without_an_events_table_refuses_to_write(tmp_path: Path, tenant_key: str) -> None:
+    """Careless assembly: no events_url and no sink. Events would be lost, so nothing is written."""
+    io_manager = CompliantIOManager(
+        inner=ParquetFrameIOManager(base_dir=str(tmp_path / "s")),
+        secrets=SecretsResource(tenant_key=dg.EnvVar("KLIKKFLOW_TENANT_KEY")),
+        tenant_id="default",
+        policy_path=DEFAULT_POLICY,
+    )
+    result = dg.materialize([claims_raw], resources={"io_manager": io_manager}, raise_on_error=False)
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "no compliance events table" in str(failure.step_failure_data.error)
+    assert not (tmp_path / "s" / "claims" / "claims_raw.parquet").exists()
 
 
 def test_hash_policy_without_a_tenant_key_fails_with_a_clear_message(tmp_path: Path) -> None:
@@ -283,3 +303,29 @@ def test_partitions_are_stored_and_read_per_partition_through_the_compliance_lay
         create_storage_engine(f"sqlite:///{tmp_path / 'events.db'}"), asset="claims/claims_drop"
     )
     assert {e["details"].get("partition") for e in events} == {"drop-a", "drop-b"}
+
+
+@dg.asset
+def side_effect_only() -> None:
+    """Returns nothing: nothing to govern, nothing stored."""
+
+
+def test_require_governed_refuses_a_dict_output_and_writes_nothing(tmp_path: Path, tenant_key: str) -> None:
+    """Attack: tenant code returns its PII in a dict to slip past classification."""
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(Path(DEFAULT_POLICY).read_text() + "\nrequire_governed: true\n")
+    fs = tmp_path / "fs"
+    io_manager = _io_manager(dg.FilesystemIOManager(base_dir=str(fs)), tmp_path, policy_path=str(strict))
+    result = dg.materialize(
+        [not_a_frame, side_effect_only], resources={"io_manager": io_manager}, raise_on_error=False
+    )
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "not_a_frame"
+    message = str(failure.step_failure_data.error)
+    assert "builtins.dict is not a data frame" in message and "require_governed" in message
+    assert "Fix:" in message
+    assert not (fs / "not_a_frame").exists()
+    assert result.is_node_success("side_effect_only")  # None outputs stay allowed
+    events = read_events(create_storage_engine(f"sqlite:///{tmp_path / 'events.db'}"))
+    (flagged,) = [e for e in events if e["action"] == "ungoverned_output"]
+    assert flagged["asset"] == "not_a_frame" and flagged["details"]["refused"] is True

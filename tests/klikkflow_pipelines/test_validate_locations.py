@@ -7,7 +7,6 @@ still checked. Ungoverned assets are warnings, errors when the tenant's policy s
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -18,11 +17,6 @@ import pytest
 import yaml
 
 from klikkflow_pipelines.paths import PROJECT_ROOT
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("klikkflow_pipelines.governance.findings") is None,
-    reason="needs ungoverned_assets (klikkflow_pipelines.governance.findings, from the governance branch)",
-)
 
 KLIKKFLOW = [sys.executable, "-m", "klikkflow_pipelines.cli"]
 
@@ -52,7 +46,7 @@ def tenants(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _write(root / "acme-code/val_quitter.py", "import sys\nsys.exit(3)\n")
     _write(root / "acme-code/lib/val_borrowed.py", OWN_IO.format(asset="borrowed"))
     _write(root / "globex-code/val_ledger.py", OWN_IO.format(asset="globex_entries"))
-    _write(root / "tenants/acme-policy.yaml", "version: 1\nrequire_governed: true\n")
+    _write(root / "policies/acme.yaml", "version: 1\nrequire_governed: true\n")
     locations = {
         "acme": [
             ("shop", "val_shop", "../acme-code"),
@@ -69,7 +63,7 @@ def tenants(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "code_locations": [{"name": n, "module": m, "path": p} for n, m, p in entries],
         }
         if tenant_id == "acme":
-            data["policy"] = "acme-policy.yaml"
+            data["policy"] = "../policies/acme.yaml"
         (root / "tenants" / f"{tenant_id}.yaml").write_text(yaml.safe_dump(data))
     return root / "tenants"
 
@@ -115,10 +109,9 @@ def test_a_location_that_ends_its_process_stops_only_its_own_check(
 def test_ungoverned_assets_warn_and_fail_under_require_governed(
     tenants: Path, validated: subprocess.CompletedProcess[str]
 ) -> None:
-    acme = [
-        line for line in validated.stderr.splitlines() if "code_locations[0] (shop) asset acme_orders" in line
-    ]
-    assert acme and not acme[0].startswith("warning:") and "require_governed" in acme[0]
+    acme = [line for line in validated.stderr.splitlines() if "asset 'acme_orders' of" in line]
+    assert acme and not acme[0].startswith("warning:")
+    assert acme[0].startswith(f"{tenants.parent / 'policies' / 'acme.yaml'}: require_governed: ")
     globex = [line for line in validated.stderr.splitlines() if "(ledger) asset globex_entries" in line]
     assert globex and globex[0].startswith(f"warning: {tenants / 'globex.yaml'}")
 

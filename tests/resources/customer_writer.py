@@ -1,9 +1,12 @@
-"""``python customer_writer.py <warehouse url> <writer> <go file>``: one concurrent customer loader.
+"""``python customer_writer.py <warehouse url> <writer> <go file> <events url>``: one concurrent loader.
 
 Waits until ``<go file>`` exists (so both writers start together), then upserts its
-batches of customers (see :func:`batches`) one transaction per batch.
+batches of customers (see :func:`batches`) one transaction per batch, through the
+governed warehouse (default policy, ``KLIKKFLOW_TENANT_KEY``): e-mails are hashed
+before they reach the table, so the key of the upsert is the hashed e-mail.
 """
 
+import os
 import random
 import sys
 import time
@@ -11,7 +14,9 @@ from pathlib import Path
 
 import polars as pl
 
+from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.workflows.onboarding.customers_table import upsert_customers
+from resources.secrets import SecretsResource
 from resources.warehouse import WarehouseResource
 
 BATCHES = 15
@@ -46,9 +51,22 @@ def batches(writer: int) -> list[pl.DataFrame]:
     return out
 
 
-def main(url: str, writer: int, go: Path) -> None:
+def governed_warehouse(url: str, events_url: str) -> WarehouseResource:
+    """The warehouse at ``url`` governed by the default policy (pattern-only classification)."""
+    return WarehouseResource(
+        url=url,
+        region="eu-north-1",
+        tenant_id="default",
+        policy_path=str(PROJECT_ROOT / "deploy" / "policies" / "default.yaml"),
+        secrets=SecretsResource(tenant_key=os.environ["KLIKKFLOW_TENANT_KEY"]),
+        events_url=events_url,
+        spacy_model="",
+    )
+
+
+def main(url: str, writer: int, go: Path, events_url: str) -> None:
     """Load this writer's batches once ``go`` exists."""
-    warehouse = WarehouseResource(url=url)
+    warehouse = governed_warehouse(url, events_url)
     work = batches(writer)
     print("ready", flush=True)
     while not go.exists():
@@ -58,4 +76,4 @@ def main(url: str, writer: int, go: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]))
+    main(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])

@@ -5,6 +5,8 @@ Two writer processes (``customer_writer.py``) load overlapping customers into on
 transaction, the way concurrent onboarding runs do. Afterwards the table must hold
 every customer once, each with its highest-ranked row (latest signup wins), whatever
 the commit order: on SQLite (the local warehouse) and on a real PostgreSQL database.
+The writers go through the governed warehouse: e-mails are hashed (deterministically)
+before they reach the table, so the hashed e-mail is a stable upsert key.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 import sqlalchemy as sa
 
+from compliance.crypto import derive_keys, hash_value
 from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.workflows.claims.outcomes_table import (
     CLAIM_OUTCOMES,
@@ -34,29 +38,35 @@ from resources.warehouse import WarehouseResource
 
 WRITER = Path(__file__).with_name("customer_writer.py")
 WRITERS = 2
+TENANT_KEY = "3c" * 32
 
 
-def _writer_batches(writer: int) -> list[pl.DataFrame]:
-    """The batches ``customer_writer.py`` loads for ``writer`` (the same function the writers run)."""
+def _writer_module() -> Any:
     spec = importlib.util.spec_from_file_location("customer_writer", WRITER)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.batches(writer)
+    return module
 
 
 def _expected() -> dict[str, str]:
-    every = pl.concat([b for w in range(WRITERS) for b in _writer_batches(w)])
+    """Hashed e-mail -> the winning customer_ref, from the batches the writers load."""
+    every = pl.concat([b for w in range(WRITERS) for b in _writer_module().batches(w)])
     winners = every.sort(list(LATEST_WINS)).unique(subset=["email"], keep="last")
-    return dict(winners.select("email", "customer_ref").iter_rows())
+    key = derive_keys(bytes.fromhex(TENANT_KEY)).hash_key
+    return {hash_value(key, email): ref for email, ref in winners.select("email", "customer_ref").iter_rows()}
 
 
 def _load_concurrently(url: str, tmp_path: Path) -> None:
     go = tmp_path / "go"
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "KLIKKFLOW_TENANT_KEY": TENANT_KEY}
+    events = f"sqlite:///{tmp_path / 'events.db'}"
     writers = [
         subprocess.Popen(
-            [sys.executable, str(WRITER), url, str(w), str(go)], env=env, stdout=subprocess.PIPE, text=True
+            [sys.executable, str(WRITER), url, str(w), str(go), events],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for w in range(WRITERS)
     ]
@@ -90,9 +100,12 @@ def test_two_concurrent_writers_lose_no_customer_and_latest_signup_wins(
     assert dict(stored.iter_rows()) == expected
 
 
-def test_a_failed_replace_of_a_business_date_keeps_its_previous_rows(warehouse_url: str) -> None:
+def test_a_failed_replace_of_a_business_date_keeps_its_previous_rows(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Deleting and re-inserting one claims date is one transaction: a failure half-way changes nothing."""
-    warehouse = WarehouseResource(url=warehouse_url)
+    monkeypatch.setenv("KLIKKFLOW_TENANT_KEY", TENANT_KEY)
+    warehouse = _writer_module().governed_warehouse(warehouse_url, f"sqlite:///{tmp_path / 'events.db'}")
     day = "2026-11-25"
     routed = route(score(validate(claims_for(date(2026, 11, 25), 50))), 40, 70, 20_000)
     assert replace_business_date(warehouse, day, routed) == 50

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -74,10 +73,6 @@ def test_the_generated_project_tests_pass(tenants_dir: Path, tenant_file: Path) 
     assert "2 passed" in done.stdout
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("klikkflow_pipelines.governance.findings") is None,
-    reason="validate needs ungoverned_assets (klikkflow_pipelines.governance.findings, governance branch)",
-)
 def test_klikkflow_validate_passes_for_the_new_location(tenants_dir: Path, tenant_file: Path) -> None:
     init_code(tenant_file, tenants_dir.parent / "acme-code")
     env = {k: v for k, v in os.environ.items() if k != "KLIKKFLOW_TENANT"} | {"COLUMNS": "200"}
