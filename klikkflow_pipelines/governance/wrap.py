@@ -30,7 +30,6 @@ from klikkflow_pipelines.governance.io_managers import (
     asset_io_manager_keys,
 )
 from klikkflow_pipelines.governance.jobs import govern_jobs
-from klikkflow_pipelines.governance.path_guard import install_path_guard
 from klikkflow_pipelines.governance.reserved import refuse_reserved
 from klikkflow_pipelines.governance.sealed import sealed
 from klikkflow_pipelines.paths import tenant_home
@@ -138,7 +137,6 @@ def govern_definitions(defs: dg.Definitions, tenant: TenantConfig, location: str
     KlikkFlow reserves, and naming the policy file, the asset and the fix when the
     policy sets ``require_governed: true`` and an asset cannot be governed.
     """
-    install_path_guard(tenant.id)
     refuse_reserved(location, _asset_level_bindings(defs), tenant.id)
     here = _Location(defs, tenant)
     io_keys_of = {

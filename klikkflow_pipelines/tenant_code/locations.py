@@ -5,7 +5,8 @@ location's governed Definitions: ``govern_definitions(import_location(tenant, lo
 ``<tenant>__<tenant>`` is the built-in location (the tenant's enabled workflow templates and its
 tenant-wide sensors). Each location runs in its own code server process, so one location's import
 error or bad definitions stops only that location. A process started for one tenant
-(``$KLIKKFLOW_TENANT`` set) refuses to load another tenant's location.
+(``$KLIKKFLOW_TENANT`` set) refuses to load another tenant's location, and installs the tenant's
+path guard (:mod:`klikkflow_pipelines.governance.path_guard`) before any tenant code runs.
 
 Every module-level name here starts with an underscore, so no location name can hit one of them.
 """
@@ -24,6 +25,9 @@ def _load(tenant_id: str, location: str) -> object:
             f"this process serves tenant {bound!r} ($KLIKKFLOW_TENANT); "
             f"it does not load code location {location!r} of tenant {tenant_id!r}"
         )
+    from klikkflow_pipelines.governance.path_guard import install_path_guard
+
+    install_path_guard(tenant_id)  # before any tenant code runs, also its import-time code
     if location == tenant_id:
         from klikkflow_pipelines.definitions import defs  # built for $KLIKKFLOW_TENANT, set above
 

@@ -56,6 +56,7 @@ def tenants(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "globex": [("ledger", "val_ledger", "../globex-code")],
         "umbrella": [("borrowed", "val_borrowed", "../acme-code/lib")],
     }
+    (root / "tenants").mkdir()
     for tenant_id, entries in locations.items():
         data = {
             "id": tenant_id,
@@ -111,7 +112,7 @@ def test_ungoverned_assets_warn_and_fail_under_require_governed(
 ) -> None:
     acme = [line for line in validated.stderr.splitlines() if "asset 'acme_orders' of" in line]
     assert acme and not acme[0].startswith("warning:")
-    assert acme[0].startswith(f"{tenants.parent / 'policies' / 'acme.yaml'}: require_governed: ")
+    assert acme[0].startswith(f"{tenants / '..' / 'policies' / 'acme.yaml'}: require_governed: ")
     globex = [line for line in validated.stderr.splitlines() if "(ledger) asset globex_entries" in line]
     assert globex and globex[0].startswith(f"warning: {tenants / 'globex.yaml'}")
 

@@ -18,9 +18,11 @@ import dagster as dg
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from faker import Faker
 
-from compliance.crypto import derive_keys, detokenize_values, hash_value
+from compliance.crypto import derive_keys, hash_value
+from compliance.detokenize import detokenize_values
 from compliance.events import read_events
 from klikkflow_pipelines.tenancy.config import load_tenant
 from klikkflow_pipelines.tenancy.storage import tenant_storage_engine
@@ -28,6 +30,8 @@ from klikkflow_pipelines.tenant_resources import build_resources
 from resources.warehouse import WarehouseResource, WarehouseTable
 
 TENANT_KEY = "7a" * 32
+#: The tenant's detokenize key pair: runs get the public half, the gateway holds the private half.
+DETOKENIZE_KEY = X25519PrivateKey.generate()
 metadata = sa.MetaData()
 PAYMENTS = sa.Table("payments", metadata, sa.Column("ref", sa.Text), sa.Column("card", sa.Text))
 
@@ -70,6 +74,7 @@ def forged_table() -> WarehouseTable:
 def tenant_env(monkeypatch: pytest.MonkeyPatch, fresh_database) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The default tenant on a fresh PostgreSQL warehouse, with its tenant key."""
     monkeypatch.setenv("KLIKKFLOW_TENANT_KEY", TENANT_KEY)
+    monkeypatch.setenv("KLIKKFLOW_TOKEN_PUBLIC_KEY", DETOKENIZE_KEY.public_key().public_bytes_raw().hex())
     with fresh_database("kf_wh_governed") as url:
         monkeypatch.setenv("KLIKKFLOW_WAREHOUSE_URL", url)
         yield url
@@ -114,7 +119,7 @@ def test_a_warehouse_write_stores_hashed_emails_and_tokenized_ssns_and_the_handl
     keys = derive_keys(bytes.fromhex(TENANT_KEY))
     assert stored["email"].to_list() == [hash_value(keys.hash_key, e) for e in original["email"]]
     assert not any(s in stored["ssn"].to_list() for s in original["ssn"])
-    assert detokenize_values(stored["ssn"].to_list(), keys.token_key) == original["ssn"].to_list()
+    assert detokenize_values(stored["ssn"].to_list(), DETOKENIZE_KEY) == original["ssn"].to_list()
     assert stored["amount"].to_list() == original["amount"].to_list()
 
     meta = result.asset_materializations_for_node("customer_table")[0].metadata
@@ -167,6 +172,7 @@ def test_a_warehouse_without_a_tenant_policy_refuses_to_write(tmp_path: Path) ->
 def test_a_forged_table_handle_is_flagged_as_ungoverned(monkeypatch: pytest.MonkeyPatch) -> None:
     """Asset code cannot claim a governed table by building the handle itself."""
     monkeypatch.setenv("KLIKKFLOW_TENANT_KEY", TENANT_KEY)
+    monkeypatch.setenv("KLIKKFLOW_TOKEN_PUBLIC_KEY", DETOKENIZE_KEY.public_key().public_bytes_raw().hex())
     result = _materialize([forged_table])
     assert not result.success  # flagged, then frame storage cannot store a non-frame
     events = read_events(tenant_storage_engine("default"))

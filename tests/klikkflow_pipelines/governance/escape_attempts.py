@@ -2,9 +2,9 @@
 
 Run with ``KLIKKFLOW_TENANT=acme`` and a ``KLIKKFLOW_HOME`` that holds tenant ``globex``'s key,
 the platform directory, a symlink ``acme/innocent.txt`` to globex's key and a symlink
-``acme/mirror`` to globex's secrets folder. Loads an asset
-through :func:`govern_definitions` (which installs the path guard, as in a tenant's code
-server and run worker), runs it in a real Dagster execution, and writes what each attempt
+``acme/mirror`` to globex's secrets folder. Installs the path guard (as the code-location
+entry point does in a tenant's code server and run worker), loads an asset through
+:func:`govern_definitions`, runs it in a real Dagster execution, and writes what each attempt
 did (``"allowed"`` or the error) to ``<out.json>`` (in acme's own home).
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 
 from klikkflow_pipelines.governance import govern_definitions
+from klikkflow_pipelines.governance.path_guard import install_path_guard
 from klikkflow_pipelines.tenancy.config import load_tenant
 
 HOME = Path(os.environ["KLIKKFLOW_HOME"])
@@ -69,6 +70,7 @@ def escape(context: dg.AssetExecutionContext) -> None:
 
 
 if __name__ == "__main__":
+    install_path_guard("acme")  # what the code-location entry point does before loading tenant code
     defs = govern_definitions(dg.Definitions(assets=[escape]), load_tenant("acme"), "escape")
     with dg.instance_for_test() as instance:
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)

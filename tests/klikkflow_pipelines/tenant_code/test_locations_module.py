@@ -17,7 +17,7 @@ from .conftest import GOOD_MODULE
 
 LOAD = """
 import json, sys, klikkflow_pipelines.tenant_code.locations as locations
-from klikkflow_pipelines.governance import govern_definitions
+from klikkflow_pipelines.governance import govern_definitions, path_guard
 from klikkflow_pipelines.tenancy.config import load_tenant
 from klikkflow_pipelines.tenant_code.importing import import_location
 HEAVY = ("presidio_analyzer", "spacy", "great_expectations")
@@ -26,7 +26,8 @@ tenant = load_tenant("acme")
 expected = govern_definitions(import_location(tenant, "shop"), tenant, "shop")
 print(json.dumps({{"assets": sorted(k.to_user_string() for k in defs.resolve_all_asset_keys()),
                    "governed": sorted(defs.resources) == sorted(expected.resources),
-                   "heavy": [m for m in HEAVY if m in sys.modules]}}))
+                   "heavy": [m for m in HEAVY if m in sys.modules],
+                   "guarded": path_guard._installed is not None}}))
 """
 
 
@@ -71,7 +72,10 @@ def test_a_location_loads_governed_in_a_process_of_no_tenant_without_heavy_impor
     _acme_with_shop(tenants_dir, write_code)
     done = _run("acme__shop")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == '{"assets": ["orders"], "governed": true, "heavy": []}'
+    assert (
+        done.stdout.strip().splitlines()[-1]
+        == '{"assets": ["orders"], "governed": true, "heavy": [], "guarded": true}'
+    )
 
 
 def test_a_process_of_one_tenant_refuses_another_tenants_location(tenants_dir, write_code) -> None:  # type: ignore[no-untyped-def]
