@@ -14,7 +14,9 @@ URLs, other tenants' keys). :func:`tenant_environment` builds the only environme
    (``KLIKKFLOW_PG_USER__ACME``, ``KLIKKFLOW_PG_PASSWORD__ACME``) or its code's own secrets.
    An unsuffixed ``KLIKKFLOW_TENANT_KEY`` or ``KLIKKFLOW_WAREHOUSE_URL`` is not any tenant's
    and is never passed.
-3. *Set by KlikkFlow* — ``KLIKKFLOW_TENANT`` (the tenant), ``DAGSTER_HOME`` (its home) and,
+3. *Set by KlikkFlow* — ``KLIKKFLOW_TENANT`` (the tenant), ``DAGSTER_HOME`` and ``HOME`` (its
+   home: libraries that look for credentials under ``~`` — ``~/.pgpass``, ``~/.aws`` — find
+   the tenant's, not the platform user's) and,
    when the platform has a base audit writer key, the tenant's own chain key
    (:data:`compliance.audit.keys.TENANT_WRITER_KEY_ENV`), never the base key.
 
@@ -33,7 +35,6 @@ from compliance.audit.keys import TENANT_WRITER_KEY_ENV, WRITER_KEY_ENV, tenant_
 #: Platform-wide variables a tenant process may see (none of them is a secret).
 PASSED = (
     "PATH",
-    "HOME",
     "USER",
     "LOGNAME",
     "LANG",
@@ -60,7 +61,7 @@ def tenant_suffix(tenant_id: str) -> str:
 def tenant_environment(tenant_id: str, parent: Mapping[str, str], tenant_home: Path) -> dict[str, str]:
     """The environment of a process running ``tenant_id``'s code, built from the platform's ``parent``.
 
-    ``tenant_home`` becomes ``DAGSTER_HOME``. See the module docstring for the rules.
+    ``tenant_home`` becomes ``DAGSTER_HOME`` and ``HOME``. See the module docstring for the rules.
     """
     env = {
         name: value for name, value in parent.items() if name in PASSED or name.startswith(PASSED_PREFIXES)
@@ -72,5 +73,5 @@ def tenant_environment(tenant_id: str, parent: Mapping[str, str], tenant_home: P
     if base := parent.get(WRITER_KEY_ENV):
         env[TENANT_WRITER_KEY_ENV] = tenant_writer_key_value(base.encode(), tenant_id)
     env["KLIKKFLOW_TENANT"] = tenant_id
-    env["DAGSTER_HOME"] = str(tenant_home)
+    env["DAGSTER_HOME"] = env["HOME"] = str(tenant_home)
     return env

@@ -3,8 +3,8 @@
 Dagster starts a workspace entry's code server as ``<executable_path> -m dagster api grpc ...``
 with the environment of whichever process opened the workspace (the gateway, a dev daemon or
 webserver). Each tenant workspace entry therefore names as ``executable_path`` a small script,
-written by :func:`write_launcher` into the platform directory (not the tenant's home, where the
-tenant's code could rewrite it)::
+written by :func:`write_launcher` into the platform directory (not the tenant's home, the folder
+its code is meant to write)::
 
     #!/bin/sh
     exec <this interpreter> -m klikkflow_pipelines.tenant_code.launch <tenant> "$@"
@@ -12,6 +12,11 @@ tenant's code could rewrite it)::
 and this module replaces itself (``execve``) with the same interpreter, the given arguments and
 :func:`~klikkflow_pipelines.tenant_code.environment.tenant_environment`. The code server — and
 every run worker and step process it starts — never holds the platform's environment.
+
+This separates environments, not OS users: on one machine under one user (``klikkflow dev``, a
+local gateway) tenant code can still read whatever that user may read, files and other processes'
+``/proc/<pid>/environ`` included. Production runs tenant code servers under their own identity
+in the tenant's namespace.
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ def _assert_only_acmes_own(env: dict[str, str], root: Path) -> None:
     assert env["KLIKKFLOW_WAREHOUSE_URL"] == f"sqlite:///{root / 'acme-warehouse.db'}"
     assert env["SHOP_API_TOKEN"] == "acme-own-shop-token"
     assert env["KLIKKFLOW_HOME"] == str(root / "home")
-    assert env["DAGSTER_HOME"] == str((root / "home" / "tenants" / "acme").resolve())
+    assert env["DAGSTER_HOME"] == env["HOME"] == str((root / "home" / "tenants" / "acme").resolve())
     assert env["KLIKKFLOW_AUDIT_TENANT_WRITER_KEY"].startswith("acme:")  # acme's chain key, not the base key
     assert "PATH" in env
 

@@ -25,6 +25,7 @@ from klikkflow_pipelines.tenant_code.launch import launcher_text
 
 PLATFORM = {
     "PATH": "/usr/bin",
+    "HOME": "/root",
     "LC_ALL": "C.UTF-8",
     "KLIKKFLOW_HOME": "/srv/klikkflow",
     "KLIKKFLOW_TENANT": "globex",
@@ -55,6 +56,7 @@ def test_the_tenant_gets_the_allow_list_and_its_own_suffixed_values() -> None:
         "KLIKKFLOW_PG_PASSWORD": "acme-corp-pw",
         "KLIKKFLOW_TENANT": "acme-corp",
         "DAGSTER_HOME": "/srv/klikkflow/tenants/acme-corp",
+        "HOME": "/srv/klikkflow/tenants/acme-corp",
     }
     assert writer.startswith("acme-corp:") and "b" * 40 not in writer
 
