@@ -131,3 +131,28 @@ def test_validate_checks_a_location_in_the_code_server_environment(
     messages = [problem.message for problem in report.errors]
     # The module imported (its governance findings are checked after it; not asserted here).
     assert not any("tenant code sees" in m or "does not load" in m for m in messages), messages
+
+
+def test_every_workspace_entry_starts_through_the_tenants_launcher(
+    tenants_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``write_workspace`` writes the launcher (0700, outside the tenant home) that each entry names."""
+    from klikkflow_pipelines.tenancy.provisioning import write_workspace
+
+    monkeypatch.setenv("KLIKKFLOW_HOME", str(tmp_path / "home"))
+    entry = {"name": "shop", "module": "shop", "path": "../code"}
+    (tenants_dir / "acme.yaml").write_text(
+        yaml.safe_dump({"id": "acme", "name": "Acme", "code_locations": [entry]})
+    )
+    tenant = load_tenant_file(tenants_dir / "acme.yaml")
+    workspace = write_workspace(tenant, tmp_path / "home/tenants/acme/workspace.yaml")
+    paths = {
+        e["python_module"]["executable_path"] for e in yaml.safe_load(workspace.read_text())["load_from"]
+    }
+    assert len(paths) == 1
+    launcher = Path(paths.pop())
+    assert launcher.read_text() == launcher_text("acme") and launcher.stat().st_mode & 0o777 == 0o700
+    assert not launcher.is_relative_to(tmp_path / "home/tenants/acme")
+    before = launcher.stat().st_mtime_ns
+    write_workspace(tenant, workspace)
+    assert launcher.stat().st_mtime_ns == before  # unchanged launcher is not rewritten
