@@ -5,6 +5,9 @@ tenant's daemon). ``KLIKKFLOW_AUDIT_KEY`` (at least 32 characters) wins;
 otherwise a random key is created once in ``$KLIKKFLOW_HOME/secrets/audit.key``
 (0600). Each log chains its entries with an HMAC key derived from it and the
 log's tenant, so a database account alone cannot forge a correctly chained entry.
+A process running one tenant's code gets only that tenant's derived key, in
+``KLIKKFLOW_AUDIT_TENANT_WRITER_KEY`` as ``<tenant>:<hex>`` (never the base key, which
+would chain any tenant's log); :func:`tenant_writer_key_from_env` reads it.
 
 *Checkpoint signing key* (asymmetric, held only by the checkpointer, a
 platform process). The private key comes from ``KLIKKFLOW_AUDIT_SIGNING_KEY_FILE``
@@ -31,6 +34,7 @@ MIN_KEY_LENGTH = 32
 WRITER_KEY_ENV = "KLIKKFLOW_AUDIT_KEY"
 SIGNING_KEY_FILE_ENV = "KLIKKFLOW_AUDIT_SIGNING_KEY_FILE"
 PUBLIC_KEY_ENV = "KLIKKFLOW_AUDIT_PUBLIC_KEY"
+TENANT_WRITER_KEY_ENV = "KLIKKFLOW_AUDIT_TENANT_WRITER_KEY"
 SIGNING_KEY_NAME = "audit-signing.key"
 PUBLIC_KEY_NAME = "audit-signing.pub"
 
@@ -55,6 +59,17 @@ def audit_key() -> bytes:
 def writer_key(base: bytes, tenant: str) -> bytes:
     """The HMAC key that chains the entries of ``tenant``'s log, derived from the base writer key."""
     return hmac.new(base, f"klikkflow-audit-writer|{tenant}".encode(), hashlib.sha256).digest()
+
+
+def tenant_writer_key_value(base: bytes, tenant: str) -> str:
+    """The value of :data:`TENANT_WRITER_KEY_ENV` that gives a process ``tenant``'s chain key only."""
+    return f"{tenant}:{writer_key(base, tenant).hex()}"
+
+
+def tenant_writer_key_from_env(tenant: str) -> bytes | None:
+    """``tenant``'s chain key from :data:`TENANT_WRITER_KEY_ENV`, or ``None`` when it holds no key of it."""
+    owner, _, key = os.environ.get(TENANT_WRITER_KEY_ENV, "").partition(":")
+    return bytes.fromhex(key) if owner == tenant and key else None
 
 
 def signing_key_path() -> Path:

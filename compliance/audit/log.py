@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import IntegrityError
 
 from compliance.audit.chain import GENESIS_HASH, entry_hash
-from compliance.audit.keys import audit_key, writer_key
+from compliance.audit.keys import audit_key, tenant_writer_key_from_env, writer_key
 from compliance.audit.tables import audit_log_table, ensure_audit_schema
 
 OUTCOMES = ("success", "failure", "allowed", "denied")
@@ -74,6 +74,8 @@ class AuditLog:
     @property
     def key(self) -> bytes:
         """The HMAC key that chains this log's entries (resolved lazily from env/secrets)."""
+        if self._key is None and self._base_key is None:
+            self._key = tenant_writer_key_from_env(self.tenant)
         if self._key is None:
             self._key = writer_key(self._base_key or audit_key(), self.tenant)
         return self._key

@@ -23,6 +23,7 @@ from klikkflow_pipelines.tenancy.helm_values import write_helm_values
 from klikkflow_pipelines.tenancy.instance import render_instance_config
 from klikkflow_pipelines.tenancy.k8s_manifests import write_manifests
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
+from klikkflow_pipelines.tenant_code.launch import launcher_path, write_launcher
 from klikkflow_pipelines.tenant_code.targets import LOCATIONS_MODULE, location_attribute
 
 Storage = Literal["sqlite", "postgres"]
@@ -100,6 +101,10 @@ def workspace_config(tenant: TenantConfig) -> dict:
     itself. The built-in location (named after the tenant) is always listed, also without enabled
     workflows: it holds the tenant-wide sensors (compliance audit chain, run-failure alerts, dead
     letters) that watch the runs of every location.
+
+    Every entry's ``executable_path`` is the tenant's launcher
+    (:mod:`klikkflow_pipelines.tenant_code.launch`): whichever process opens the workspace, the
+    code servers start with the tenant's allow-listed environment, not that process's.
     """
     names = [tenant.id, *(location.name for location in tenant.code_locations)]
     return {
@@ -110,6 +115,7 @@ def workspace_config(tenant: TenantConfig) -> dict:
                     "attribute": location_attribute(tenant.id, name),
                     "location_name": name,
                     "working_directory": str(PROJECT_ROOT),
+                    "executable_path": str(launcher_path(tenant.id)),
                 }
             }
             for name in names
@@ -118,7 +124,9 @@ def workspace_config(tenant: TenantConfig) -> dict:
 
 
 def write_workspace(tenant: TenantConfig, path: Path) -> Path:
-    """Write the tenant's workspace file (:func:`workspace_config`) to ``path`` if it changed; return it."""
+    """Write the tenant's launcher and workspace file (:func:`workspace_config`), each if it changed; return
+    the workspace file's path."""
+    write_launcher(tenant.id)
     _write_if_changed(path, yaml.safe_dump(workspace_config(tenant), sort_keys=False))
     return path
 

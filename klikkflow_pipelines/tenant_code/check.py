@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem
-from klikkflow_pipelines.paths import PROJECT_ROOT
+from klikkflow_pipelines.paths import PROJECT_ROOT, klikkflow_home
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant_file
+from klikkflow_pipelines.tenant_code.environment import tenant_environment
 
 CHECK_TIMEOUT_SECONDS = 300.0
 
@@ -120,10 +121,14 @@ def check_location_here(tenant: TenantConfig, name: str) -> LocationReport:
 def check_location(
     tenant: TenantConfig, name: str, timeout: float = CHECK_TIMEOUT_SECONDS, env: dict[str, str] | None = None
 ) -> LocationReport:
-    """Check location ``name`` of ``tenant`` in a child process (see the module docstring)."""
+    """Check location ``name`` of ``tenant`` in a child process (see the module docstring).
+
+    The child gets the environment the location's code server gets (``env`` added to this
+    process's before the allow-list of :mod:`klikkflow_pipelines.tenant_code.environment`)."""
     file, where = _field(tenant, name)
     argv = [sys.executable, "-m", __name__, str(Path(file).resolve()), name]
-    child_env = {**os.environ, **(env or {}), "KLIKKFLOW_TENANT": tenant.id}
+    home = klikkflow_home(create=False) / "tenants" / tenant.id
+    child_env = tenant_environment(tenant.id, {**os.environ, **(env or {})}, home)
     try:
         done = subprocess.run(
             argv, cwd=PROJECT_ROOT, env=child_env, capture_output=True, text=True, timeout=timeout

@@ -1,7 +1,12 @@
-"""`klikkflow dev` serves a tenant's own code location: real daemon and webserver on its workspace.yaml."""
+"""`klikkflow dev` serves a tenant's own code location: real daemon and webserver on its workspace.yaml.
+
+Attack: the location's code reads ``os.environ`` of its code server, which the dev webserver and
+daemon start; the platform secret set for ``klikkflow dev`` must not be there.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -40,8 +45,12 @@ def test_dev_serves_the_tenant_location_from_its_workspace(
 ) -> None:
     tenants = tmp_path / "tenants"
     (tmp_path / "code").mkdir()
+    seen = tmp_path / "seen-env"
+    seen.mkdir()
     (tmp_path / "code" / "dev_orders.py").write_text(
-        "import dagster as dg\n\n@dg.asset\ndef dev_orders() -> int:\n    return 1\n\n"
+        "import json, os, pathlib\nimport dagster as dg\n\n"
+        f"pathlib.Path({str(seen)!r}, f'{{os.getpid()}}.json').write_text(json.dumps(dict(os.environ)))\n\n"
+        "@dg.asset\ndef dev_orders() -> int:\n    return 1\n\n"
         "defs = dg.Definitions(assets=[dev_orders])\n"
     )
     tenants.mkdir()
@@ -51,6 +60,8 @@ def test_dev_serves_the_tenant_location_from_its_workspace(
     )
     monkeypatch.setenv("KLIKKFLOW_TENANTS_DIR", str(tenants))
     monkeypatch.delenv("KLIKKFLOW_TENANT", raising=False)
+    monkeypatch.setenv("KLIKKFLOW_OIDC_CLIENT_SECRET", "platform-oidc-secret")
+    monkeypatch.setenv("KLIKKFLOW_TENANT_KEY__INITECH", "initech-own-key")
     port = free_port()
     supervisor = build_supervisor(None, webservers=True, base_port=port, output=Lines())
     stop = threading.Event()
@@ -65,6 +76,13 @@ def test_dev_serves_the_tenant_location_from_its_workspace(
             time.sleep(1)
         assert found is not None and set(found) == {"initech", "orders"}, found
         assert found["orders"] == {"dev_orders"}
+        envs = [json.loads(path.read_text()) for path in seen.glob("*.json")]
+        assert envs, "no code server imported the location"
+        for env in envs:  # webserver's and daemon's code servers alike
+            assert "KLIKKFLOW_OIDC_CLIENT_SECRET" not in env
+            assert "platform-oidc-secret" not in env.values()
+            assert env["KLIKKFLOW_TENANT"] == "initech"
+            assert env["KLIKKFLOW_TENANT_KEY"] == "initech-own-key"
     finally:
         stop.set()
         thread.join(60)
