@@ -100,7 +100,9 @@ def token_public_key(tenant: str = typer.Argument(..., help="Tenant id.")) -> No
     """
     from compliance.crypto import KeyMaterialError
     from compliance.token_keys import load_detokenize_key, public_key_hex
+    from klikkflow_pipelines.cli.known_tenants import require_known_tenant
 
+    require_known_tenant(tenant)  # before a key pair is created for a mistyped id
     try:
         typer.echo(public_key_hex(load_detokenize_key(tenant)))
     except KeyMaterialError as exc:

@@ -92,11 +92,11 @@ def _bad_requests() -> list[tuple[str, bytes, dict[str, str], int, str]]:
     ]
 
 
-@pytest.mark.parametrize(
-    ("label", "body", "headers", "status", "error"), _bad_requests(), ids=[c[0] for c in _bad_requests()]
-)
-def test_bad_input_gets_4xx_with_reason_and_stores_nothing(hook, label, body, headers, status, error) -> None:
+@pytest.mark.parametrize("label", [c[0] for c in _bad_requests()])
+def test_bad_input_gets_4xx_with_reason_and_stores_nothing(hook, label) -> None:
+    """Cases are signed when the test runs (not at collection, which may be minutes earlier)."""
     url, outbox = hook
+    _, body, headers, status, error = next(c for c in _bad_requests() if c[0] == label)
     if not headers:  # correctly signed, so only the body itself is at fault
         headers = signed_headers(SECRET, body)
     response = post(url, body, headers)

@@ -19,6 +19,7 @@ import polars as pl
 import pytest
 import yaml
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.test_utils import create_test_daemon_workspace_context
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 from dagster._daemon.backfill import execute_backfill_iteration
@@ -101,7 +102,7 @@ def test_governed_location_backfill_through_the_daemons(
             WorkspaceFileTarget([str(_workspace(tmp_path))]), instance
         ) as context,
     ):
-        assert instance.run_coordinator.__class__.__name__ == "QueuedRunCoordinator"
+        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)  # the tenant coordinator is one
         location = context.create_request_context().get_code_location("acme_pipelines")
         repository = next(iter(location.get_repositories().values()))
         nodes = {n.asset_key.to_user_string(): n for n in repository.get_asset_node_snaps()}
