@@ -32,6 +32,8 @@ SUPPORTED_FRAMES = {
     ("polars", "LazyFrame"): "polars LazyFrame",
     ("pandas", "DataFrame"): "pandas DataFrame",
     ("pyarrow", "Table"): "pyarrow Table",
+    ("pyarrow", "RecordBatch"): "pyarrow RecordBatch",
+    ("resources", "WarehouseTable"): "KlikkFlow warehouse table (governed when written)",
 }
 """Output types the compliance layer classifies, by package and class name (pandas/pyarrow not imported)."""
 
