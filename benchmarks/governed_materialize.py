@@ -132,7 +132,7 @@ def _timed(timers: dict[str, float], part: str, func: Callable[..., Any]) -> Cal
 def _instrument(timers: dict[str, float]) -> None:
     """Time the parts of the IO managers' work by wrapping the functions they call (no code changed)."""
     import compliance.enforce as enforcement
-    import compliance.io_manager as governed
+    import compliance.guard as governed
     from resources.frame_io import ParquetFrameIOManager
 
     for name, part in (("hash_series", "hash/tokenize"), ("tokenize_series", "hash/tokenize")):
@@ -147,9 +147,13 @@ def _instrument(timers: dict[str, float]) -> None:
         ("enforce", "enforcement"),
     ):
         setattr(governed, name, _timed(timers, part, getattr(governed, name)))
-    cls = governed.CompliantIOManager
-    cls._record = _timed(timers, "events", cls._record)  # type: ignore[method-assign]
-    cls._metadata = _timed(timers, "metadata", cls._metadata)  # type: ignore[method-assign]
+    events = governed.UrlEvents
+    events.record = _timed(timers, "events", events.record)  # type: ignore[method-assign]
+    frame = governed.GuardedFrame
+    if isinstance(frame.__dict__.get("metadata"), property):
+        frame.metadata = property(_timed(timers, "metadata", frame.metadata.fget))  # type: ignore[method-assign, assignment]
+    else:
+        frame.metadata = _timed(timers, "metadata", frame.metadata)  # type: ignore[method-assign]
     ParquetFrameIOManager.handle_output = _timed(timers, "write", ParquetFrameIOManager.handle_output)  # type: ignore[method-assign]
 
 
@@ -168,6 +172,7 @@ def _io_manager(variant: str, storage: str) -> Any:
         policy_path=str(POLICY),
         destination="storage",
         region="eu-north-1",
+        events_url=f"sqlite:///{Path(storage).parent / 'compliance-events.db'}",
         spacy_model=MODEL if variant == "governed + model" else "",
     )
 
