@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from dagster import DagsterEventType, DagsterInstance
 
-from klikkflow_pipelines.definitions import build_definitions
 from klikkflow_pipelines.paths import tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig
+from klikkflow_pipelines.tenant_definitions import build_definitions
 from klikkflow_pipelines.workflows.onboarding.assets import CUSTOMER_DROPS, DROP_SUFFIXES, drop_partition_key
 from klikkflow_pipelines.workflows.onboarding.sample_data import write_sample_drops
 from klikkflow_pipelines.workflows.onboarding.workflow import OnboardingParams, onboarding_inbox

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from compliance.events import ComplianceEvent, record_events
+from compliance.events import ComplianceEvent
+from compliance.guard import UrlEvents
 from compliance.io_manager import CompliantIOManager
 from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV
 from klikkflow_pipelines.paths import PROJECT_ROOT, tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenancy.instance import is_production
-from klikkflow_pipelines.tenancy.storage import tenant_storage_engine
+from klikkflow_pipelines.tenancy.storage import tenant_storage_url
 from klikkflow_pipelines.workflows.template import GOVERNED_IO_MANAGER
 from resources.frame_io import ParquetFrameIOManager
 from resources.secrets import (
@@ -35,14 +36,8 @@ class TenantEvents:
     tenant_id: str
 
     def record(self, events: Sequence[ComplianceEvent]) -> None:
-        """Append ``events`` in one transaction."""
-        if not events:
-            return
-        engine = tenant_storage_engine(self.tenant_id)
-        try:
-            record_events(engine, events)
-        finally:
-            engine.dispose()
+        """Append ``events`` in one transaction (the storage URL resolved now, in the run's environment)."""
+        UrlEvents(tenant_storage_url(self.tenant_id)).record(events)
 
 
 def build_resources(tenant: TenantConfig) -> dict[str, object]:

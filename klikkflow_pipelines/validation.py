@@ -15,7 +15,6 @@ Each tenant code location is loaded (imported and governed) in its own child pro
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -155,35 +154,14 @@ def check_project_files() -> tuple[list[ConfigProblem], list[str]]:
     return problems, [str(p) for p in files]
 
 
-def _build_definitions(tenant: TenantConfig) -> dg.Definitions:
-    """``build_definitions(tenant)``; the first import of ``klikkflow_pipelines.definitions`` builds its
-    module-level ``defs`` for ``$KLIKKFLOW_TENANT`` (default ``default``), so unless the caller chose
-    a tenant, that import is made for ``tenant``, which exists (a tenants folder may lack ``default``)."""
-    if "klikkflow_pipelines.definitions" not in sys.modules and "KLIKKFLOW_TENANT" not in os.environ:
-        bound = {"KLIKKFLOW_TENANT": tenant.id}
-        if tenant.source_path:
-            bound["KLIKKFLOW_TENANTS_DIR"] = str(Path(tenant.source_path).parent)
-        saved = {key: os.environ.get(key) for key in bound}
-        os.environ.update(bound)
-        try:
-            import klikkflow_pipelines.definitions  # noqa: F401 - builds the module-level defs once
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-    from klikkflow_pipelines.definitions import build_definitions
-
-    return build_definitions(tenant)
-
-
 def check_tenant(tenant: TenantConfig) -> list[ConfigProblem]:
     """Build the tenant's Definitions and instance config; run the registered tenant checks."""
+    from klikkflow_pipelines.tenant_definitions import build_definitions
+
     file = tenant.source_path or tenant.id
     problems: list[ConfigProblem] = []
     try:
-        dg.Definitions.validate_loadable(_build_definitions(tenant))
+        dg.Definitions.validate_loadable(build_definitions(tenant))
     except ConfigError as exc:
         problems += exc.problems
     except dg.DagsterError as exc:

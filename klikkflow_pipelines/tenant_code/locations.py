@@ -28,14 +28,14 @@ def _load(tenant_id: str, location: str) -> object:
     from klikkflow_pipelines.governance.path_guard import install_path_guard
 
     install_path_guard(tenant_id)  # before any tenant code runs, also its import-time code
+    tenant = load_tenant(tenant_id)
     if location == tenant_id:
-        from klikkflow_pipelines.definitions import defs  # built for $KLIKKFLOW_TENANT, set above
+        from klikkflow_pipelines.tenant_definitions import build_definitions
 
-        return defs
+        return build_definitions(tenant)
     from klikkflow_pipelines.governance import govern_definitions
     from klikkflow_pipelines.tenant_code.importing import import_location
 
-    tenant = load_tenant(tenant_id)
     return govern_definitions(import_location(tenant, location), tenant, location)
 
 
