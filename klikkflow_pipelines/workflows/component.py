@@ -22,8 +22,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from klikkflow_pipelines.governance import govern_definitions
 from klikkflow_pipelines.tenancy.config import load_tenant
-from klikkflow_pipelines.tenant_resources import build_resources
 from klikkflow_pipelines.workflows.registry import build_workflow
 
 
@@ -34,7 +34,8 @@ class WorkflowComponent(dg.Component, dg.Resolvable, dg.Model):
     template: str = Field(description="workflow template name, e.g. customer_onboarding")
     params: dict[str, Any] = Field(default_factory=dict, description="the template's parameters")
     with_resources: bool = Field(
-        default=True, description="bind the tenant's warehouse, IO managers and keys (false: bring your own)"
+        default=True,
+        description="govern with the tenant's warehouse, IO managers and keys (false: the enclosing location does)",
     )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
@@ -43,11 +44,11 @@ class WorkflowComponent(dg.Component, dg.Resolvable, dg.Model):
         file = str(context.path / "defs.yaml")
         fields = (("attributes", "template"), ("attributes", "params"))
         workflow = build_workflow(tenant, self.template, self.params, file, fields)
-        return dg.Definitions(
+        defs = dg.Definitions(
             assets=workflow.assets,
             asset_checks=workflow.asset_checks,
             jobs=workflow.jobs,
             schedules=workflow.schedules,
             sensors=workflow.sensors,
-            resources=build_resources(tenant) if self.with_resources else None,
         )
+        return govern_definitions(defs, tenant, file) if self.with_resources else defs
