@@ -35,7 +35,7 @@ class WorkflowComponent(dg.Component, dg.Resolvable, dg.Model):
     params: dict[str, Any] = Field(default_factory=dict, description="the template's parameters")
     with_resources: bool = Field(
         default=True,
-        description="govern with the tenant's warehouse, IO managers and keys (false: the enclosing location does)",
+        description="govern with the tenant's warehouse, IO managers and keys (false: its location does)",
     )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
