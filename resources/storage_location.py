@@ -4,8 +4,8 @@ fsspec resolves a location (``fsspec.core.url_to_fs``); it imports s3fs, and s3f
 aiobotocore, only when an ``s3://`` location is opened in a run, never when Definitions
 load. S3 credentials, region and endpoint come from the standard variables botocore reads
 by itself: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION`` and
-``AWS_ENDPOINT_URL`` for an S3-compatible server (botocore >= 1.31 honours it; the
-installed s3fs/aiobotocore do, so no endpoint is passed by hand).
+``AWS_ENDPOINT_URL`` for an S3-compatible server (botocore reads it since 1.31; checked with
+s3fs 2026.9 / aiobotocore 3.10 against moto, so no endpoint is passed by hand).
 
 Writes are atomic from a reader's point of view: on a local disk the data goes to a temp
 file of this writer only, renamed over the target; on an object store it is one PUT (or a
