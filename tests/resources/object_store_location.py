@@ -1,7 +1,8 @@
 """A small tenant code location for the object-store tests: frames, a pickled object, partitions.
 
 It binds no IO manager, so governance puts the tenant's default store underneath: frames as
-Parquet, other objects pickled, both in the tenant's storage (``KLIKKFLOW_STORAGE_URL``).
+Parquet, other objects pickled, both in the tenant's storage (``KLIKKFLOW_STORAGE_URL``);
+``customer_count`` writes through KlikkFlow's ``governed_io_manager`` (the built-in workflows' way).
 ``daily_signups`` waits at a barrier when ``KF_TEST_BARRIER`` names a directory, so two
 processes materializing different partitions write at the same moment.
 """
@@ -37,9 +38,9 @@ def customers() -> pl.DataFrame:
     return pl.DataFrame({"email": EMAILS, "score": [1, 2, 3]})
 
 
-@dg.asset
+@dg.asset(io_manager_key="governed_io_manager")
 def customer_count(customers: pl.DataFrame) -> pl.DataFrame:
-    """Reads the stored (protected) customers back."""
+    """Reads the stored (protected) customers back; written through KlikkFlow's governed IO manager."""
     return pl.DataFrame({"customers": [customers.height], "first_email": [customers["email"][0]]})
 
 
