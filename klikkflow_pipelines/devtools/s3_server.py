@@ -108,11 +108,15 @@ def start_s3_server(host: str = "127.0.0.1", port: int | None = None, timeout: f
     deadline = time.monotonic() + timeout
     while not _answers(server.endpoint_url):
         if process.poll() is not None:
-            error = server.log_tail()
+            error = server.log_tail().strip()
             server.stop()
+            fix = (
+                "install the dev extra (pip install -e '.[dev]', which brings moto[server])"
+                if "No module named" in error
+                else "see the server's output (a port in use: pass another port, or none for a free one)"
+            )
             raise RuntimeError(
-                f"moto server on {host}:{port} exited with {process.returncode}: {error}. "
-                "Fix: install the dev extra (pip install -e '.[dev]', which brings moto[server])"
+                f"moto server on {host}:{port} exited with {process.returncode}: {error}. Fix: {fix}"
             )
         if time.monotonic() > deadline:
             server.stop()
