@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated KLIKKFLOW_HOME per test, and fresh PostgreSQL databases."""
+"""Shared fixtures: an isolated KLIKKFLOW_HOME per test, fresh PostgreSQL databases, an S3 server."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from klikkflow_pipelines.devtools.s3_server import S3Server, running_s3_server
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 
 
@@ -24,6 +25,7 @@ def klikkflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("KLIKKFLOW_HOME", str(home))
     monkeypatch.delenv("KLIKKFLOW_ENV", raising=False)
     monkeypatch.delenv("KLIKKFLOW_WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("KLIKKFLOW_STORAGE_URL", raising=False)
     return home
 
 
@@ -82,3 +84,14 @@ def free_port() -> Callable[[], int]:
 def serve_app() -> Callable[..., AbstractContextManager[str]]:
     """``with serve_app(app[, port]) as url``: an ASGI app under a real uvicorn server in a thread."""
     return _serve
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's standalone S3 server, a real subprocess on a free loopback port, for the whole session.
+
+    Point a process at it with ``s3_server.env()`` (the ``AWS_*`` variables); make each test's
+    bucket with ``s3_server.create_bucket(prefix)`` (a unique name).
+    """
+    with running_s3_server() as server:
+        yield server

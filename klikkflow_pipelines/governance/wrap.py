@@ -22,7 +22,6 @@ from dagster._record import copy
 from compliance.io_manager import policy_for
 from compliance.policy import load_policy
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem
-from klikkflow_pipelines.governance.default_store import TenantDefaultIOManager
 from klikkflow_pipelines.governance.findings import UNGOVERNED, GovernanceFinding, assess_assets_def
 from klikkflow_pipelines.governance.io_managers import (
     DEFAULT_IO_MANAGER_KEY,
@@ -32,7 +31,6 @@ from klikkflow_pipelines.governance.io_managers import (
 from klikkflow_pipelines.governance.jobs import govern_jobs
 from klikkflow_pipelines.governance.reserved import refuse_reserved
 from klikkflow_pipelines.governance.sealed import sealed
-from klikkflow_pipelines.paths import tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenant_resources import DEFAULT_POLICY, build_resources
 from klikkflow_pipelines.workflows.template import GOVERNED_IO_MANAGER
@@ -55,10 +53,7 @@ class _Location:
         }
         own = dict(defs.resources or {})
         if DEFAULT_IO_MANAGER_KEY not in own:
-            own[DEFAULT_IO_MANAGER_KEY] = TenantDefaultIOManager(
-                frames_dir=klikkflow["io_manager"].base_dir,
-                objects_dir=str(tenant_home(tenant.id) / "objects"),
-            )
+            own[DEFAULT_IO_MANAGER_KEY] = klikkflow[DEFAULT_IO_MANAGER_KEY]  # the tenant's default store
         self.own = own
         self.unwrappable: dict[str, str] = {}
 

@@ -46,7 +46,7 @@ def stored_frame(live_gateway: LiveGateway) -> tuple[str, str, Path]:
     assert result.success
     captured = instance.all_logs(result.run_id, of_type=DagsterEventType.LOGS_CAPTURED)
     file_key = captured[0].dagster_event.logs_captured_data.file_key
-    frame = Path(frames.base_dir) / "raw_customer_drops.parquet"
+    frame = Path(frames.frames_dir) / "raw_customer_drops.parquet"
     assert frame.exists()
     return result.run_id, file_key, frame
 

@@ -1,0 +1,1 @@
+"""Development tooling (test and rehearsal servers); never imported by Definitions."""
