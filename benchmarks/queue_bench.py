@@ -184,19 +184,9 @@ def submitter(fleet: Fleet, tenant: Tenant, args: list[str]) -> subprocess.Popen
 def start_submitters(fleet: Fleet, args: argparse.Namespace, flood: bool) -> dict[str, subprocess.Popen]:
     """The quiet tenants' steady submitters (phases spread over one period) and, with ``flood``, the flood."""
     count, period = round(args.rate * args.duration), 1 / args.rate
+    steady = ["--count", str(count), "--rate", str(args.rate)]
     jobs = {
-        t.id: submitter(
-            fleet,
-            t,
-            [
-                "--count",
-                str(count),
-                "--rate",
-                str(args.rate),
-                "--phase",
-                f"{i * period / len(fleet.quiet):.3f}",
-            ],
-        )
+        t.id: submitter(fleet, t, [*steady, "--phase", f"{i * period / len(fleet.quiet):.3f}"])
         for i, t in enumerate(fleet.quiet)
     }
     if flood:

@@ -116,9 +116,8 @@ def observer_connection(server: PostgresServer, database: str) -> Any:
     return connection
 
 
-def create_template(server: PostgresServer, name: str, tenant: TenantConfig, home: Path) -> None:
-    """A database with Dagster's schema, created once (as a migration would) to clone every tenant from."""
-    server.create_database(name)
+def create_schema(server: PostgresServer, name: str, tenant: TenantConfig, home: Path) -> None:
+    """Dagster's schema in database ``name``, created once (as a migration would) to clone tenants from."""
     config = instance_yaml(tenant)
     storage = config["storage"]["custom"]["config"]
     storage["postgres_db"]["db_name"] = name
@@ -203,8 +202,9 @@ def tenant_fleet(server: PostgresServer, count: int, noisy_limit: int, work: Pat
     template = tenant_database_name(prefix) + "_template"
     created: list[str] = []
     try:
-        create_template(server, template, tenants[0].config, work / "template")
+        server.create_database(template)
         created.append(template)
+        create_schema(server, template, tenants[0].config, work / "template")
         for tenant in tenants:
             with server.maintenance_cursor() as cursor:
                 cursor.execute(
@@ -214,6 +214,7 @@ def tenant_fleet(server: PostgresServer, count: int, noisy_limit: int, work: Pat
                 )
             created.append(tenant.database)
             write_home(tenant.home, instance_yaml(tenant.config))
+        server.drop_database(created.pop(0))  # the template
         with ExitStack() as stack:
             pids = {t.id: stack.enter_context(daemon(server, t)).pid for t in tenants}
             wait_for_coordinators(server, tenants)

@@ -246,7 +246,7 @@ def print_report(
         "noisy submit / drain s",
         "quiet runs in flood",
         "max conns per db",
-        "max conns total",
+        "max conns total (one process, by kind)",
         "CPU s daemons / submitters / PG",
         "machine busy, load",
     ]
@@ -257,7 +257,9 @@ def print_report(
         noisy_submit = r.submitted.get(r.noisy, {}).get("seconds")
         launched = sum(len(w.launched) for w in r.waits.values())
         never = sum(w.never_launched for w in r.waits.values())
-        roles = ", ".join(f"{role}: {n}" for role, n in sorted(r.connections_per_role.items()))
+        roles = ", ".join(
+            f"{role.removeprefix('kf-bench-')} {n}" for role, n in sorted(r.connections_per_role.items())
+        )
         cells = [
             r.name + ("" if r.drained else " (NOT drained)"),
             f"{r.window_seconds:.0f}",
