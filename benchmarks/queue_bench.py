@@ -9,9 +9,11 @@ Each of ``--tenants`` tenants is what production runs per tenant, on this machin
     ``TenantRunCoordinator`` with the plan's limits and Dagster's default 5 s dequeue interval, run
     monitoring and retries. Only the run launcher is replaced (below);
   * its own ``dagster-daemon run`` process (``DAGSTER_HOME`` = the tenant's directory): Dagster's real
-    daemon with every daemon the instance asks for (queued-run coordinator, sensor, scheduler, backfill,
-    monitoring, retries), on an empty workspace: the K8sRunLauncher does not call the code server to
-    launch and neither does the benchmark's launcher, so no code-server processes are started;
+    daemon, running all eight daemons the production instance asks for (queued-run coordinator,
+    sensor, scheduler, backfill, asset, freshness, monitoring, retries), as a tenant's daemon pod does;
+    ``dagster-daemon run`` cannot be restricted to the coordinator, and idle ones cost little. Its
+    workspace is empty: the K8sRunLauncher does not call the code server to launch a run and neither
+    does the benchmark's launcher, so no code-server processes are started;
   * its own submitter process, standing in for its webserver and sensor daemon: it creates each run
     and submits it with ``instance.submit_run`` (the coordinator path: tags stamped, run enqueued).
 
@@ -25,8 +27,8 @@ Scenarios, one after the other on the same tenants and daemons (the second tells
     ``--duration`` s, the submitters' phases spread over one period; the noisy tenant's daemon idles;
   * flood -- the same, while tenant 0 submits ``--flood`` runs at the start, as fast as 8 threads
     can (``sensors.num_submit_workers`` of the production config), on a plan with
-    ``--noisy-max-concurrent-runs`` (50: its daemon launches 50 runs a pass, so the flood drains
-    within minutes and loads the machine as hard as it can).
+    ``--noisy-max-concurrent-runs`` (50: its daemon launches up to 50 runs a pass, so the flood
+    drains within minutes instead of the ~20 a standard plan would take).
 The quiet tenants stay on the standard plan (4 concurrent runs): at 5 s a pass that is 0.8 launches/s,
 so they submit 0.5 runs/s, below what their own plan allows (1 run/s would queue them behind
 themselves with no flood at all).
