@@ -1,57 +1,81 @@
-"""Fair dequeuing across tenants: per-tenant run limits versus a plain global limit.
+"""Noisy neighbours in the deployed shape: one tenant floods its queue while the others submit steadily.
 
-100 tenants each submit a backlog of 100 runs (tenant after tenant, as a burst of
-backfills arrives), 10,000 queued runs in one shared queue. Dagster's real
-``QueuedRunCoordinatorDaemon.run_iteration`` dequeues them on a real instance
-(PostgreSQL, dagster-postgres) whose run launcher only records launches
-(Dagster's ``MockedRunLauncher``); after each iteration every launched run is
-marked finished, so each iteration refills the free slots.
+Each of ``--tenants`` tenants is what production runs per tenant, on this machine:
+  * its own PostgreSQL database ``klikkflow_bench_<random>_<n>`` (the tenant id is
+    ``bench-<random>-<n>``, so the name is the one ``tenant_database_name`` gives), cloned from a
+    template on which Dagster's schema was created once (production runs no DDL);
+  * its own instance config, rendered by ``render_instance_config(tenant, production=True)`` from
+    ``deploy/dagster.production.yaml`` with ``KLIKKFLOW_PG_*`` pointing at the server: pooled storage,
+    ``TenantRunCoordinator`` with the plan's limits and Dagster's default 5 s dequeue interval, run
+    monitoring and retries. Only the run launcher is replaced (below);
+  * its own ``dagster-daemon run`` process (``DAGSTER_HOME`` = the tenant's directory): Dagster's real
+    daemon, running all eight daemons the production instance asks for (queued-run coordinator,
+    sensor, scheduler, backfill, asset, freshness, monitoring, retries), as a tenant's daemon pod does;
+    ``dagster-daemon run`` cannot be restricted to the coordinator, and idle ones cost little. Its
+    workspace is empty: the K8sRunLauncher does not call the code server to launch a run and neither
+    does the benchmark's launcher, so no code-server processes are started;
+  * its own submitter process, standing in for its webserver and sensor daemon: it creates each run
+    and submits it with ``instance.submit_run`` (the coordinator path: tags stamped, run enqueued).
 
-Scenarios (same 10,000 runs, cloned from one template database):
-  * plain     -- baseline: ``max_concurrent_runs`` only (FIFO by priority);
-  * per-tenant -- the same global limit plus ``tag_concurrency_limits`` on
-    ``klikkflow/tenant`` with ``applyLimitPerUniqueValue`` (KlikkFlow's config).
+Launcher: ``BenchRunLauncher`` (this module) records the launch as an engine event, as the
+K8sRunLauncher does, and then reports the run started and succeeded at once, in the daemon, standing
+in for the run worker: 1,000 launches must not start 1,000 Python processes on a 2-core machine. The
+runs take no time, so a plan's ``max_concurrent_runs`` caps the launches of one dequeue pass.
 
-Reported: launches per second of daemon time, and fairness = max/min share of
-launches among the tenants over the first 1,000 launches (1.0 is perfectly fair;
-``inf`` means some tenants got nothing). Target: fairness <= 1.5 with throughput
->= 0.8x plain.
+Scenarios, one after the other on the same tenants and daemons (the second tells its runs apart by id):
+  * no flood -- baseline: the quiet tenants (all but tenant 0) submit ``--rate`` runs/s each for
+    ``--duration`` s, the submitters' phases spread over one period; the noisy tenant's daemon idles;
+  * flood -- the same, while tenant 0 submits ``--flood`` runs at the start, as fast as 8 threads
+    can (``sensors.num_submit_workers`` of the production config), on a plan with
+    ``--noisy-max-concurrent-runs`` (50: its daemon launches up to 50 runs a pass, so the flood
+    drains within minutes instead of the ~20 a standard plan would take).
+The quiet tenants stay on the standard plan (4 concurrent runs): at 5 s a pass that is 0.8 launches/s,
+so they submit 0.5 runs/s, below what their own plan allows (1 run/s would queue them behind
+themselves with no flood at all).
 
-    python benchmarks/queue_bench.py [--tenants 100] [--runs-per-tenant 100] [--first 1000]
+Queue wait of a run = its RUN_STARTING event (the daemon's launch) - its RUN_ENQUEUED event, both from
+the tenant's own event log. Reported: the quiet tenants' p50/p99 queue wait without and with the flood
+and their ratio (target <= 1.2x), the noisy tenant's drain time, launches/s of all tenants, Postgres
+connections held (``pg_stat_activity`` sampled every 0.5 s: max per database, max in total, per
+process kind), and CPU seconds of the daemons, submitters and Postgres backends. The p50 of a wait
+that is mostly "time until the next 5 s pass" is noisy with ~135 runs: a 95% bootstrap interval of
+each ratio is printed with it.
 
-Needs the PostgreSQL server of ``KLIKKFLOW_PG_URL`` / ``KLIKKFLOW_PG_*`` (default
-postgres@127.0.0.1:5432); creates and drops ``klikkflow_bench_*`` databases.
+    python benchmarks/queue_bench.py [--tenants 4] [--flood 1000] [--rate 0.5] [--duration 90]
+
+Needs the PostgreSQL server of ``KLIKKFLOW_PG_URL`` / ``KLIKKFLOW_PG_*`` (default postgres@127.0.0.1:5432);
+creates and drops ``klikkflow_bench_<random>_*`` databases.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
+import os
+import subprocess
+import sys
 import tempfile
+import threading
 import time
-import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import yaml
+import psutil
 from dagster import DagsterEvent, DagsterEventType, DagsterInstance
-from dagster._core.remote_origin import InProcessCodeLocationOrigin
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES, RunsFilter
-from dagster._core.test_utils import InProcessTestWorkspaceLoadTarget, create_test_daemon_workspace_context
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
-from dagster_shared.record import copy
-from psycopg2 import sql
+from dagster._core.launcher import LaunchRunContext, RunLauncher
+from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
-from klikkflow_pipelines.tenancy.config import Plan, TenantConfig
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from queue_fleet import Fleet, Tenant, bench_tenants, instance_yaml, process_env, tenant_fleet, wait_for_drain
+from queue_stats import Sampler, ScenarioResult, cpu_seconds, print_report, read_waits
+
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
-from klikkflow_pipelines.tenancy.run_tags import TENANT_TAG, tenant_run_tags
 
-WORKERS = 4
+SUBMIT_THREADS = 8
+"""Threads of the flood's submitter: ``sensors.num_submit_workers`` of the production config."""
 
 
 @dg.op
@@ -60,230 +84,194 @@ def step() -> None:
 
 
 @dg.job
-def backfill_job() -> None:
+def bench_job() -> None:
     step()
 
 
-defs = dg.Definitions(jobs=[backfill_job])
+defs = dg.Definitions(jobs=[bench_job])
 
 
-@dataclass
-class Outcome:
-    """Result of one dequeue scenario."""
+class BenchRunLauncher(RunLauncher, ConfigurableClass):
+    """Records the launch as the K8sRunLauncher does, then finishes the run at once (no run worker)."""
 
-    name: str
-    launched: int
-    iterations: int
-    daemon_seconds: float
-    fairness: float
-    starved: int
+    def __init__(self, inst_data: ConfigurableClassData | None = None) -> None:
+        self._inst_data = inst_data
+        super().__init__()
 
     @property
-    def launches_per_second(self) -> float:
-        return self.launched / self.daemon_seconds
+    def inst_data(self) -> ConfigurableClassData | None:
+        """The ``dagster.yaml`` block this launcher was built from."""
+        return self._inst_data
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        """No settings."""
+        return {}
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Any) -> BenchRunLauncher:
+        """Build from ``run_launcher`` in ``dagster.yaml``."""
+        return cls(inst_data=inst_data)
+
+    def launch_run(self, context: LaunchRunContext) -> None:
+        """Report the launch, then the run worker's start and success."""
+        run = context.dagster_run
+        self._instance.report_engine_event("Launched by the benchmark launcher", run, cls=type(self))
+        for event_type in (DagsterEventType.RUN_START, DagsterEventType.RUN_SUCCESS):
+            event = DagsterEvent(event_type_value=event_type.value, job_name=run.job_name)
+            self._instance.report_dagster_event(event, run_id=run.run_id)
+
+    def terminate(self, run_id: str) -> bool:
+        """Runs finish when launched: nothing to terminate."""
+        return False
 
 
-def _instance_yaml(server: PostgresServer, database: str, runs: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "storage": {
-            "postgres": {
-                "postgres_db": {
-                    "hostname": server.host,
-                    "port": server.port,
-                    "username": server.user,
-                    "password": server.password or "",
-                    "db_name": database,
-                }
-            }
-        },
-        "run_coordinator": {
-            "module": "dagster.core.run_coordinator",
-            "class": "QueuedRunCoordinator",
-            # Dagster's threaded dequeue: launches overlap their storage round trips (both scenarios)
-            "config": {"dequeue_use_threads": True, "dequeue_num_workers": WORKERS},
-        },
-        "run_launcher": {"module": "dagster._core.test_utils", "class": "MockedRunLauncher"},
-        "concurrency": {"runs": runs},
-        "telemetry": {"enabled": False},
-    }
+def submit_main(argv: list[str]) -> None:
+    """Submitter process: ``--count`` runs at ``--rate``/s (0 = at once on 8 threads) from the start time."""
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.test_utils import (
+        InProcessTestWorkspaceLoadTarget,
+        create_test_daemon_workspace_context,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-
-def _open_instance(
-    home: Path, server: PostgresServer, database: str, runs: dict[str, Any]
-) -> DagsterInstance:
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(yaml.safe_dump(_instance_yaml(server, database, runs)))
-    return DagsterInstance.from_config(str(home))
-
-
-def _workspace_target() -> InProcessTestWorkspaceLoadTarget:
-    origin = LoadableTargetOrigin(python_file=__file__, attribute="defs")
-    return InProcessTestWorkspaceLoadTarget(InProcessCodeLocationOrigin(origin))
-
-
-def _execute(server: PostgresServer, statement: sql.Composable) -> None:
-    with server.maintenance_cursor() as cursor:
-        cursor.execute(statement)
-
-
-def _clone(server: PostgresServer, template: str, database: str) -> None:
-    """``CREATE DATABASE ... TEMPLATE``: every scenario starts from the identical queue."""
-    with server.maintenance_cursor() as cursor:
-        # pooled connections of the closed template instance may linger; a template must be idle
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid()",
-            (template,),
-        )
-        cursor.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(database), sql.Identifier(template)
-            )
-        )
-
-
-def submit_backlog(instance: DagsterInstance, tenants: int, runs_per_tenant: int) -> None:
-    """Queue ``runs_per_tenant`` runs per tenant, tenant after tenant (queue order = submission order).
-
-    The first run goes the webserver's way (create with code origins and snapshots, submit to the
-    QueuedRunCoordinator); the backlog is that run re-stored with new ids and each tenant's tags, in
-    submission order, which is all the dequeue loop reads (status QUEUED, tags, origins).
-    """
-    with create_test_daemon_workspace_context(_workspace_target(), instance) as context:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--rate", type=float, required=True)
+    parser.add_argument("--phase", type=float, default=0.0, help="seconds after the start of the first run")
+    args = parser.parse_args(argv)
+    target = InProcessTestWorkspaceLoadTarget(
+        InProcessCodeLocationOrigin(LoadableTargetOrigin(python_file=__file__, attribute="defs"))
+    )
+    with DagsterInstance.get() as instance, create_test_daemon_workspace_context(target, instance) as context:
         workspace = context.create_request_context()
         location = workspace.get_code_location(workspace.code_location_names[0])
-        remote_job = next(iter(location.get_repositories().values())).get_full_job("backfill_job")
-        first = instance.create_run_for_job(
-            backfill_job,
-            remote_job_origin=remote_job.get_remote_origin(),
-            job_code_origin=remote_job.get_python_origin(),
-        )
-        queued = instance.submit_run(first.run_id, workspace)
-        instance.delete_run(first.run_id)
-    for index in range(tenants):
-        tags = tenant_run_tags(TenantConfig(id=f"tenant-{index:03d}", name=f"T{index}", plan=Plan()))
-        runs = [copy(queued, run_id=str(uuid.uuid4()), tags=tags) for _ in range(runs_per_tenant)]
-        with ThreadPoolExecutor(WORKERS) as pool:  # one tenant at a time keeps the submission order
-            list(pool.map(instance.add_run, runs))
+        remote = next(iter(location.get_repositories().values())).get_full_job(bench_job.name)
+        origins = {
+            "remote_job_origin": remote.get_remote_origin(),
+            "job_code_origin": remote.get_python_origin(),
+        }
+
+        def submit(_: int) -> None:
+            run = instance.create_run_for_job(bench_job, **origins)
+            instance.submit_run(run.run_id, workspace)
+
+        print("ready", flush=True)
+        start_at = float(sys.stdin.readline())
+        time.sleep(max(0.0, start_at - time.time()))
+        cpu, started = time.process_time(), time.time()
+        if args.rate > 0:
+            for index in range(args.count):
+                time.sleep(max(0.0, started + args.phase + index / args.rate - time.time()))
+                submit(index)
+        else:
+            with ThreadPoolExecutor(SUBMIT_THREADS) as pool:
+                list(pool.map(submit, range(args.count)))
+        seconds = time.time() - started
+    print(json.dumps({"submitted": args.count, "seconds": seconds, "cpu": time.process_time() - cpu}))
 
 
-def _finish(instance: DagsterInstance, run: dg.DagsterRun) -> None:
-    event = DagsterEvent(event_type_value=DagsterEventType.RUN_SUCCESS.value, job_name=run.job_name)
-    instance.report_dagster_event(event, run_id=run.run_id)
+def submitter(fleet: Fleet, tenant: Tenant, args: list[str]) -> subprocess.Popen:
+    """Start a tenant's submitter; it prints ``ready``, then waits for a start time on stdin."""
+    return subprocess.Popen(
+        [sys.executable, __file__, "submit", *args],
+        env=process_env(fleet.server, tenant.home, "submitter"),
+        cwd=tenant.home,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
-def _finish_in_progress(instance: DagsterInstance) -> None:
-    """Every launched run completes before the next dequeue pass."""
-    runs = instance.get_runs(RunsFilter(statuses=list(IN_PROGRESS_RUN_STATUSES)))
-    with ThreadPoolExecutor(WORKERS) as pool:
-        list(pool.map(lambda run: _finish(instance, run), runs))
+def start_submitters(fleet: Fleet, args: argparse.Namespace, flood: bool) -> dict[str, subprocess.Popen]:
+    """The quiet tenants' steady submitters (phases spread over one period) and, with ``flood``, the flood."""
+    count, period = round(args.rate * args.duration), 1 / args.rate
+    steady = ["--count", str(count), "--rate", str(args.rate)]
+    jobs = {
+        t.id: submitter(fleet, t, [*steady, "--phase", f"{i * period / len(fleet.quiet):.3f}"])
+        for i, t in enumerate(fleet.quiet)
+    }
+    if flood:
+        jobs[fleet.noisy.id] = submitter(fleet, fleet.noisy, ["--count", str(args.flood), "--rate", "0"])
+    for tenant_id, job in jobs.items():
+        if job.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the submitter of {tenant_id} failed to start")
+    return jobs
 
 
-def fairness(tenants_of_launches: list[str], tenants: int) -> tuple[float, int]:
-    """max/min launches per tenant (``inf`` when a tenant got none) and how many tenants got none."""
-    counts = Counter(tenants_of_launches)
-    starved = tenants - len(counts)
-    return (math.inf if starved else max(counts.values()) / min(counts.values())), starved
+def _busy_fraction(before: Any, after: Any) -> float:
+    total = sum(after) - sum(before)
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    return 1 - idle / total if total else 0.0
 
 
-def run_scenario(name: str, instance: DagsterInstance, tenants: int, first: int) -> Outcome:
-    """Dequeue with the real daemon until ``first`` runs launched; launched runs finish between passes."""
-    daemon_seconds, iterations = 0.0, 0
-    with (
-        create_test_daemon_workspace_context(_workspace_target(), instance) as context,
-        QueuedRunCoordinatorDaemon(interval_seconds=1) as daemon,
-    ):
-        while len(instance.run_launcher.queue()) < first:
-            start = time.perf_counter()
-            list(daemon.run_iteration(context))
-            daemon_seconds += time.perf_counter() - start
-            iterations += 1
-            _finish_in_progress(instance)
-    launched = instance.run_launcher.queue()
-    ratio, starved = fairness([run.tags[TENANT_TAG] for run in launched[:first]], tenants)
-    return Outcome(name, len(launched), iterations, daemon_seconds, ratio, starved)
+def measure(name: str, fleet: Fleet, args: argparse.Namespace, flood: bool, seen: set[str]) -> ScenarioResult:
+    """The quiet tenants submit steadily (and, with ``flood``, tenant 0 floods) until every run launched."""
+    jobs = start_submitters(fleet, args, flood)
+    sampler, stop = Sampler(fleet.server, fleet.prefix), threading.Event()
+    sampling = threading.Thread(target=sampler.run, args=(stop,), daemon=True)
+    load = os.getloadavg()[0]
+    sampling.start()
+    machine_before = psutil.cpu_times()
+    daemons_before = {tid: cpu_seconds(pid) or 0.0 for tid, pid in fleet.daemon_pids.items()}
+    start_at = time.time() + 0.5
+    for job in jobs.values():
+        job.stdin.write(f"{start_at}\n")
+        job.stdin.flush()
+    submitted = {tid: json.loads(job.communicate()[0].splitlines()[-1]) for tid, job in jobs.items()}
+    drained = wait_for_drain(fleet, args.drain_timeout)
+    window = time.time() - start_at
+    daemon_cpu = {
+        tid: (cpu_seconds(pid) or 0.0) - daemons_before[tid] for tid, pid in fleet.daemon_pids.items()
+    }
+    machine_busy = _busy_fraction(machine_before, psutil.cpu_times())
+    stop.set()
+    sampling.join()
+    return ScenarioResult(
+        name=name,
+        noisy=fleet.noisy.id,
+        waits={t.id: read_waits(fleet.server, t.database, seen) for t in fleet.tenants},
+        submitted=submitted,
+        drained=drained,
+        window_seconds=window,
+        load_average=load,
+        machine_busy=machine_busy,
+        daemon_cpu=daemon_cpu,
+        backend_cpu=sampler.backend_cpu_seconds(),
+        connections_per_database={d.rsplit("_", 1)[-1]: n for d, n in sampler.per_database.items()},
+        connections_per_role=dict(sampler.per_role),
+        connections_total=sampler.total,
+    )
 
 
 def main() -> None:
-    """Build the backlog once, clone it per scenario, run both scenarios and print the table."""
+    """Start the tenants, run the no-flood baseline and then the flood on them; print the tables."""
+    if sys.argv[1:2] == ["submit"]:
+        submit_main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tenants", type=int, default=100)
-    parser.add_argument("--runs-per-tenant", type=int, default=100)
-    parser.add_argument("--first", type=int, default=1000, help="launches the fairness is measured over")
-    parser.add_argument("--max-concurrent-runs", type=int, default=100, help="global limit in both scenarios")
-    parser.add_argument("--per-tenant-limit", type=int, default=1)
+    parser.add_argument("--tenants", type=int, default=4, help="tenant 0 floods, the others are quiet")
+    parser.add_argument("--flood", type=int, default=1000, help="runs the noisy tenant submits at once")
+    parser.add_argument("--rate", type=float, default=0.5, help="runs/s each quiet tenant submits")
+    parser.add_argument("--duration", type=float, default=90.0, help="seconds the quiet tenants submit")
+    parser.add_argument("--noisy-max-concurrent-runs", type=int, default=50, help="the noisy tenant's plan")
+    parser.add_argument("--drain-timeout", type=float, default=300.0)
     args = parser.parse_args()
 
     server = PostgresServer.from_env()
-    prefix = f"klikkflow_bench_{uuid.uuid4().hex[:8]}"
-    template, databases = f"{prefix}_template", [f"{prefix}_plain", f"{prefix}_per_tenant"]
-    global_only = {"max_concurrent_runs": args.max_concurrent_runs}
-    per_tenant = {
-        **global_only,
-        "tag_concurrency_limits": [
-            {"key": TENANT_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": args.per_tenant_limit}
-        ],
-    }
-    scenarios = [
-        ("plain global limit (baseline)", databases[0], global_only),
-        ("per-tenant limits", databases[1], per_tenant),
-    ]
-    outcomes = []
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            _execute(server, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
-            start = time.perf_counter()
-            with _open_instance(Path(tmp) / "template", server, template, global_only) as instance:
-                # pooled connections (Dagster's webserver setting) only while filling the template
-                instance.optimize_for_webserver(60_000, pool_recycle=3600, max_overflow=WORKERS)
-                submit_backlog(instance, args.tenants, args.runs_per_tenant)
-            total = args.tenants * args.runs_per_tenant
-            print(f"queued {total} runs for {args.tenants} tenants in {time.perf_counter() - start:.1f}s")
-            for name, database, runs in scenarios:
-                _clone(server, template, database)
-                with _open_instance(Path(tmp) / database, server, database, runs) as instance:
-                    outcomes.append(run_scenario(name, instance, args.tenants, args.first))
-        finally:
-            for database in [template, *databases]:
-                _execute(
-                    server,
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)),
-                )
-
-    baseline = outcomes[0]
-    print(
-        f"\nglobal limit {args.max_concurrent_runs}, per-tenant limit {args.per_tenant_limit}, "
-        f"fairness over the first {args.first} launches\n"
-    )
-    columns = [
-        "scenario",
-        "launched",
-        "iterations",
-        "daemon s",
-        "launches/s",
-        "x plain",
-        "fairness",
-        "starved",
-    ]
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * len(columns))
-    for o in outcomes:
-        cells = [
-            o.name,
-            str(o.launched),
-            str(o.iterations),
-            f"{o.daemon_seconds:.2f}",
-            f"{o.launches_per_second:.0f}",
-            f"{o.launches_per_second / baseline.launches_per_second:.2f}",
-            f"{o.fairness:.2f}",
-            str(o.starved),
-        ]
-        print("| " + " | ".join(cells) + " |")
-    result = outcomes[1]
-    ok = result.fairness <= 1.5 and result.launches_per_second >= 0.8 * baseline.launches_per_second
-    print(f"\ntarget (fairness <= 1.5, throughput >= 0.8x plain): {'met' if ok else 'NOT met'}")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        tenant_fleet(server, args.tenants, args.noisy_max_concurrent_runs, Path(tmp)) as fleet,
+    ):
+        baseline = measure("no flood", fleet, args, flood=False, seen=set())
+        flooded = measure("flood", fleet, args, flood=True, seen=baseline.run_ids())
+    with server.maintenance_cursor() as cursor:
+        cursor.execute("SHOW max_connections")
+        max_connections = cursor.fetchone()[0]
+    standard = bench_tenants("bench-config", 2, args.noisy_max_concurrent_runs, Path())[1]
+    print_report(args, [baseline, flooded], instance_yaml(standard.config), max_connections)
 
 
 if __name__ == "__main__":
