@@ -23,6 +23,7 @@ command -v debootstrap >/dev/null || {
   exit 1
 }
 
+started=$SECONDS
 rootfs="$(mktemp -d /var/tmp/klikkflow-base.XXXXXX)"
 trap 'rm -rf --one-file-system "$rootfs"' EXIT
 
@@ -39,4 +40,4 @@ tar --numeric-owner --xattrs -C "$rootfs" -c . | "$docker" import \
   --change 'CMD ["python3"]' \
   --change "LABEL org.opencontainers.image.description=\"Debian bookworm minbase with Python ${python_version} (debootstrap from ${mirror})\"" \
   - "$tag"
-echo "build_base.sh: built $tag (Python $python_version)"
+echo "build_base.sh: built $tag (Python $python_version) in $((SECONDS - started)) s"
