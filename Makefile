@@ -7,7 +7,7 @@ DEPS_HASH := $(shell cat pyproject.toml | $(PYTHON) -c "import hashlib,sys; prin
 RUNTIME_STAMP := $(VENV)/.runtime-$(DEPS_HASH)
 DEV_STAMP := $(VENV)/.dev-$(DEPS_HASH)
 
-.PHONY: demo test lint format bench dev validate clean
+.PHONY: demo test lint format bench dev validate clean image image-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,16 @@ format: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)  ## every benchmark, each against its baseline
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+# The image (not part of `make test`): Docker with BuildKit; without PYTHON_IMAGE the base is
+# debootstrapped from the Debian mirror (root, debootstrap), for machines that reach no registry.
+IMAGE ?= klikkflow:dev
+
+image:  ## build deploy/Dockerfile as $(IMAGE); PYTHON_IMAGE=python:3.11-slim-bookworm where a registry is reachable
+	deploy/image/build_image.sh $(IMAGE)
+
+image-test: $(DEV_STAMP)  ## build $(IMAGE) and run tenant runs in containers shaped like the pods
+	KLIKKFLOW_TEST_IMAGE=1 KLIKKFLOW_TEST_IMAGE_TAG=$(IMAGE) $(BIN)/pytest tests/deploy/test_image.py
 
 clean:
 	rm -rf $(VENV) .klikkflow .pytest_cache .ruff_cache

@@ -7,6 +7,7 @@ own run; claims run for today's business date in the tenant's time zone.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 from dagster import DagsterEventType, DagsterInstance
+from sqlalchemy.engine import make_url
 
 from klikkflow_pipelines.paths import tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig
@@ -130,6 +132,9 @@ def run_demo(
     return summaries
 
 
-def demo_warehouse_path(tenant: TenantConfig) -> str:
-    """Where the embedded warehouse of ``tenant`` lives."""
+def demo_warehouse(tenant: TenantConfig) -> str:
+    """Where the demo's warehouse tables went: ``KLIKKFLOW_WAREHOUSE_URL`` (password hidden) when
+    set, as the tenant's resources choose, else the tenant's embedded SQLite file."""
+    if url := os.environ.get("KLIKKFLOW_WAREHOUSE_URL"):
+        return make_url(url).render_as_string(hide_password=True)
     return str(tenant_home(tenant.id) / "warehouse.db")

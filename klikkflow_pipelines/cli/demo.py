@@ -17,7 +17,7 @@ from klikkflow_pipelines.tenancy.instance import tenant_instance
 def demo(tenant: str = typer.Option("default", help="tenant to run the demo for")) -> None:
     """Run the sample workflows on the tenant's embedded instance and print a summary."""
     require_known_tenant(tenant)  # before the import below, which builds definitions
-    from klikkflow_pipelines.demo import demo_warehouse_path, run_demo
+    from klikkflow_pipelines.demo import demo_warehouse, run_demo
 
     console = Console()
     config = load_tenant(tenant)
@@ -58,7 +58,7 @@ def demo(tenant: str = typer.Option("default", help="tenant to run the demo for"
         )
     console.print(table)
     console.print(
-        f"total {time.perf_counter() - started:.1f} s · warehouse {demo_warehouse_path(config)} · "
+        f"total {time.perf_counter() - started:.1f} s · warehouse {demo_warehouse(config)} · "
         "open the UI with [bold]klikkflow dev[/bold]"
     )
     if not all(s.success for s in summaries):

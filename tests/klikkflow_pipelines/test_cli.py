@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -64,3 +65,11 @@ def test_demo_materializes_everything_and_prints_a_summary(klikkflow_home: Path)
         "operations_report_job",
     }
     assert all(r.is_success for r in runs)
+
+
+def test_demo_names_the_configured_warehouse_without_its_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    from klikkflow_pipelines.demo import demo_warehouse
+    from klikkflow_pipelines.tenancy.config import load_tenant
+
+    monkeypatch.setenv("KLIKKFLOW_WAREHOUSE_URL", "postgresql+psycopg2://kf:s3cret@db:5432/klikkflow_acme")
+    assert demo_warehouse(load_tenant("acme")) == "postgresql+psycopg2://kf:***@db:5432/klikkflow_acme"
