@@ -4,11 +4,19 @@
 read, no lock) and runs DDL only when something is missing: on a database
 that is set up, constructing an :class:`~compliance.audit.log.AuditLog` (each
 sensor tick, each CLI call) issues no DDL and takes no table lock. The setup
-itself is safe under concurrent first callers (an advisory lock on Postgres,
-``IF NOT EXISTS`` everywhere).
+(:func:`create_audit_schema`) is safe under concurrent first callers (an advisory
+lock on Postgres, ``IF NOT EXISTS`` everywhere).
+
+In production (``KLIKKFLOW_ENV=production``) no running process creates the
+schema: the migration (``klikkflow tenant migrate``) creates it as the database's
+audit role, which owns the tables and the trigger function, and grants the
+writers only :data:`WRITER_PRIVILEGES`; a process that finds it missing stops
+with :class:`AuditSchemaMissing` instead.
 """
 
 from __future__ import annotations
+
+import os
 
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -53,10 +61,23 @@ bridge_progress_table = Table(
 )
 
 APPEND_ONLY_TABLES = ("audit_log", "audit_signed_checkpoints")
+# What a writer role (a tenant's login role, the gateway through it) may do; never UPDATE/DELETE/TRUNCATE
+# on the log, never ownership (so no ALTER, DROP or trigger changes).
+WRITER_PRIVILEGES = {
+    "audit_log": ("SELECT", "INSERT"),
+    "audit_signed_checkpoints": ("SELECT", "INSERT"),
+    "audit_bridge_progress": ("SELECT", "INSERT", "UPDATE"),
+}
+TRIGGER_FUNCTION = "klikkflow_audit_append_only"
 _SETUP_LOCK_ID = 727274
 
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION klikkflow_audit_append_only() RETURNS trigger AS $$
+
+class AuditSchemaMissing(RuntimeError):
+    """In production the audit tables are created by the migration, never by a running process."""
+
+
+_PG_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION {TRIGGER_FUNCTION}() RETURNS trigger AS $$
 BEGIN
     RAISE EXCEPTION 'audit log is append-only: % on % rejected', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
@@ -69,10 +90,10 @@ def _postgres_guards(table: str) -> list[str]:
     return [
         f"DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table}",
         f"CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
-        "FOR EACH ROW EXECUTE FUNCTION klikkflow_audit_append_only()",
+        f"FOR EACH ROW EXECUTE FUNCTION {TRIGGER_FUNCTION}()",
         f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
         f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION klikkflow_audit_append_only()",
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {TRIGGER_FUNCTION}()",
     ]
 
 
@@ -132,11 +153,29 @@ def _create_schema(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
-def ensure_audit_schema(engine: Engine) -> bool:
-    """Create the audit tables and append-only triggers if any is missing; return True if it ran DDL."""
+def ensure_audit_schema(engine: Engine, migrate_command: str = "klikkflow tenant migrate <id>") -> bool:
+    """Create the audit tables and append-only triggers if any is missing; return True if it ran DDL.
+
+    With ``KLIKKFLOW_ENV=production`` a missing piece is an :class:`AuditSchemaMissing` error naming
+    the database and ``migrate_command`` (the fix): production processes do no DDL.
+    """
     with engine.connect() as conn:
         if _schema_complete(conn):
             return False
+    if os.environ.get("KLIKKFLOW_ENV", "local") == "production":
+        raise AuditSchemaMissing(
+            f"audit tables missing in {engine.url.database}: run `{migrate_command}` "
+            "(KLIKKFLOW_ENV=production: the audit tables and their append-only triggers are created by "
+            "the migration, as the database's audit role, not by a running process)"
+        )
+    return create_audit_schema(engine)
+
+
+def create_audit_schema(engine: Engine) -> bool:
+    """The migration: create what is missing of the audit tables and triggers; return True if it ran DDL.
+
+    The tables and the trigger function belong to the role ``engine`` acts as (the audit role).
+    """
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SETUP_LOCK_ID})
