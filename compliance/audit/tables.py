@@ -10,12 +10,13 @@ lock on Postgres, ``IF NOT EXISTS`` everywhere).
 In production (``KLIKKFLOW_ENV=production``) no running process creates the
 schema: the migration (``klikkflow tenant migrate``) creates it as the database's
 audit role, which owns the tables and the trigger function, and grants the
-writers only :data:`WRITER_PRIVILEGES`; a process that finds it missing stops
-with :class:`AuditSchemaMissing` instead.
+writers only :data:`WRITER_PRIVILEGES`; a process that finds the tables missing
+stops with :class:`AuditSchemaMissing` instead.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, Text, text
@@ -70,6 +71,7 @@ WRITER_PRIVILEGES = {
 }
 TRIGGER_FUNCTION = "klikkflow_audit_append_only"
 _SETUP_LOCK_ID = 727274
+logger = logging.getLogger(__name__)
 
 
 class AuditSchemaMissing(RuntimeError):
@@ -111,13 +113,13 @@ def _trigger_names(dialect: str) -> list[str]:
     return [f"{table}_{suffix}" for table in APPEND_ONLY_TABLES for suffix in suffixes]
 
 
-def _schema_complete(conn: Connection) -> bool:
-    """One catalog read: every table exists and every guard trigger is installed and enabled."""
+def _schema_state(conn: Connection) -> tuple[bool, bool]:
+    """One catalog read: (every table exists, every guard trigger is installed and enabled)."""
     dialect = conn.dialect.name
     names = _trigger_names(dialect)
     tables = [table.name for table in metadata.sorted_tables]
     if dialect == "postgresql":
-        found = conn.execute(
+        triggers, relations = conn.execute(
             text(
                 "SELECT (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
                 "        WHERE t.tgname = ANY(:names) AND t.tgenabled <> 'D' AND pg_table_is_visible(c.oid)),"
@@ -126,14 +128,18 @@ def _schema_complete(conn: Connection) -> bool:
             ),
             {"names": names, "tables": tables},
         ).one()
-        return tuple(found) == (len(names), len(tables))
+        return relations == len(tables), triggers == len(names)
     if dialect == "sqlite":
         found = conn.execute(
             text("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger')")
         ).all()
         present = {name for _, name in found}
-        return set(names) <= present and set(tables) <= present
-    return conn.dialect.has_table(conn, "audit_log")
+        return set(tables) <= present, set(names) <= present
+    return conn.dialect.has_table(conn, "audit_log"), True
+
+
+def _schema_complete(conn: Connection) -> bool:
+    return all(_schema_state(conn))
 
 
 def _create_schema(conn: Connection) -> None:
@@ -156,19 +162,30 @@ def _create_schema(conn: Connection) -> None:
 def ensure_audit_schema(engine: Engine, migrate_command: str = "klikkflow tenant migrate <id>") -> bool:
     """Create the audit tables and append-only triggers if any is missing; return True if it ran DDL.
 
-    With ``KLIKKFLOW_ENV=production`` a missing piece is an :class:`AuditSchemaMissing` error naming
-    the database and ``migrate_command`` (the fix): production processes do no DDL.
+    With ``KLIKKFLOW_ENV=production`` no DDL runs: missing tables are an :class:`AuditSchemaMissing`
+    error naming the database and ``migrate_command`` (the fix); missing or disabled triggers
+    (someone with the owner's rights removed them) are logged as an error, and the log still
+    opens, so that ``verify`` can report what was changed meanwhile.
     """
     with engine.connect() as conn:
-        if _schema_complete(conn):
-            return False
-    if os.environ.get("KLIKKFLOW_ENV", "local") == "production":
+        tables, guards = _schema_state(conn)
+    if tables and guards:
+        return False
+    if os.environ.get("KLIKKFLOW_ENV", "local") != "production":
+        return create_audit_schema(engine)
+    if not tables:
         raise AuditSchemaMissing(
             f"audit tables missing in {engine.url.database}: run `{migrate_command}` "
             "(KLIKKFLOW_ENV=production: the audit tables and their append-only triggers are created by "
             "the migration, as the database's audit role, not by a running process)"
         )
-    return create_audit_schema(engine)
+    logger.error(
+        "the append-only triggers of the audit log in %s are missing or disabled: run `%s` to restore "
+        "them, and `klikkflow audit verify` to see what changed meanwhile",
+        engine.url.database,
+        migrate_command,
+    )
+    return False
 
 
 def create_audit_schema(engine: Engine) -> bool:
