@@ -83,18 +83,24 @@ def _role_exists(cursor: Cursor, role: str) -> bool:
     return cursor.fetchone() is not None
 
 
-def _check_plain(cursor: Cursor, role: str) -> None:
+def _check_plain(cursor: Cursor, role: str, *, login: bool) -> None:
+    """An existing role of ours must have no power beyond what we give it (an owner role no LOGIN)."""
     cursor.execute(
-        "SELECT rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls "
+        "SELECT rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls, rolcanlogin "
         "FROM pg_roles WHERE rolname = %s",
         (role,),
     )
-    row = cursor.fetchone()
-    if row and row[0]:
+    powerful, can_login = cursor.fetchone()
+    if powerful:
         raise RoleConflict(
             f"role {role} exists with SUPERUSER, CREATEDB, CREATEROLE, REPLICATION or BYPASSRLS; "
             "KlikkFlow never gives these to its roles. Fix: drop or rename that role, or remove the "
             "attributes (ALTER ROLE ... NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS)"
+        )
+    if can_login and not login:
+        raise RoleConflict(
+            f"role {role} exists with LOGIN, but it owns a database and its audit tables, so nobody may "
+            f"log in as it. Fix: ALTER ROLE {role} NOLOGIN"
         )
 
 
@@ -110,7 +116,7 @@ def _ensure_role(cursor: Cursor, role: str, *, password: str | None, reset_passw
     """
     login = sql.SQL("LOGIN PASSWORD {}") if password else sql.SQL("NOLOGIN")
     if _role_exists(cursor, role):
-        _check_plain(cursor, role)
+        _check_plain(cursor, role, login=password is not None)
         if password and reset_password:
             statement = sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}")
             cursor.execute(statement.format(sql.Identifier(role), _password_literal(cursor, role, password)))

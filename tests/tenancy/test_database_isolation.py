@@ -40,7 +40,7 @@ from compliance.audit.tables import AuditSchemaMissing
 from compliance.events import ComplianceEvent, record_events
 from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.tenancy.config import TenantConfig
-from klikkflow_pipelines.tenancy.db_roles import Platform, tenant_audit_role
+from klikkflow_pipelines.tenancy.db_roles import Platform, RoleConflict, tenant_audit_role
 from klikkflow_pipelines.tenancy.instance import render_instance_config, tenant_database_name, tenant_instance
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
@@ -511,3 +511,47 @@ def test_deleting_a_tenant_leaves_its_neighbour_untouched(world: World) -> None:
         assert cursor.fetchone()[0] == 0
     assert not tenant_env_file(doomed.id).exists() and not tenant_postgresql_file(doomed.id).exists()
     assert _state_of(world.b, world.platform.gateway_role) == before
+
+
+def test_an_admin_without_superuser_provisions_and_deletes_a_tenant(world: World) -> None:
+    """Managed Postgres gives no superuser: a CREATEROLE CREATEDB admin must do the same."""
+    suffix = uuid.uuid4().hex[:6]
+    admin = PostgresServer(user=f"kf_admin_t{suffix}", password=uuid.uuid4().hex)
+    tenant = TenantConfig(id=f"dbi-e-{suffix}", name="E")
+    login, audit = tenant_database_name(tenant.id), tenant_audit_role(tenant.id)
+    with ADMIN.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("CREATE ROLE {} LOGIN CREATEROLE CREATEDB PASSWORD {}").format(
+                sql.Identifier(admin.user), sql.Literal(admin.password)
+            )
+        )
+    try:
+        provision_tenant_database(tenant, server=admin, platform=world.platform, pod_database=POD)
+        with ADMIN.cursor(login) as cursor:
+            cursor.execute(
+                "SELECT tablename, tableowner FROM pg_tables "
+                "WHERE tablename IN ('runs', 'kf_event_outbox', 'audit_log') ORDER BY 1"
+            )
+            assert cursor.fetchall() == [("audit_log", audit), ("kf_event_outbox", login), ("runs", login)]
+            cursor.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (login,))
+            assert cursor.fetchone()[0] == audit
+    finally:
+        delete_tenant_database(tenant.id, server=admin, platform=world.platform)
+        with ADMIN.cursor() as cursor:
+            cursor.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(admin.user)))
+    assert not ADMIN.database_exists(login)
+
+
+def test_attack_a_pre_made_owner_role_that_can_log_in_is_refused(world: World) -> None:
+    """Someone creates ``kf_audit_<id>`` with LOGIN before the tenant exists, to own its database and
+    audit tables: provisioning refuses and creates no database."""
+    tenant = TenantConfig(id=f"dbi-f-{uuid.uuid4().hex[:6]}", name="F")
+    audit = tenant_audit_role(tenant.id)
+    with ADMIN.cursor() as cursor:
+        cursor.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(audit)))
+    try:
+        with pytest.raises(RoleConflict, match=re.escape(f"role {audit} exists with LOGIN")):
+            provision_tenant_database(tenant, server=ADMIN, platform=world.platform, pod_database=POD)
+        assert not ADMIN.database_exists(tenant_database_name(tenant.id))
+    finally:
+        delete_tenant_database(tenant.id, server=ADMIN, platform=world.platform)
