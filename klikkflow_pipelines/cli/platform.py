@@ -10,6 +10,7 @@ from __future__ import annotations
 import psycopg2
 import typer
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
 from klikkflow_pipelines.tenancy.db_roles import RoleConflict
 from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
@@ -70,7 +71,7 @@ def init(
             settings=settings,
             pod_database=pod_database(pod_pg_host, pod_pg_port, settings),
         )
-    except (psycopg2.Error, OSError, RoleConflict) as exc:
+    except (psycopg2.Error, DBAPIError, OSError, RoleConflict) as exc:
         _err.print(f"[bold red]error[/] platform init failed: {exc}")
         raise typer.Exit(1) from None
     for action in result.actions:

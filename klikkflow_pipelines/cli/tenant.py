@@ -12,6 +12,7 @@ import psycopg2
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from klikkflow_pipelines.cli.known_tenants import require_known_tenant
 from klikkflow_pipelines.cli.platform import (
@@ -31,9 +32,9 @@ from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings, tenant_n
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 from klikkflow_pipelines.tenancy.provisioning import TenantLocation, delete_tenant, provision_tenant
-from klikkflow_pipelines.tenancy.tenant_database import migrate_tenant_database
+from klikkflow_pipelines.tenancy.tenant_database import TenantDatabaseMissing, migrate_tenant_database
 
-tenant_app = typer.Typer(help="Create, list, show and delete tenants.", no_args_is_help=True)
+tenant_app = typer.Typer(help="Create, list, show, migrate and delete tenants.", no_args_is_help=True)
 tenant_app.command("init-code")(init_code)
 _out = Console()
 _err = Console(stderr=True)
@@ -124,7 +125,7 @@ def create(
     except ConfigError as exc:
         _report_config_error(exc)
         raise typer.Exit(1) from None
-    except (psycopg2.Error, OSError, RoleConflict) as exc:  # unreachable, permission denied, unwritable dir
+    except (psycopg2.Error, DBAPIError, OSError, RoleConflict) as exc:  # unreachable, denied, unwritable
         _err.print(f"[bold red]error[/] provisioning tenant {tenant_id!r} failed: {exc}")
         raise typer.Exit(1) from None
     for action in result.actions:
@@ -154,11 +155,8 @@ def migrate(
     except ConfigError as exc:
         _report_config_error(exc)
         raise typer.Exit(1) from None
-    except (psycopg2.Error, OSError) as exc:
+    except (psycopg2.Error, DBAPIError, OSError, TenantDatabaseMissing) as exc:
         _err.print(f"[bold red]error[/] migrating tenant {tenant_id!r} failed: {exc}")
-        _err.print(
-            f"      fix: `klikkflow tenant create {tenant_id} --storage postgres` creates its database"
-        )
         raise typer.Exit(1) from None
     for action in actions:
         _out.print(f"[green]✓[/] {action}")

@@ -105,9 +105,19 @@ def provision_tenant_database(
     return result
 
 
+class TenantDatabaseMissing(LookupError):
+    """``tenant migrate`` of a tenant whose database was never created."""
+
+
 def migrate_tenant_database(tenant: TenantConfig, *, server: PostgresServer) -> list[str]:
     """``klikkflow tenant migrate``: the tenant's migrations alone, under its provisioning lock."""
-    with provisioning_lock(server, tenant_database_name(tenant.id)):
+    database = tenant_database_name(tenant.id)
+    with provisioning_lock(server, database):
+        if not server.database_exists(database):
+            raise TenantDatabaseMissing(
+                f"database {database} does not exist on {server.host}:{server.port}. Fix: "
+                f"`klikkflow tenant create {tenant.id} --storage postgres` creates it, its roles and tables"
+            )
         return migrate_tenant(server, tenant)
 
 

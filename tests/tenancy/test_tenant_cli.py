@@ -162,6 +162,17 @@ def test_create_and_delete_a_postgres_tenant_leaves_other_databases(
     assert not server.database_exists(tenant_database_name(neighbour))
 
 
+@pytest.mark.postgres
+def test_migrate_without_a_database_says_how_to_create_it(tenants_dir: Path) -> None:
+    tenant_id = f"pg-{uuid.uuid4().hex[:8]}"
+    (tenants_dir / f"{tenant_id}.yaml").write_text(f"id: {tenant_id}\nname: No database\n")
+    result = _invoke("migrate", tenant_id, "--pg-url", "postgresql://postgres@127.0.0.1:5432/")
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert f"database {tenant_database_name(tenant_id)} does not exist on 127.0.0.1:5432" in output
+    assert f"Fix: `klikkflow tenant create {tenant_id} --storage postgres`" in output
+
+
 @pytest.mark.parametrize("reserved", ["gateway", "platform", "system"])
 def test_platform_names_are_reserved_tenant_ids(tenants_dir: Path, reserved: str) -> None:
     result = _invoke("create", reserved)
