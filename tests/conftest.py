@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from psycopg2 import sql
 
 from klikkflow_pipelines.devtools.s3_server import S3Server, running_s3_server
+from klikkflow_pipelines.tenancy.db_roles import Platform, ensure_platform, new_password
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 
 
@@ -46,6 +48,22 @@ def _fresh_database(prefix: str) -> Iterator[str]:
 def fresh_database() -> Callable[[str], AbstractContextManager[str]]:
     """``with fresh_database(prefix) as url``: a new, uniquely named Postgres database, dropped after."""
     return _fresh_database
+
+
+@pytest.fixture(scope="session")
+def pg_platform() -> Iterator[Platform]:
+    """A platform of its own on the real server (gateway role, platform database, its audit role, all
+    suffixed), so tests never touch the real ``kf_gateway``; dropped at the end of the session."""
+    suffix = uuid.uuid4().hex[:8]
+    platform = Platform(f"kf_gateway_t{suffix}", f"kf_platform_t{suffix}", f"kf_audit_platform_t{suffix}")
+    ensure_platform(LOCAL_PG, new_password(), platform=platform)
+    try:
+        yield platform
+    finally:
+        LOCAL_PG.drop_database(platform.database)
+        with LOCAL_PG.cursor() as cursor:
+            for role in (platform.gateway_role, platform.audit_role):
+                cursor.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 def _free_port() -> int:

@@ -19,6 +19,8 @@ from compliance.audit.tables import audit_log_table, ensure_audit_schema
 
 OUTCOMES = ("success", "failure", "allowed", "denied")
 _APPEND_RETRIES = 20
+# Postgres advisory locks are scoped to one database, which holds one ``audit_log``: this key is that log's.
+_APPEND_LOCK = "klikkflow.audit_log.append"
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,11 @@ class AuditLog:
 
     ``tenant`` names whose log this is (``"platform"`` for the gateway's own
     sign-in events); ``key`` is the base writer key (default: :func:`audit_key`).
-    Appends hold the log's append lock (a table lock on Postgres, the write lock
-    on SQLite) from reading the head to committing, so concurrent writers in
-    any number of processes form one chain. Writers never sign checkpoints and
+    Appends hold the log's append lock (a transaction-scoped advisory lock on
+    Postgres, which a writer with only INSERT and SELECT may take; the write lock
+    on SQLite) from reading the head to committing, so concurrent writers in any
+    number of processes form one chain (``seq`` stays the primary key: a writer
+    that bypassed the lock fails and retries). Writers never sign checkpoints and
     never need the checkpointer's private key.
     """
 
@@ -69,7 +73,8 @@ class AuditLog:
         self._base_key = key
         self._key: bytes | None = None
         self._lock = threading.Lock()
-        ensure_audit_schema(engine)
+        fix = "klikkflow platform init" if tenant == "platform" else f"klikkflow tenant migrate {tenant}"
+        ensure_audit_schema(engine, migrate_command=fix)
 
     @property
     def key(self) -> bytes:
@@ -82,7 +87,9 @@ class AuditLog:
 
     def _take_append_lock(self, conn: Connection) -> None:
         if self.engine.dialect.name == "postgresql":
-            conn.execute(text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": _APPEND_LOCK}
+            )
         elif self.engine.dialect.name == "sqlite":
             # a write as the first statement takes SQLite's write lock for the whole transaction
             conn.execute(text("UPDATE audit_bridge_progress SET last_id = last_id WHERE 0"))

@@ -4,11 +4,20 @@
 read, no lock) and runs DDL only when something is missing: on a database
 that is set up, constructing an :class:`~compliance.audit.log.AuditLog` (each
 sensor tick, each CLI call) issues no DDL and takes no table lock. The setup
-itself is safe under concurrent first callers (an advisory lock on Postgres,
-``IF NOT EXISTS`` everywhere).
+(:func:`create_audit_schema`) is safe under concurrent first callers (an advisory
+lock on Postgres, ``IF NOT EXISTS`` everywhere).
+
+In production (``KLIKKFLOW_ENV=production``) no running process creates the
+schema: the migration (``klikkflow tenant migrate``) creates it as the database's
+audit role, which owns the tables and the trigger function, and grants the
+writers only :data:`WRITER_PRIVILEGES`; a process that finds the tables missing
+stops with :class:`AuditSchemaMissing` instead.
 """
 
 from __future__ import annotations
+
+import logging
+import os
 
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -53,10 +62,24 @@ bridge_progress_table = Table(
 )
 
 APPEND_ONLY_TABLES = ("audit_log", "audit_signed_checkpoints")
+# What a writer role (a tenant's login role, the gateway through it) may do; never UPDATE/DELETE/TRUNCATE
+# on the log, never ownership (so no ALTER, DROP or trigger changes).
+WRITER_PRIVILEGES = {
+    "audit_log": ("SELECT", "INSERT"),
+    "audit_signed_checkpoints": ("SELECT", "INSERT"),
+    "audit_bridge_progress": ("SELECT", "INSERT", "UPDATE"),
+}
+TRIGGER_FUNCTION = "klikkflow_audit_append_only"
 _SETUP_LOCK_ID = 727274
+logger = logging.getLogger(__name__)
 
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION klikkflow_audit_append_only() RETURNS trigger AS $$
+
+class AuditSchemaMissing(RuntimeError):
+    """In production the audit tables are created by the migration, never by a running process."""
+
+
+_PG_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION {TRIGGER_FUNCTION}() RETURNS trigger AS $$
 BEGIN
     RAISE EXCEPTION 'audit log is append-only: % on % rejected', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
@@ -69,10 +92,10 @@ def _postgres_guards(table: str) -> list[str]:
     return [
         f"DROP TRIGGER IF EXISTS {table}_no_update_delete ON {table}",
         f"CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
-        "FOR EACH ROW EXECUTE FUNCTION klikkflow_audit_append_only()",
+        f"FOR EACH ROW EXECUTE FUNCTION {TRIGGER_FUNCTION}()",
         f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
         f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION klikkflow_audit_append_only()",
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {TRIGGER_FUNCTION}()",
     ]
 
 
@@ -90,13 +113,13 @@ def _trigger_names(dialect: str) -> list[str]:
     return [f"{table}_{suffix}" for table in APPEND_ONLY_TABLES for suffix in suffixes]
 
 
-def _schema_complete(conn: Connection) -> bool:
-    """One catalog read: every table exists and every guard trigger is installed and enabled."""
+def _schema_state(conn: Connection) -> tuple[bool, bool]:
+    """One catalog read: (every table exists, every guard trigger is installed and enabled)."""
     dialect = conn.dialect.name
     names = _trigger_names(dialect)
     tables = [table.name for table in metadata.sorted_tables]
     if dialect == "postgresql":
-        found = conn.execute(
+        triggers, relations = conn.execute(
             text(
                 "SELECT (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
                 "        WHERE t.tgname = ANY(:names) AND t.tgenabled <> 'D' AND pg_table_is_visible(c.oid)),"
@@ -105,14 +128,18 @@ def _schema_complete(conn: Connection) -> bool:
             ),
             {"names": names, "tables": tables},
         ).one()
-        return tuple(found) == (len(names), len(tables))
+        return relations == len(tables), triggers == len(names)
     if dialect == "sqlite":
         found = conn.execute(
             text("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger')")
         ).all()
         present = {name for _, name in found}
-        return set(names) <= present and set(tables) <= present
-    return conn.dialect.has_table(conn, "audit_log")
+        return set(tables) <= present, set(names) <= present
+    return conn.dialect.has_table(conn, "audit_log"), True
+
+
+def _schema_complete(conn: Connection) -> bool:
+    return all(_schema_state(conn))
 
 
 def _create_schema(conn: Connection) -> None:
@@ -132,11 +159,40 @@ def _create_schema(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
-def ensure_audit_schema(engine: Engine) -> bool:
-    """Create the audit tables and append-only triggers if any is missing; return True if it ran DDL."""
+def ensure_audit_schema(engine: Engine, migrate_command: str = "klikkflow tenant migrate <id>") -> bool:
+    """Create the audit tables and append-only triggers if any is missing; return True if it ran DDL.
+
+    With ``KLIKKFLOW_ENV=production`` no DDL runs: missing tables are an :class:`AuditSchemaMissing`
+    error naming the database and ``migrate_command`` (the fix); missing or disabled triggers
+    (someone with the owner's rights removed them) are logged as an error, and the log still
+    opens, so that ``verify`` can report what was changed meanwhile.
+    """
     with engine.connect() as conn:
-        if _schema_complete(conn):
-            return False
+        tables, guards = _schema_state(conn)
+    if tables and guards:
+        return False
+    if os.environ.get("KLIKKFLOW_ENV", "local") != "production":
+        return create_audit_schema(engine)
+    if not tables:
+        raise AuditSchemaMissing(
+            f"audit tables missing in {engine.url.database}: run `{migrate_command}` "
+            "(KLIKKFLOW_ENV=production: the audit tables and their append-only triggers are created by "
+            "the migration, as the database's audit role, not by a running process)"
+        )
+    logger.error(
+        "the append-only triggers of the audit log in %s are missing or disabled: run `%s` to restore "
+        "them, and `klikkflow audit verify` to see what changed meanwhile",
+        engine.url.database,
+        migrate_command,
+    )
+    return False
+
+
+def create_audit_schema(engine: Engine) -> bool:
+    """The migration: create what is missing of the audit tables and triggers; return True if it ran DDL.
+
+    The tables and the trigger function belong to the role ``engine`` acts as (the audit role).
+    """
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SETUP_LOCK_ID})

@@ -1,4 +1,4 @@
-"""`klikkflow tenant`: create, list, show and delete tenants, and scaffold their own code (init-code).
+"""`klikkflow tenant`: create, list, show, migrate and delete tenants; scaffold their own code (init-code).
 
 Every tenant file is validated on its own: a broken file is reported with
 file, field and fix, and never hides or stops the other tenants.
@@ -12,18 +12,29 @@ import psycopg2
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from klikkflow_pipelines.cli.known_tenants import require_known_tenant
+from klikkflow_pipelines.cli.platform import (
+    PG_URL_HELP,
+    POD_HOST_HELP,
+    POD_PORT_HELP,
+    admin_server,
+    pod_database,
+    print_secret_files,
+)
 from klikkflow_pipelines.cli.tenant_code import init_code
 from klikkflow_pipelines.config_errors import ConfigError, load_yaml_model, validate_mapping
 from klikkflow_pipelines.paths import klikkflow_home, tenants_config_dir
 from klikkflow_pipelines.tenancy.config import CodeLocation, TenantConfig, load_all_tenants, load_tenant_file
+from klikkflow_pipelines.tenancy.db_roles import RoleConflict, tenant_audit_role
 from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings, tenant_namespace
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 from klikkflow_pipelines.tenancy.provisioning import TenantLocation, delete_tenant, provision_tenant
+from klikkflow_pipelines.tenancy.tenant_database import TenantDatabaseMissing, migrate_tenant_database
 
-tenant_app = typer.Typer(help="Create, list, show and delete tenants.", no_args_is_help=True)
+tenant_app = typer.Typer(help="Create, list, show, migrate and delete tenants.", no_args_is_help=True)
 tenant_app.command("init-code")(init_code)
 _out = Console()
 _err = Console(stderr=True)
@@ -36,12 +47,7 @@ def _report_config_error(error: ConfigError) -> None:
 
 
 def _server(storage: str, pg_url: str | None) -> PostgresServer | None:
-    if storage != "postgres":
-        return None
-    try:
-        return PostgresServer.from_url(pg_url) if pg_url else PostgresServer.from_env()
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--pg-url") from None
+    return admin_server(pg_url) if storage == "postgres" else None
 
 
 def _config_from_options(tenant_id: str, options: dict[str, object]) -> TenantConfig:
@@ -71,14 +77,17 @@ def create(
     max_concurrent_runs: int | None = typer.Option(None, help="Plan: runs executing at once."),
     run_priority: int | None = typer.Option(None, help="Plan: dagster/priority of the tenant's runs."),
     storage: str = typer.Option("sqlite", help="sqlite (local dir) or postgres (database klikkflow_<id>)."),
-    pg_url: str | None = typer.Option(
-        None, help="postgresql://user:pw@host:port/ (default: KLIKKFLOW_PG_*)."
-    ),
+    pg_url: str | None = typer.Option(None, help=PG_URL_HELP),
+    rotate_password: bool = typer.Option(False, help="postgres: set a new password for the tenant's role."),
+    pod_pg_host: str | None = typer.Option(None, help=POD_HOST_HELP),
+    pod_pg_port: int | None = typer.Option(None, help=POD_PORT_HELP),
     tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
 ) -> None:
     """Provision a tenant: its file, storage, instance config, code location, k8s manifests and Helm values.
 
     With only an id and an existing ``<id>.yaml`` in the tenants directory, that file is provisioned.
+    With ``--storage postgres`` (on the admin connection): the tenant's login and audit roles, its
+    database, its migrations, and its secret env files under ``$KLIKKFLOW_HOME/platform/secrets``.
     """
     if storage not in ("sqlite", "postgres"):
         raise typer.BadParameter("use sqlite or postgres", param_hint="--storage")
@@ -103,22 +112,54 @@ def create(
             config = load_tenant_file(existing)
         else:
             config = _config_from_options(tenant_id, options)
+        settings = DeploySettings.from_env()
         result = provision_tenant(
             config,
             storage=storage,  # type: ignore[arg-type]
             server=_server(storage, pg_url),
             tenants_dir=directory,
-            settings=DeploySettings.from_env(),
+            settings=settings,
+            rotate_password=rotate_password,
+            pod_database=pod_database(pod_pg_host, pod_pg_port, settings),
         )
     except ConfigError as exc:
         _report_config_error(exc)
         raise typer.Exit(1) from None
-    except (psycopg2.Error, OSError) as exc:  # database unreachable, permission denied, unwritable dir
+    except (psycopg2.Error, DBAPIError, OSError, RoleConflict) as exc:  # unreachable, denied, unwritable
         _err.print(f"[bold red]error[/] provisioning tenant {tenant_id!r} failed: {exc}")
         raise typer.Exit(1) from None
     for action in result.actions:
         _out.print(f"[green]✓[/] {action}")
+    for warning in result.warnings:
+        _err.print(f"[yellow]warning[/] {warning}")
+    print_secret_files(_out, result.secrets)
     _out.print(f"Tenant [bold]{tenant_id}[/] is ready. Start it locally with `klikkflow dev`.")
+
+
+@tenant_app.command("migrate")
+def migrate(
+    tenant_id: str = typer.Argument(...),
+    pg_url: str | None = typer.Option(None, help=PG_URL_HELP),
+    tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
+) -> None:
+    """Create or upgrade the tables of the tenant's Postgres database (Dagster's, KlikkFlow's, audit).
+
+    Production processes create no tables; run this after `tenant create` made the database and
+    after upgrading KlikkFlow or Dagster. Changes nothing that is in place.
+    """
+    directory = tenants_dir or tenants_config_dir()
+    require_known_tenant(tenant_id, tenants_dir=directory)
+    try:
+        tenant = load_tenant_file(directory / f"{tenant_id}.yaml")
+        actions = migrate_tenant_database(tenant, server=admin_server(pg_url))
+    except ConfigError as exc:
+        _report_config_error(exc)
+        raise typer.Exit(1) from None
+    except (psycopg2.Error, DBAPIError, OSError, TenantDatabaseMissing) as exc:
+        _err.print(f"[bold red]error[/] migrating tenant {tenant_id!r} failed: {exc}")
+        raise typer.Exit(1) from None
+    for action in actions:
+        _out.print(f"[green]✓[/] {action}")
 
 
 @tenant_app.command("list")
@@ -237,10 +278,10 @@ def _show_location_checks(tenant: TenantConfig) -> None:
 def delete(
     tenant_id: str = typer.Argument(...),
     confirm: str | None = typer.Option(None, help="Repeat the tenant id to confirm without a prompt."),
-    drop_database: bool = typer.Option(False, help="Also drop the Postgres database klikkflow_<id>."),
-    pg_url: str | None = typer.Option(
-        None, help="postgresql://user:pw@host:port/ (default: KLIKKFLOW_PG_*)."
+    drop_database: bool = typer.Option(
+        False, help="Also drop database klikkflow_<id>, its roles and its secret env files."
     ),
+    pg_url: str | None = typer.Option(None, help=PG_URL_HELP),
     tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
 ) -> None:
     """Delete one tenant's file, local storage, k8s files and optionally its database (asks first)."""
@@ -251,7 +292,12 @@ def delete(
     if confirm is None:
         _out.print(
             f"This deletes tenant [bold]{tenant_id}[/]: {where.tenant_file}, {where.home}, {where.k8s_dir}"
-            + (f" and database {tenant_database_name(tenant_id)}" if drop_database else "")
+            + (
+                f", database {tenant_database_name(tenant_id)}, roles {tenant_database_name(tenant_id)} and "
+                f"{tenant_audit_role(tenant_id)}, and its secret env files"
+                if drop_database
+                else ""
+            )
             + "."
         )
         confirm = typer.prompt("Type the tenant id to confirm")
@@ -263,7 +309,7 @@ def delete(
             server=_server("postgres", pg_url) if drop_database else None,
             tenants_dir=directory,
         )
-    except (ValueError, ConfigError) as exc:
+    except (ValueError, ConfigError, psycopg2.Error) as exc:
         _err.print(f"[bold red]error[/] {exc}")
         raise typer.Exit(1) from None
     for action in result.actions:

@@ -21,6 +21,8 @@ from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, load_y
 from klikkflow_pipelines.paths import tenants_config_dir
 
 TENANT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$"
+RESERVED_TENANT_IDS = ("gateway", "platform", "system")
+"""Names the platform uses (the gateway's ``platform`` audit log and witness file, its database roles)."""
 Role = Literal["viewer", "launcher", "editor", "admin"]
 
 
@@ -264,6 +266,16 @@ class TenantConfig(_Strict):
     policy: str | None = None
     code_locations: list[CodeLocation] = Field(default_factory=list)
     source_path: str | None = Field(default=None, exclude=True)
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_TENANT_IDS:
+            raise _invalid(
+                f"tenant id {value!r} is reserved for the platform",
+                f"choose another id (not one of {', '.join(RESERVED_TENANT_IDS)}), e.g. {value}-org",
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

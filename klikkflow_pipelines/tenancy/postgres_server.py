@@ -1,23 +1,24 @@
-"""The Postgres server that holds one ``klikkflow_<id>`` database per tenant.
+"""The Postgres server that holds one ``klikkflow_<id>`` database per tenant, on its admin connection.
 
-Configured by ``KLIKKFLOW_PG_URL`` (``postgresql://user:password@host:port/``) or the
+Configured by ``KLIKKFLOW_PG_ADMIN_URL`` (``postgresql://user:password@host:port/``: a
+superuser, or a role with CREATEROLE and CREATEDB), else ``KLIKKFLOW_PG_URL``, else the
 ``KLIKKFLOW_PG_HOST``/``PORT``/``USER``/``PASSWORD`` variables the production
-``dagster.yaml`` reads, so the server that provisioning creates databases on is the
-one the tenant's Dagster instance connects to.
+``dagster.yaml`` reads. Only the provisioning commands (``klikkflow platform init``,
+``klikkflow tenant create|migrate|delete``) use it; running processes connect as their
+own login role.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import psycopg2
 from psycopg2 import sql
-
-from klikkflow_pipelines.tenancy.instance import tenant_database_name
+from sqlalchemy import URL
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,9 @@ class PostgresServer:
 
     @classmethod
     def from_env(cls) -> PostgresServer:
-        """Settings from ``KLIKKFLOW_PG_URL`` or ``KLIKKFLOW_PG_HOST/PORT/USER/PASSWORD``."""
-        if url := os.environ.get("KLIKKFLOW_PG_URL"):
+        """Settings from ``KLIKKFLOW_PG_ADMIN_URL``, else ``KLIKKFLOW_PG_URL``, else
+        ``KLIKKFLOW_PG_HOST/PORT/USER/PASSWORD``."""
+        if url := os.environ.get("KLIKKFLOW_PG_ADMIN_URL") or os.environ.get("KLIKKFLOW_PG_URL"):
             return cls.from_url(url)
         return cls(
             host=os.environ.get("KLIKKFLOW_PG_HOST", "127.0.0.1"),
@@ -65,16 +67,31 @@ class PostgresServer:
             "KLIKKFLOW_PG_PASSWORD": self.password or "",
         }
 
-    def url(self, database: str) -> str:
-        """A SQLAlchemy URL of ``database`` on this server."""
-        auth = self.user + (f":{self.password}" if self.password else "")
-        return f"postgresql+psycopg2://{auth}@{self.host}:{self.port}/{database}"
+    def url(self, database: str, role: str | None = None) -> str:
+        """A SQLAlchemy URL of ``database`` on this server; with ``role``, its sessions act as that role
+        (libpq ``options=-c role=...``: what they create, that role owns)."""
+        return URL.create(
+            "postgresql+psycopg2",
+            username=self.user,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            database=database,
+            query={"options": f"-c role={role}"} if role else {},
+        ).render_as_string(hide_password=False)
 
     @contextmanager
-    def maintenance_cursor(self) -> Iterator[psycopg2.extensions.cursor]:
-        """An autocommit cursor on the maintenance database (CREATE/DROP DATABASE need autocommit)."""
+    def cursor(
+        self, database: str = "postgres", role: str | None = None
+    ) -> Iterator[psycopg2.extensions.cursor]:
+        """An autocommit cursor on ``database`` (CREATE/DROP DATABASE need autocommit), acting as ``role``."""
         connection = psycopg2.connect(
-            host=self.host, port=self.port, user=self.user, password=self.password, dbname="postgres"
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=database,
+            options=f"-c role={role}" if role else None,
         )
         connection.autocommit = True
         try:
@@ -82,6 +99,10 @@ class PostgresServer:
                 yield cursor
         finally:
             connection.close()
+
+    def maintenance_cursor(self) -> AbstractContextManager[psycopg2.extensions.cursor]:
+        """An autocommit cursor on the maintenance database ``postgres``."""
+        return self.cursor()
 
     def database_exists(self, name: str) -> bool:
         """True when the database ``name`` exists."""
@@ -98,19 +119,3 @@ class PostgresServer:
         """Drop the database ``name`` if it exists, closing its connections."""
         with self.maintenance_cursor() as cursor:
             cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-    def create_tenant_database(self, tenant_id: str) -> tuple[str, bool]:
-        """Create ``klikkflow_<id>`` if missing; return (name, created now)."""
-        name = tenant_database_name(tenant_id)
-        if self.database_exists(name):
-            return name, False
-        self.create_database(name)
-        return name, True
-
-    def drop_tenant_database(self, tenant_id: str) -> tuple[str, bool]:
-        """Drop ``klikkflow_<id>`` (only that database), closing its connections; return (name, dropped)."""
-        name = tenant_database_name(tenant_id)
-        if not self.database_exists(name):
-            return name, False
-        self.drop_database(name)
-        return name, True

@@ -18,11 +18,14 @@ import yaml
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem
 from klikkflow_pipelines.paths import PROJECT_ROOT, klikkflow_home, tenants_config_dir
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant_file
+from klikkflow_pipelines.tenancy.db_roles import Platform
 from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
 from klikkflow_pipelines.tenancy.helm_values import write_helm_values
 from klikkflow_pipelines.tenancy.instance import render_instance_config
 from klikkflow_pipelines.tenancy.k8s_manifests import write_manifests
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
+from klikkflow_pipelines.tenancy.secret_files import PodDatabase, SecretFile
+from klikkflow_pipelines.tenancy.tenant_database import delete_tenant_database, provision_tenant_database
 from klikkflow_pipelines.tenant_code.launch import launcher_path, write_launcher
 from klikkflow_pipelines.tenant_code.targets import LOCATIONS_MODULE, location_attribute
 
@@ -77,10 +80,12 @@ class TenantLocation:
 
 @dataclass
 class ProvisionResult:
-    """What provisioning or deletion did, for the CLI to report."""
+    """What provisioning or deletion did, for the CLI to report (with the secret files written)."""
 
     tenant_id: str
     actions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    secrets: list[SecretFile] = field(default_factory=list)
 
 
 def tenant_file_text(tenant: TenantConfig) -> str:
@@ -132,10 +137,14 @@ def write_workspace(tenant: TenantConfig, path: Path) -> Path:
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` unless it holds it already; atomically (a second ``create`` of the
+    same tenant, running at the same time, never reads a half-written file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
-    path.write_text(text, encoding="utf-8")
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)
     return True
 
 
@@ -158,11 +167,16 @@ def provision_tenant(
     tenants_dir: Path | None = None,
     deploy_root: Path | None = None,
     settings: DeploySettings | None = None,
+    platform: Platform = Platform(),
+    rotate_password: bool = False,
+    pod_database: PodDatabase | None = None,
 ) -> ProvisionResult:
     """Provision a tenant: write its file (if new), storage, instance config, code location and k8s files.
 
     An existing tenant file with the same id is kept when it holds the same config, and is an
     error otherwise (so ``create`` never silently overwrites another tenant's settings).
+    Postgres storage is :func:`~.tenant_database.provision_tenant_database` (roles, database,
+    migrations, secret env files); ``platform``, ``rotate_password`` and ``pod_database`` go to it.
     """
     where = TenantLocation(tenant.id, tenants_dir or tenants_config_dir(), deploy_root)
     result = ProvisionResult(tenant.id)
@@ -183,10 +197,16 @@ def provision_tenant(
         )
     # Storage first: if the database cannot be created, no tenant file is left behind.
     if storage == "postgres":
-        server = server or PostgresServer.from_env()
-        name, created = server.create_tenant_database(tenant.id)
-        verb = "created" if created else "kept existing"
-        result.actions.append(f"{verb} Postgres database {name} on {server.host}:{server.port}")
+        database = provision_tenant_database(
+            existing or tenant,
+            server=server or PostgresServer.from_env(),
+            platform=platform,
+            rotate_password=rotate_password,
+            pod_database=pod_database,
+        )
+        result.actions += database.actions
+        result.warnings += database.warnings
+        result.secrets = database.secrets
     where.home.mkdir(parents=True, exist_ok=True)
     if storage == "sqlite":
         result.actions.append(f"SQLite storage in {where.home}")
@@ -214,8 +234,10 @@ def delete_tenant(
     server: PostgresServer | None = None,
     tenants_dir: Path | None = None,
     deploy_root: Path | None = None,
+    platform: Platform = Platform(),
 ) -> ProvisionResult:
-    """Remove one tenant's file, local home, rendered k8s files and (optionally) its Postgres database.
+    """Remove one tenant's file, local home, rendered k8s files and (optionally) its Postgres database,
+    roles and secret env files (:func:`~.tenant_database.delete_tenant_database`).
 
     ``confirm`` must equal ``tenant_id``. Only paths and the database derived from this id are
     touched; every path is checked to lie inside its expected parent before removal.
@@ -239,10 +261,7 @@ def delete_tenant(
             result.actions.append(f"removed {path}")
     if drop_database:
         server = server or PostgresServer.from_env()
-        name, dropped = server.drop_tenant_database(tenant_id)
-        result.actions.append(
-            f"dropped Postgres database {name}" if dropped else f"no Postgres database {name}"
-        )
+        result.actions += delete_tenant_database(tenant_id, server=server, platform=platform)
     if where.tenant_file.exists():
         where.tenant_file.unlink()
         result.actions.append(f"removed tenant file {where.tenant_file}")

@@ -29,9 +29,11 @@ from typer.testing import CliRunner
 from compliance.audit import audit_log_for_tenant
 from compliance.audit.chain import GENESIS_HASH, entry_hash
 from compliance.audit.log import AuditEntry, AuditLog
+from compliance.audit.tables import create_audit_schema
 from compliance.audit.witness import FileWitness
 from klikkflow_pipelines.cli.audit import audit_app
 from klikkflow_pipelines.paths import PROJECT_ROOT
+from resources.sql_engine import create_storage_engine
 
 ATTACKER_KEY = b"the attacker's own key, not the writer key"
 TABLES = ("audit_log", "audit_signed_checkpoints")
@@ -114,6 +116,9 @@ def tenant(
         if request.param == "postgres":
             url = stack.enter_context(fresh_database("klikkflow_kfa"))
             tenant_id = "kfa-" + url.rsplit("_", 1)[1]  # database klikkflow_kfa_<hex> is that tenant's
+            engine = create_storage_engine(url)
+            create_audit_schema(engine)  # the migration: production processes create no tables
+            engine.dispose()
             monkeypatch.setenv("KLIKKFLOW_ENV", "production")
             monkeypatch.setenv("KLIKKFLOW_PG_USER", "postgres")
             monkeypatch.setenv("KLIKKFLOW_PG_HOST", "127.0.0.1")

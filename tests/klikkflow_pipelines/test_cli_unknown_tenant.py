@@ -35,6 +35,7 @@ INVOCATIONS: dict[str, list[str]] = {
     "demo": ["demo", "--tenant", "nosuch"],
     "dev": ["dev", "--tenant", "nosuch"],
     "tenant show": ["tenant", "show", "nosuch"],
+    "tenant migrate": ["tenant", "migrate", "nosuch"],
     "tenant delete": ["tenant", "delete", "nosuch", "--confirm", "nosuch"],
     "tenant init-code": ["tenant", "init-code", "nosuch", "nosuch-code"],
     "token-public-key": ["token-public-key", "nosuch"],

@@ -11,15 +11,18 @@ import pytest
 
 from klikkflow_pipelines.definitions import build_definitions
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant
+from klikkflow_pipelines.tenancy.db_roles import Platform
 from klikkflow_pipelines.tenancy.instance import tenant_database_name, tenant_instance
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
+from klikkflow_pipelines.tenancy.tenant_database import delete_tenant_database, provision_tenant_database
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_tenant(monkeypatch: pytest.MonkeyPatch) -> Iterator[TenantConfig]:
-    """A tenant in production mode whose storage database is fresh on the local server."""
+def pg_tenant(monkeypatch: pytest.MonkeyPatch, pg_platform: Platform) -> Iterator[TenantConfig]:
+    """A tenant in production mode whose storage database is fresh on the local server (provisioned and
+    migrated as `klikkflow tenant create --storage postgres` does; production processes create no tables)."""
     tenant = load_tenant("default").model_copy(update={"id": f"t{uuid.uuid4().hex[:10]}"})
     for key, value in {
         "KLIKKFLOW_ENV": "production",
@@ -30,11 +33,11 @@ def pg_tenant(monkeypatch: pytest.MonkeyPatch) -> Iterator[TenantConfig]:
     }.items():
         monkeypatch.setenv(key, value)
     server = PostgresServer.from_env()
-    server.create_tenant_database(tenant.id)
     try:
+        provision_tenant_database(tenant, server=server, platform=pg_platform)
         yield tenant
     finally:
-        server.drop_tenant_database(tenant.id)
+        delete_tenant_database(tenant.id, server=server, platform=pg_platform)
 
 
 def test_job_runs_on_postgres_backed_tenant_instance(pg_tenant: TenantConfig) -> None:

@@ -23,6 +23,7 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster_graphql.cli import execute_query
 
 from klikkflow_pipelines.tenancy.config import Plan, TenantConfig
+from klikkflow_pipelines.tenancy.db_roles import Platform
 from klikkflow_pipelines.tenancy.instance import tenant_database_name, tenant_instance
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 from klikkflow_pipelines.tenancy.provisioning import delete_tenant, provision_tenant
@@ -43,7 +44,9 @@ SCHEDULES = """{ repositoriesOrError { ... on RepositoryConnection { nodes {
 
 
 @pytest.fixture
-def tenants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[TenantConfig]]:
+def tenants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_platform: Platform
+) -> Iterator[list[TenantConfig]]:
     """Two freshly provisioned Postgres tenants; both deleted (databases dropped) afterwards."""
     server = PostgresServer.from_env()
     for key, value in {**server.env(), "KLIKKFLOW_PG_PASSWORD": server.password or "trust-auth"}.items():
@@ -59,7 +62,12 @@ def tenants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Te
     try:
         for config in configs:
             result = provision_tenant(
-                config, storage="postgres", server=server, tenants_dir=tenants_dir, deploy_root=deploy_root
+                config,
+                storage="postgres",
+                server=server,
+                tenants_dir=tenants_dir,
+                deploy_root=deploy_root,
+                platform=pg_platform,
             )
             assert any("created Postgres database" in action for action in result.actions)
             assert server.database_exists(tenant_database_name(config.id))
@@ -73,6 +81,7 @@ def tenants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Te
                 server=server,
                 tenants_dir=tenants_dir,
                 deploy_root=deploy_root,
+                platform=pg_platform,
             )
             assert not server.database_exists(tenant_database_name(config.id))
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from klikkflow_pipelines.tenancy.config import load_tenant
 from klikkflow_pipelines.tenancy.instance import render_instance_config
+from klikkflow_pipelines.tenancy.migrate import upgrade_dagster_storage
 from klikkflow_pipelines.tenancy.pooled_postgres import PooledPostgresRunStorage, storage_config
 from klikkflow_pipelines.tenancy.run_tags import LOCATION_TAG, TENANT_TAG, WORKFLOW_TAG, tenant_run_tags
 
@@ -55,6 +56,7 @@ def test_sensor_run_on_pooled_postgres_is_stamped_and_its_run_key_stays_claimed(
         config = render_instance_config(acme, production=True)
         config["storage"]["custom"]["config"]["postgres_db"]["db_name"] = database.database
         config["run_launcher"] = {"module": "dagster._core.test_utils", "class": "MockedRunLauncher"}
+        upgrade_dagster_storage(config)  # the migration: production processes create no tables
         (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
         origin = LoadableTargetOrigin(
             python_file=str(Path(__file__).with_name("tenant_code_defs.py")), attribute="defs"

@@ -15,6 +15,7 @@ from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.tenancy.config import load_tenant_file
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
+from klikkflow_pipelines.tenancy.secret_files import read_env_file
 
 runner = CliRunner()
 
@@ -113,21 +114,69 @@ def test_delete_asks_and_keeps_everything_on_a_wrong_answer(tenants_dir: Path) -
 
 
 @pytest.mark.postgres
-def test_create_and_delete_a_postgres_tenant_leaves_other_databases(tenants_dir: Path) -> None:
+def test_create_and_delete_a_postgres_tenant_leaves_other_databases(
+    tenants_dir: Path, klikkflow_home: Path, tmp_path: Path
+) -> None:
     server = PostgresServer.from_env()
     tenant_id = f"pg-{uuid.uuid4().hex[:8]}"
     neighbour = f"pg-{uuid.uuid4().hex[:8]}"
     url = f"postgresql://{server.user}@{server.host}:{server.port}/"
+    outputs = {}
     for name in (tenant_id, neighbour):
-        result = _invoke("create", name, "--storage", "postgres", "--pg-url", url)
+        result = _invoke(
+            "create", name, "--storage", "postgres", "--pg-url", url, "--pod-pg-host", "db.internal"
+        )
         assert result.exit_code == 0, result.output
         assert server.database_exists(tenant_database_name(name))
+        outputs[name] = " ".join(result.output.split())
     try:
+        # the operator is told where the secrets are, how to make the Secrets, and what to fill in: no values
+        secrets = klikkflow_home / "platform" / "secrets"
+        env_file, pg_file = secrets / f"kf-{tenant_id}-env.env", secrets / f"kf-{tenant_id}-postgresql.env"
+        output = outputs[tenant_id]
+        assert (
+            f"kubectl -n kf-{tenant_id} create secret generic kf-{tenant_id}-env --from-env-file={env_file}"
+            in (output)
+        )
+        assert f"--from-env-file={pg_file}" in output
+        assert "fill in: KLIKKFLOW_STORAGE_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY" in output
+        values = read_env_file(env_file)
+        assert "@db.internal:5432/" in values["KLIKKFLOW_WAREHOUSE_URL"]
+        rendered = "".join(path.read_text() for path in (tmp_path / "deploy").rglob("*") if path.is_file())
+        for key in ("KLIKKFLOW_PG_PASSWORD", "KLIKKFLOW_TENANT_KEY", "KLIKKFLOW_AUDIT_TENANT_WRITER_KEY"):
+            assert values[key] and values[key] not in output and values[key] not in rendered
+
+        result = _invoke("migrate", tenant_id, "--pg-url", url)
+        assert result.exit_code == 0, result.output
+        assert f"migrated {tenant_database_name(tenant_id)}" in result.output
+
         result = _invoke("delete", tenant_id, "--confirm", tenant_id, "--drop-database", "--pg-url", url)
         assert result.exit_code == 0, result.output
         assert not server.database_exists(tenant_database_name(tenant_id))
+        assert not env_file.exists() and not pg_file.exists()
         assert server.database_exists(tenant_database_name(neighbour))
         assert (tenants_dir / f"{neighbour}.yaml").exists()
+        assert (secrets / f"kf-{neighbour}-env.env").exists()
     finally:
         _invoke("delete", neighbour, "--confirm", neighbour, "--drop-database", "--pg-url", url)
     assert not server.database_exists(tenant_database_name(neighbour))
+
+
+@pytest.mark.postgres
+def test_migrate_without_a_database_says_how_to_create_it(tenants_dir: Path) -> None:
+    tenant_id = f"pg-{uuid.uuid4().hex[:8]}"
+    (tenants_dir / f"{tenant_id}.yaml").write_text(f"id: {tenant_id}\nname: No database\n")
+    result = _invoke("migrate", tenant_id, "--pg-url", "postgresql://postgres@127.0.0.1:5432/")
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert f"database {tenant_database_name(tenant_id)} does not exist on 127.0.0.1:5432" in output
+    assert f"Fix: `klikkflow tenant create {tenant_id} --storage postgres`" in output
+
+
+@pytest.mark.parametrize("reserved", ["gateway", "platform", "system"])
+def test_platform_names_are_reserved_tenant_ids(tenants_dir: Path, reserved: str) -> None:
+    result = _invoke("create", reserved)
+    assert result.exit_code == 1
+    assert f"tenant id '{reserved}' is reserved for the platform" in " ".join(result.output.split())
+    assert "fix:" in result.output
+    assert not (tenants_dir / f"{reserved}.yaml").exists()

@@ -1,0 +1,81 @@
+"""`klikkflow platform init`: the gateway's Postgres role and database, and its secret env file.
+
+Runs on the admin connection (``KLIKKFLOW_PG_ADMIN_URL``, else ``KLIKKFLOW_PG_URL`` or
+``--pg-url``), never from a running process. Re-running keeps the role, database and secrets;
+``--rotate-password`` sets a new gateway password.
+"""
+
+from __future__ import annotations
+
+import psycopg2
+import typer
+from rich.console import Console
+from sqlalchemy.exc import DBAPIError
+
+from klikkflow_pipelines.tenancy.db_roles import RoleConflict
+from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
+from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
+from klikkflow_pipelines.tenancy.secret_files import OPTIONAL_KEYS, PodDatabase, SecretFile
+from klikkflow_pipelines.tenancy.tenant_database import init_platform
+
+platform_app = typer.Typer(help="Set up the platform (gateway) database and secrets.", no_args_is_help=True)
+_out = Console()
+_err = Console(stderr=True)
+
+PG_URL_HELP = (
+    "postgresql://user:pw@host:port/ (default: KLIKKFLOW_PG_ADMIN_URL, KLIKKFLOW_PG_URL, KLIKKFLOW_PG_*)."
+)
+POD_HOST_HELP = "Postgres host the pods use, written into the secrets (default: KLIKKFLOW_K8S_PG_HOST)."
+POD_PORT_HELP = "Postgres port the pods use (default: KLIKKFLOW_K8S_PG_PORT or 5432)."
+
+
+def admin_server(pg_url: str | None) -> PostgresServer:
+    """The admin connection from ``--pg-url`` or the environment."""
+    try:
+        return PostgresServer.from_url(pg_url) if pg_url else PostgresServer.from_env()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--pg-url") from None
+
+
+def pod_database(host: str | None, port: int | None, settings: DeploySettings) -> PodDatabase:
+    """Where pods reach Postgres: the options, else the deploy settings."""
+    return PodDatabase(host or settings.postgres_host, port or settings.postgres_port)
+
+
+def print_secret_files(console: Console, files: list[SecretFile]) -> None:
+    """Each file's path, the kubectl command that makes its Secret, and the keys to fill in (no values)."""
+    for secret in files:
+        console.print(f"[bold]Secret {secret.secret}[/] (namespace {secret.namespace}): {secret.path}")
+        console.print(f"  {secret.kubectl()}", soft_wrap=True)
+        required = [key for key in secret.fill_in if key not in OPTIONAL_KEYS]
+        optional = [f"{key} ({OPTIONAL_KEYS[key]})" for key in secret.fill_in if key in OPTIONAL_KEYS]
+        if required:
+            console.print(f"  [yellow]fill in:[/] {', '.join(required)}", soft_wrap=True)
+        if optional:
+            console.print(f"  may stay empty: {', '.join(optional)}", soft_wrap=True)
+
+
+@platform_app.command("init")
+def init(
+    pg_url: str | None = typer.Option(None, help=PG_URL_HELP),
+    rotate_password: bool = typer.Option(False, help="Set a new password for the gateway role."),
+    pod_pg_host: str | None = typer.Option(None, help=POD_HOST_HELP),
+    pod_pg_port: int | None = typer.Option(None, help=POD_PORT_HELP),
+) -> None:
+    """Create (or keep) role kf_gateway, database kf_platform and its tables, and the gateway's secrets."""
+    settings = DeploySettings.from_env()
+    try:
+        result = init_platform(
+            server=admin_server(pg_url),
+            rotate_password=rotate_password,
+            settings=settings,
+            pod_database=pod_database(pod_pg_host, pod_pg_port, settings),
+        )
+    except (psycopg2.Error, DBAPIError, OSError, RoleConflict) as exc:
+        _err.print(f"[bold red]error[/] platform init failed: {exc}")
+        raise typer.Exit(1) from None
+    for action in result.actions:
+        _out.print(f"[green]✓[/] {action}")
+    for warning in result.warnings:
+        _err.print(f"[yellow]warning[/] {warning}")
+    print_secret_files(_out, result.secrets)
