@@ -44,6 +44,15 @@ def _server(storage: str, pg_url: str | None) -> PostgresServer | None:
         raise typer.BadParameter(str(exc), param_hint="--pg-url") from None
 
 
+def _deploy_settings() -> DeploySettings:
+    """The platform settings from ``KLIKKFLOW_*``; a malformed one stops the command with its name."""
+    try:
+        return DeploySettings.from_env()
+    except ValueError as exc:
+        _err.print(f"[bold red]error[/] {exc}")
+        raise typer.Exit(2) from None
+
+
 def _config_from_options(tenant_id: str, options: dict[str, object]) -> TenantConfig:
     """Build and validate a new tenant config from command-line options."""
     plan = {
@@ -108,7 +117,7 @@ def create(
             storage=storage,  # type: ignore[arg-type]
             server=_server(storage, pg_url),
             tenants_dir=directory,
-            settings=DeploySettings.from_env(),
+            settings=_deploy_settings(),
         )
     except ConfigError as exc:
         _report_config_error(exc)
@@ -262,6 +271,7 @@ def delete(
             drop_database=drop_database,
             server=_server("postgres", pg_url) if drop_database else None,
             tenants_dir=directory,
+            settings=_deploy_settings(),
         )
     except (ValueError, ConfigError) as exc:
         _err.print(f"[bold red]error[/] {exc}")
