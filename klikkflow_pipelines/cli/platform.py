@@ -1,11 +1,14 @@
-"""`klikkflow platform init`: the gateway's Postgres role and database, and its secret env file.
+"""`klikkflow platform init|render`: the platform's Postgres role, database and secrets; its Kubernetes files.
 
-Runs on the admin connection (``KLIKKFLOW_PG_ADMIN_URL``, else ``KLIKKFLOW_PG_URL`` or
-``--pg-url``), never from a running process. Re-running keeps the role, database and secrets;
-``--rotate-password`` sets a new gateway password.
+`init` makes the gateway's Postgres role and database, and its secret env file. It runs on the
+admin connection (``KLIKKFLOW_PG_ADMIN_URL``, else ``KLIKKFLOW_PG_URL`` or ``--pg-url``), never from
+a running process. Re-running keeps the role, database and secrets; ``--rotate-password`` sets a
+new gateway password. `render` writes the platform namespace's manifests.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import psycopg2
 import typer
@@ -18,7 +21,9 @@ from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 from klikkflow_pipelines.tenancy.secret_files import OPTIONAL_KEYS, PodDatabase, SecretFile
 from klikkflow_pipelines.tenancy.tenant_database import init_platform
 
-platform_app = typer.Typer(help="Set up the platform (gateway) database and secrets.", no_args_is_help=True)
+platform_app = typer.Typer(
+    help="The platform: gateway database and secrets, and its Kubernetes files.", no_args_is_help=True
+)
 _out = Console()
 _err = Console(stderr=True)
 
@@ -79,3 +84,30 @@ def init(
     for warning in result.warnings:
         _err.print(f"[yellow]warning[/] {warning}")
     print_secret_files(_out, result.secrets)
+
+
+@platform_app.command("render")
+def render(
+    tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
+) -> None:
+    """Render deploy/k8s/platform/manifests.yaml: namespace, gateway (Deployment, Service, TLS Ingress,
+    per-tenant workspaces), audit checkpointer and the platform's NetworkPolicies, for every tenant.
+
+    Settings come from ``KLIKKFLOW_*`` variables (see ``DeploySettings.from_env``); `klikkflow tenant
+    create` and `delete` render the same file.
+    """
+    from klikkflow_pipelines.tenancy.provisioning import render_platform_files
+
+    try:
+        settings = DeploySettings.from_env()
+    except ValueError as exc:
+        _err.print(f"[bold red]error[/] {exc}")
+        raise typer.Exit(2) from None
+    path, broken = render_platform_files(tenants_dir, settings=settings)
+    _out.print(f"[green]✓[/] wrote {path}")
+    if broken:
+        _err.print(
+            f"[yellow]warning[/] left out broken tenant files: {', '.join(broken)} "
+            "(`klikkflow tenant list` shows what to fix)"
+        )
+        raise typer.Exit(1)

@@ -50,6 +50,15 @@ def _server(storage: str, pg_url: str | None) -> PostgresServer | None:
     return admin_server(pg_url) if storage == "postgres" else None
 
 
+def _deploy_settings() -> DeploySettings:
+    """The platform settings from ``KLIKKFLOW_*``; a malformed one stops the command with its name."""
+    try:
+        return DeploySettings.from_env()
+    except ValueError as exc:
+        _err.print(f"[bold red]error[/] {exc}")
+        raise typer.Exit(2) from None
+
+
 def _config_from_options(tenant_id: str, options: dict[str, object]) -> TenantConfig:
     """Build and validate a new tenant config from command-line options."""
     plan = {
@@ -112,7 +121,7 @@ def create(
             config = load_tenant_file(existing)
         else:
             config = _config_from_options(tenant_id, options)
-        settings = DeploySettings.from_env()
+        settings = _deploy_settings()
         result = provision_tenant(
             config,
             storage=storage,  # type: ignore[arg-type]
@@ -308,6 +317,7 @@ def delete(
             drop_database=drop_database,
             server=_server("postgres", pg_url) if drop_database else None,
             tenants_dir=directory,
+            settings=_deploy_settings(),
         )
     except (ValueError, ConfigError, psycopg2.Error) as exc:
         _err.print(f"[bold red]error[/] {exc}")

@@ -25,13 +25,17 @@ def open_gateway(
 ) -> Iterator[Gateway]:
     """Open every tenant's instance and workspace and yield the gateway; close them all on exit.
 
-    ``workspace_for(tenant)`` chooses each tenant's workspace file; the default is the
-    ``workspace.yaml`` in the tenant's home (the one ``klikkflow dev`` uses), rewritten from the
-    tenant file: the built-in location plus one per tenant code location, each its own code
-    server. A tenant whose config or instance fails to load is logged and left out; a tenant
-    location that fails to load is logged and shown with its error; the others serve. On a local
-    install each tenant's detokenize public key is published to its home (the private key stays
-    in the platform directory, :mod:`compliance.token_keys`).
+    ``workspace_for(tenant)`` chooses each tenant's workspace file. Without it, when
+    ``KLIKKFLOW_GATEWAY_WORKSPACES_DIR`` is set (production), it is ``<dir>/<tenant id>.yaml``
+    there: ``grpc_server`` entries of the tenant's running code servers
+    (:mod:`klikkflow_pipelines.tenancy.grpc_workspace`); a tenant without that file is not
+    served. Otherwise it is the ``workspace.yaml`` in the tenant's home (the one ``klikkflow dev``
+    uses), rewritten from the tenant file: the built-in location plus one per tenant code
+    location, each a code server subprocess of the gateway. A tenant whose config, workspace or
+    instance fails to load is logged and left out; a tenant location that fails to load is logged
+    and shown with its error; the others serve. On a local install each tenant's detokenize
+    public key is published to its home (the private key stays in the platform directory,
+    :mod:`compliance.token_keys`).
     """
     from compliance.audit.log import audit_log_for_tenant
     from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV, publish_public_key
@@ -41,6 +45,7 @@ def open_gateway(
         tenant_dagster_app,
     )
     from klikkflow_pipelines.paths import tenant_home
+    from klikkflow_pipelines.tenancy.grpc_workspace import gateway_workspace_file
     from klikkflow_pipelines.tenancy.provisioning import write_workspace
     from resources.secrets import local_token_public_key_file
 
@@ -54,12 +59,13 @@ def open_gateway(
         apps, audits, workspaces = {}, {}, {}
         for tenant_id, tenant in tenants.items():
             try:
+                if workspace_for:
+                    workspace = workspace_for(tenant)
+                else:
+                    workspace = gateway_workspace_file(tenant_id) or write_workspace(
+                        tenant, tenant_home(tenant_id) / "workspace.yaml"
+                    )
                 instance = stack.enter_context(tenant_instance(tenant))
-                workspace = (
-                    workspace_for(tenant)
-                    if workspace_for
-                    else write_workspace(tenant, tenant_home(tenant_id) / "workspace.yaml")
-                )
                 context = stack.enter_context(open_tenant_workspace(instance, workspace))
                 for location, error in location_load_errors(context).items():
                     log.error("tenant %s: code location %s failed to load: %s", tenant_id, location, error)

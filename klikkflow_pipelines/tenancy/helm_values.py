@@ -1,12 +1,17 @@
 """Per-tenant values for Dagster's official Helm chart (``dagster/dagster``).
 
 Each tenant is one Helm release installed into its own namespace ``kf-<id>``:
-webserver, daemon and the tenant's code location run the KlikkFlow image
-with ``KLIKKFLOW_TENANT=<id>``; the K8sRunLauncher starts run pods in the same
+the daemon and one code server per code location run with
+``KLIKKFLOW_TENANT=<id>``; the K8sRunLauncher starts run pods in the same
 namespace with the plan's resources, node pool and a hardened security
-context; storage is the tenant's Postgres database ``klikkflow_<id>``; the
-tenant run coordinator enforces the plan's concurrency limit and stamps the tenant's run tags
-on every run.
+context; storage is the tenant's Postgres database ``klikkflow_<id>`` reached
+as the tenant's own login role ``klikkflow_<id>``; the tenant run coordinator
+enforces the plan's concurrency limit and stamps the tenant's run tags on
+every run. The chart's webserver is scaled to zero: the KlikkFlow gateway in
+the platform namespace serves every tenant's Dagster UI in-process.
+
+Secrets are referenced by name only (``kf-<id>-env``, ``kf-<id>-postgresql``):
+no password, key or URL is rendered into the values.
 """
 
 from __future__ import annotations
@@ -19,15 +24,19 @@ from kubernetes.utils.quantity import parse_quantity
 
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenancy.deploy_settings import (
-    ENV_SECRET,
-    POSTGRES_PASSWORD_SECRET,
     RUN_SERVICE_ACCOUNT,
     RUN_USER_ID,
     DeploySettings,
+    tenant_env_secret,
     tenant_namespace,
+    tenant_postgres_secret,
+)
+from klikkflow_pipelines.tenancy.grpc_workspace import (
+    USER_CODE_GRPC_PORT,
+    location_deployment_name,
+    location_names,
 )
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
-from klikkflow_pipelines.tenancy.k8s_manifests import USER_CODE_GRPC_PORT, WEBSERVER_PORT
 from klikkflow_pipelines.tenancy.run_tags import TENANT_TAG, k8s_run_config, tenant_run_tags
 from klikkflow_pipelines.tenant_code.targets import LOCATIONS_MODULE, location_attribute
 
@@ -75,6 +84,7 @@ def run_k8s_config(tenant: TenantConfig) -> dict[str, Any]:
         "podSpecConfig": {
             **config["pod_spec_config"],
             "service_account_name": RUN_SERVICE_ACCOUNT,
+            "automount_service_account_token": False,
             "volumes": _scratch_volumes(),
         },
         "podTemplateSpecMetadata": config["pod_template_spec_metadata"],
@@ -113,17 +123,18 @@ def run_coordinator(tenant: TenantConfig) -> dict[str, Any]:
 
 
 def tenant_env(tenant: TenantConfig, settings: DeploySettings) -> dict[str, str]:
-    """Plain environment of every KlikkFlow process of the tenant (secrets come from ``ENV_SECRET``).
+    """Plain environment of every KlikkFlow process of the tenant; nothing secret.
 
-    ``KLIKKFLOW_PG_*`` reach the tenant's own KlikkFlow tables (outbox, audit) in ``klikkflow_<id>``;
-    ``KLIKKFLOW_PG_PASSWORD`` is a key of the ``klikkflow-env`` Secret.
+    ``KLIKKFLOW_PG_HOST``/``PORT`` reach the tenant's own KlikkFlow tables (outbox, audit) in
+    ``klikkflow_<id>``; the login (``KLIKKFLOW_PG_USER``, ``KLIKKFLOW_PG_PASSWORD``), the tenant
+    and audit writer keys, the warehouse and object-store settings are keys of the tenant's
+    Secret ``kf-<id>-env`` (:func:`~klikkflow_pipelines.tenancy.deploy_settings.tenant_env_secret`).
     """
     return {
         "KLIKKFLOW_TENANT": tenant.id,
         "KLIKKFLOW_ENV": "production",
         "KLIKKFLOW_PG_HOST": settings.postgres_host,
         "KLIKKFLOW_PG_PORT": str(settings.postgres_port),
-        "KLIKKFLOW_PG_USER": settings.postgres_user,
     }
 
 
@@ -153,40 +164,23 @@ def _location_image(image: str) -> dict[str, str]:
     return {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"}
 
 
-def location_deployment_name(tenant_id: str, location: str) -> str:
-    """The user-deployment name of a tenant location: ``kf-<tenant>-<location>`` (DNS label, <= 60)."""
-    return f"kf-{tenant_id}-{location.replace('_', '-')}"
+def _tenant_labels(tenant: TenantConfig) -> dict[str, str]:
+    return {"klikkflow.io/tenant": tenant.id}
 
 
-def _service_component(tenant: TenantConfig, settings: DeploySettings) -> dict[str, Any]:
-    """Settings shared by the webserver and daemon deployments."""
+def _daemon(tenant: TenantConfig, settings: DeploySettings) -> dict[str, Any]:
+    """The tenant's daemon: queue (tenant run coordinator), schedules, sensors, run monitoring."""
     return {
+        "enabled": True,
         "image": _image(settings),
         "podSecurityContext": pod_security_context(),
         "securityContext": container_security_context(),
         "env": [{"name": k, "value": v} for k, v in tenant_env(tenant, settings).items()],
-        "envSecrets": [{"name": ENV_SECRET}],
+        "envSecrets": [{"name": tenant_env_secret(tenant.id)}],
         "volumes": _scratch_volumes(),
         "volumeMounts": _scratch_mounts(),
-        "checkDbReadyInitContainer": False,
         "resources": service_resources(tenant, cpu="1", memory="1Gi"),
-        "labels": {"klikkflow.io/tenant": tenant.id},
-    }
-
-
-def render_helm_values(tenant: TenantConfig, settings: DeploySettings | None = None) -> dict[str, Any]:
-    """The values file of the tenant's Helm release of ``dagster/dagster``."""
-    settings = settings or DeploySettings()
-    namespace = tenant_namespace(tenant.id)
-    webserver = {
-        **_service_component(tenant, settings),
-        "replicaCount": 1,
-        "service": {"type": "ClusterIP", "port": WEBSERVER_PORT},
-        "pathPrefix": f"/t/{tenant.id}",
-    }
-    daemon = {
-        **_service_component(tenant, settings),
-        "enabled": True,
+        "labels": _tenant_labels(tenant),
         "runCoordinator": {
             "enabled": True,
             "type": "CustomRunCoordinator",
@@ -201,13 +195,30 @@ def render_helm_values(tenant: TenantConfig, settings: DeploySettings | None = N
         },
         "runRetries": {"enabled": True, "maxRetries": 2},
     }
-    code_location = {
-        "name": f"klikkflow-{tenant.id}",
-        "image": _image(settings),
-        "dagsterApiGrpcArgs": ["--module-name", "klikkflow_pipelines.definitions"],
+
+
+def _code_server(tenant: TenantConfig, settings: DeploySettings, location: str) -> dict[str, Any]:
+    """One dagster-user-deployment: the code server of ``location``, loaded the same way for the
+    built-in location and the tenant's own (``tenant_code.locations``, attribute ``<id>__<location>``),
+    in the location's image (default: the KlikkFlow image)."""
+    image = _image(settings)
+    if location != tenant.id:
+        _, entry = tenant.code_location(location)
+        image = _location_image(entry.image) if entry.image else image
+    return {
+        "name": location_deployment_name(tenant.id, location),
+        "image": image,
+        "dagsterApiGrpcArgs": [
+            "--module-name",
+            LOCATIONS_MODULE,
+            "--attribute",
+            location_attribute(tenant.id, location),
+            "--location-name",
+            location,
+        ],
         "port": USER_CODE_GRPC_PORT,
         "env": [{"name": k, "value": v} for k, v in tenant_env(tenant, settings).items()],
-        "envSecrets": [{"name": ENV_SECRET}],
+        "envSecrets": [{"name": tenant_env_secret(tenant.id)}],
         # Off: run pods get namespace, service account, env and resources from the run launcher's
         # plan-derived runK8sConfig only, never merged with the code server's own (smaller) settings.
         "includeConfigInLaunchedRuns": {"enabled": False},
@@ -216,52 +227,64 @@ def render_helm_values(tenant: TenantConfig, settings: DeploySettings | None = N
         "volumes": _scratch_volumes(),
         "volumeMounts": _scratch_mounts(),
         "resources": service_resources(tenant, cpu="1", memory="2Gi"),
-        "labels": {"klikkflow.io/tenant": tenant.id},
+        "labels": {**_tenant_labels(tenant), "klikkflow.io/code-location": location},
     }
-    # One code server per tenant location, in the tenant's own image (default: the KlikkFlow image).
-    tenant_locations = [
-        {
-            **code_location,
-            "name": location_deployment_name(tenant.id, location.name),
-            "image": _location_image(location.image) if location.image else _image(settings),
-            "dagsterApiGrpcArgs": [
-                "--module-name",
-                LOCATIONS_MODULE,
-                "--attribute",
-                location_attribute(tenant.id, location.name),
-                "--location-name",
-                location.name,
+
+
+def _webserver(tenant: TenantConfig, settings: DeploySettings) -> dict[str, Any]:
+    """The chart's webserver, never started (``replicaCount: 0``): the gateway is the tenant's
+    webserver. Its ``workspace`` still shapes the workspace ConfigMap the daemon reads: one
+    ``grpc_server`` per location, named like the location (not like its deployment), as in the
+    gateway's workspace, so runs, schedules and sensors started in the gateway are the daemon's."""
+    return {
+        "replicaCount": 0,
+        "image": _image(settings),
+        "workspace": {
+            "enabled": True,
+            "servers": [
+                {
+                    "host": location_deployment_name(tenant.id, name),
+                    "port": USER_CODE_GRPC_PORT,
+                    "name": name,
+                }
+                for name in location_names(tenant)
             ],
-            "labels": {"klikkflow.io/tenant": tenant.id, "klikkflow.io/code-location": location.name},
-        }
-        for location in tenant.code_locations
-    ]
+        },
+        "podSecurityContext": pod_security_context(),
+        "securityContext": container_security_context(),
+        "labels": _tenant_labels(tenant),
+    }
+
+
+def render_helm_values(tenant: TenantConfig, settings: DeploySettings | None = None) -> dict[str, Any]:
+    """The values file of the tenant's Helm release of ``dagster/dagster``."""
+    settings = settings or DeploySettings()
     return {
         "global": {
-            "postgresqlSecretName": POSTGRES_PASSWORD_SECRET,
+            "postgresqlSecretName": tenant_postgres_secret(tenant.id),
             "serviceAccountName": f"kf-{tenant.id}-dagster",
         },
         "serviceAccount": {"create": True},
-        "dagsterWebserver": webserver,
-        "dagsterDaemon": daemon,
+        "dagsterWebserver": _webserver(tenant, settings),
+        "dagsterDaemon": _daemon(tenant, settings),
         "dagster-user-deployments": {
             "enabled": True,
             "enableSubchart": True,
-            "deployments": [code_location, *tenant_locations],
+            "deployments": [_code_server(tenant, settings, name) for name in location_names(tenant)],
         },
         "runLauncher": {
             "type": "K8sRunLauncher",
             "config": {
                 "k8sRunLauncher": {
-                    "jobNamespace": namespace,
+                    "jobNamespace": tenant_namespace(tenant.id),
                     "loadInclusterConfig": True,
                     "imagePullPolicy": "IfNotPresent",
                     "envConfigMaps": [],
-                    "envSecrets": [{"name": ENV_SECRET}],
+                    "envSecrets": [{"name": tenant_env_secret(tenant.id)}],
                     "envVars": [f"{k}={v}" for k, v in tenant_env(tenant, settings).items()],
                     "volumeMounts": [],
                     "volumes": [],
-                    "labels": {"klikkflow.io/tenant": tenant.id},
+                    "labels": _tenant_labels(tenant),
                     "failPodOnRunFailure": True,
                     "runK8sConfig": run_k8s_config(tenant),
                 }
@@ -270,24 +293,30 @@ def render_helm_values(tenant: TenantConfig, settings: DeploySettings | None = N
         "postgresql": {
             "enabled": False,
             "postgresqlHost": settings.postgres_host,
-            "postgresqlUsername": settings.postgres_user,
+            "postgresqlUsername": tenant_database_name(tenant.id),  # the tenant's own login role
             "postgresqlDatabase": tenant_database_name(tenant.id),
             "service": {"port": settings.postgres_port},
         },
         "generatePostgresqlPasswordSecret": False,
         "computeLogManager": {"type": "NoOpComputeLogManager"},
         "telemetry": {"enabled": False},
-        "migrate": {"enabled": True},
+        "migrate": {"enabled": False},
     }
 
 
 def helm_values_yaml(tenant: TenantConfig, settings: DeploySettings | None = None) -> str:
-    """The values as YAML text with a header naming the install command."""
+    """The values as YAML text with a header naming the install command and why the webserver is off."""
+    settings = settings or DeploySettings()
     header = (
         f"# Helm values of tenant {tenant.id!r} for the dagster/dagster chart,\n"
         "# rendered by `klikkflow tenant create`. Install with:\n"
         f"# helm upgrade --install kf-{tenant.id} dagster/dagster \\\n"
         f"#   -n {tenant_namespace(tenant.id)} -f <this file>\n"
+        "# dagsterWebserver.replicaCount is 0 on purpose: the KlikkFlow gateway (namespace\n"
+        f"# {settings.platform_namespace}) is this tenant's webserver, behind sign-in and roles; no\n"
+        "# NetworkPolicy admits traffic to a tenant webserver. migrate is off: `klikkflow tenant\n"
+        f"# migrate` creates the schema. Secrets {tenant_env_secret(tenant.id)} and\n"
+        f"# {tenant_postgres_secret(tenant.id)} are referenced by name only.\n"
     )
     return header + yaml.safe_dump(render_helm_values(tenant, settings), sort_keys=False)
 

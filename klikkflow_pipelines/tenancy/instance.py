@@ -17,10 +17,17 @@ from dagster import DagsterInstance
 
 from klikkflow_pipelines.paths import PROJECT_ROOT, tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant
+from klikkflow_pipelines.tenancy.deploy_settings import (
+    RUN_SERVICE_ACCOUNT,
+    tenant_namespace,
+    tenant_postgres_secret,
+)
 from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
 
 EMBEDDED_CONFIG = PROJECT_ROOT / "dagster.yaml"
 PRODUCTION_CONFIG = PROJECT_ROOT / "deploy" / "dagster.production.yaml"
+RUN_LAUNCHER_ENV = "KLIKKFLOW_RUN_LAUNCHER"
+"""``k8s`` in the gateway's pod: its tenant instances terminate runs through dagster-k8s."""
 
 
 def is_production() -> bool:
@@ -31,6 +38,29 @@ def is_production() -> bool:
 def tenant_database_name(tenant_id: str) -> str:
     """The Postgres database that holds a tenant's Dagster storage in production."""
     return f"klikkflow_{tenant_id.replace('-', '_')}"
+
+
+def k8s_run_launcher_config(tenant: TenantConfig) -> dict[str, Any]:
+    """The K8sRunLauncher of the gateway's instance of ``tenant`` on Kubernetes.
+
+    The gateway never launches a run (its run coordinator queues them; the tenant's daemon
+    launches them with the chart's launcher); it terminates them: the in-process webserver's
+    "terminate" deletes the run's Job in ``kf-<id>``, as the tenant's ``klikkflow-gateway`` Role
+    allows. The launch fields name the tenant's release so a launch would match the daemon's.
+    """
+    return {
+        "module": "dagster_k8s",
+        "class": "K8sRunLauncher",
+        "config": {
+            "job_namespace": tenant_namespace(tenant.id),
+            "load_incluster_config": True,
+            "instance_config_map": f"kf-{tenant.id}-dagster-instance",
+            "service_account_name": RUN_SERVICE_ACCOUNT,
+            "postgres_password_secret": tenant_postgres_secret(tenant.id),
+            "dagster_home": "/opt/dagster/dagster_home",
+            "image_pull_policy": "IfNotPresent",
+        },
+    }
 
 
 def render_instance_config(
@@ -60,6 +90,13 @@ def render_instance_config(
     config["run_monitoring"]["max_runtime_seconds"] = tenant.plan.max_runtime_seconds
     if production:
         config["storage"]["custom"]["config"]["postgres_db"]["db_name"] = tenant_database_name(tenant.id)
+        launcher = os.environ.get(RUN_LAUNCHER_ENV, "").strip()
+        if launcher == "k8s":
+            config["run_launcher"] = k8s_run_launcher_config(tenant)
+        elif launcher:
+            raise ValueError(
+                f"{RUN_LAUNCHER_ENV}={launcher!r}: use k8s (the gateway on Kubernetes) or leave it unset"
+            )
     else:
         config["storage"]["sqlite"]["base_dir"] = str(home or tenant_home(tenant.id))
     return config

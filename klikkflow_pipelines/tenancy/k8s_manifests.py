@@ -1,10 +1,13 @@
-"""Per-tenant Kubernetes manifests: namespace, quotas, network policies and run-pod RBAC.
+"""Per-tenant Kubernetes manifests: namespace, quotas, network policies and RBAC.
 
 Everything a tenant owns on the cluster lives in its namespace ``kf-<id>``:
-its Dagster deployment (installed there with the Helm values from
+its Dagster daemon and code servers (installed there with the Helm values from
 :mod:`klikkflow_pipelines.tenancy.helm_values`) and every run pod the
 K8sRunLauncher creates. The namespace enforces Pod Security ``restricted``;
-network traffic is denied unless a policy below allows it.
+network traffic is denied unless a policy of
+:mod:`klikkflow_pipelines.tenancy.network_policies` allows it. The platform's
+gateway may manage (terminate) the tenant's run Jobs; run pods have no
+Kubernetes API access at all.
 """
 
 from __future__ import annotations
@@ -22,11 +25,11 @@ from klikkflow_pipelines.tenancy.deploy_settings import (
     DeploySettings,
     tenant_namespace,
 )
+from klikkflow_pipelines.tenancy.grpc_workspace import location_names
+from klikkflow_pipelines.tenancy.network_policies import tenant_policy_specs
 
 Manifest = dict[str, Any]
-USER_CODE_GRPC_PORT = 3030
-WEBSERVER_PORT = 3000
-SERVICE_PODS = 3  # webserver, daemon, code server
+GATEWAY_SERVICE_ACCOUNT = "klikkflow-gateway"
 _MIB = Decimal(1024 * 1024)
 
 
@@ -73,14 +76,20 @@ def namespace(tenant: TenantConfig, settings: DeploySettings) -> Manifest:
     }
 
 
+def service_pods(tenant: TenantConfig) -> int:
+    """Long-running pods of the tenant's release: the daemon and one code server per location."""
+    return 1 + len(location_names(tenant))
+
+
 def resource_quota(tenant: TenantConfig, settings: DeploySettings) -> Manifest:
     """Caps the namespace at the plan's concurrent runs times the per-run resources.
 
-    Three extra run-sized slots cover the tenant's Dagster webserver, daemon and code server, whose
-    resources are capped at the plan's per-container limits (see ``helm_values.service_resources``).
+    One extra run-sized slot per service pod (:func:`service_pods`) covers the tenant's daemon and
+    code servers, whose resources are capped at the plan's per-container limits (see
+    ``helm_values.service_resources``).
     """
     plan = tenant.plan
-    slots = plan.max_concurrent_runs + SERVICE_PODS
+    slots = plan.max_concurrent_runs + service_pods(tenant)
     return {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
@@ -91,7 +100,7 @@ def resource_quota(tenant: TenantConfig, settings: DeploySettings) -> Manifest:
                 "limits.cpu": _times(plan.cpu_limit, slots, cpu=True),
                 "requests.memory": _times(plan.memory_request, slots, cpu=False),
                 "limits.memory": _times(plan.memory_limit, slots, cpu=False),
-                "pods": str(2 * plan.max_concurrent_runs + 6),
+                "pods": str(2 * (plan.max_concurrent_runs + service_pods(tenant))),
                 "count/jobs.batch": str(10 * plan.max_concurrent_runs),
                 "services.loadbalancers": "0",
                 "services.nodeports": "0",
@@ -120,173 +129,57 @@ def limit_range(tenant: TenantConfig, settings: DeploySettings) -> Manifest:
     }
 
 
-def _policy(name: str, tenant: TenantConfig, settings: DeploySettings, spec: dict[str, Any]) -> Manifest:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": _meta(name, tenant, settings),
-        "spec": spec,
-    }
-
-
 def network_policies(tenant: TenantConfig, settings: DeploySettings) -> list[Manifest]:
-    """Default deny; then DNS, the tenant database, in-namespace Dagster traffic, the gateway,
-    the Kubernetes API (when its CIDR is known) and the tenant's declared egress."""
-    platform_ns = {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": settings.platform_namespace}}
-    }
-    net = tenant.network
-    if net.database_cidr:
-        database_peer: dict[str, Any] = {"ipBlock": {"cidr": net.database_cidr}}
-    else:
-        database_peer = {
-            **platform_ns,
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "postgresql"}},
-        }
-    policies = [
-        _policy(
-            "default-deny-all", tenant, settings, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-        ),
-        _policy(
-            "allow-dns",
-            tenant,
-            settings,
-            {
-                "podSelector": {},
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [
-                            {
-                                "namespaceSelector": {
-                                    "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                                },
-                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                            }
-                        ],
-                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                    }
-                ],
-            },
-        ),
-        _policy(
-            "allow-tenant-database",
-            tenant,
-            settings,
-            {
-                "podSelector": {},
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {"to": [database_peer], "ports": [{"protocol": "TCP", "port": net.database_port}]}
-                ],
-            },
-        ),
-        _policy(
-            "allow-dagster-code-server",
-            tenant,
-            settings,
-            {
-                "podSelector": {},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [
-                    {
-                        "from": [{"podSelector": {}}],
-                        "ports": [{"protocol": "TCP", "port": USER_CODE_GRPC_PORT}],
-                    }
-                ],
-                "egress": [
-                    {"to": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": USER_CODE_GRPC_PORT}]}
-                ],
-            },
-        ),
-        _policy(
-            "allow-gateway-to-webserver",
-            tenant,
-            settings,
-            {
-                "podSelector": {"matchLabels": {"component": "dagster-webserver"}},
-                "policyTypes": ["Ingress"],
-                "ingress": [{"from": [platform_ns], "ports": [{"protocol": "TCP", "port": WEBSERVER_PORT}]}],
-            },
-        ),
-    ]
-    if settings.kube_api_cidr:
-        policies.append(
-            _policy(
-                "allow-kube-api",
-                tenant,
-                settings,
-                {
-                    "podSelector": {},
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {
-                            "to": [{"ipBlock": {"cidr": settings.kube_api_cidr}}],
-                            "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}],
-                        }
-                    ],
-                },
-            )
-        )
-    if net.egress:
-        policies.append(
-            _policy(
-                "allow-declared-egress",
-                tenant,
-                settings,
-                {
-                    "podSelector": {},
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {
-                            "to": [{"ipBlock": {"cidr": rule.cidr}}],
-                            "ports": [{"protocol": rule.protocol, "port": port} for port in rule.ports],
-                        }
-                        for rule in net.egress
-                    ],
-                },
-            )
-        )
-    return policies
-
-
-def run_rbac(tenant: TenantConfig, settings: DeploySettings) -> list[Manifest]:
-    """ServiceAccount of run pods, with a Role letting them manage step Jobs (k8s_job_executor)."""
+    """The namespace's NetworkPolicies (see :mod:`klikkflow_pipelines.tenancy.network_policies`)."""
     return [
         {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": _meta(RUN_SERVICE_ACCOUNT, tenant, settings),
-            "automountServiceAccountToken": True,
-        },
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta(name, tenant, settings),
+            "spec": spec,
+        }
+        for name, spec in tenant_policy_specs(tenant, settings).items()
+    ]
+
+
+def run_service_account(tenant: TenantConfig, settings: DeploySettings) -> Manifest:
+    """ServiceAccount of run pods: no token mounted and no Role bound (run pods never call the API,
+    and NetworkPolicy gives them no route to it; steps run inside the run pod)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(RUN_SERVICE_ACCOUNT, tenant, settings),
+        "automountServiceAccountToken": False,
+    }
+
+
+def gateway_rbac(tenant: TenantConfig, settings: DeploySettings) -> list[Manifest]:
+    """Role + RoleBinding letting the platform gateway's ServiceAccount terminate the tenant's runs:
+    the in-process Dagster webserver deletes a run's Job through the K8sRunLauncher."""
+    return [
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
-            "metadata": _meta(RUN_SERVICE_ACCOUNT, tenant, settings),
+            "metadata": _meta(GATEWAY_SERVICE_ACCOUNT, tenant, settings),
             "rules": [
-                {
-                    "apiGroups": ["batch"],
-                    "resources": ["jobs", "jobs/status"],
-                    "verbs": ["create", "get", "list", "watch", "delete"],
-                },
-                {
-                    "apiGroups": [""],
-                    "resources": ["pods", "pods/log", "pods/status"],
-                    "verbs": ["get", "list", "watch"],
-                },
-                {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "delete"]},
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
             ],
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
-            "metadata": _meta(RUN_SERVICE_ACCOUNT, tenant, settings),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": RUN_SERVICE_ACCOUNT},
+            "metadata": _meta(GATEWAY_SERVICE_ACCOUNT, tenant, settings),
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": GATEWAY_SERVICE_ACCOUNT,
+            },
             "subjects": [
                 {
                     "kind": "ServiceAccount",
-                    "name": RUN_SERVICE_ACCOUNT,
-                    "namespace": tenant_namespace(tenant.id),
+                    "name": GATEWAY_SERVICE_ACCOUNT,
+                    "namespace": settings.platform_namespace,
                 }
             ],
         },
@@ -301,7 +194,8 @@ def render_manifests(tenant: TenantConfig, settings: DeploySettings | None = Non
         resource_quota(tenant, settings),
         limit_range(tenant, settings),
         *network_policies(tenant, settings),
-        *run_rbac(tenant, settings),
+        run_service_account(tenant, settings),
+        *gateway_rbac(tenant, settings),
     ]
 
 

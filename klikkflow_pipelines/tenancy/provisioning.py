@@ -17,12 +17,13 @@ import yaml
 
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem
 from klikkflow_pipelines.paths import PROJECT_ROOT, klikkflow_home, tenants_config_dir
-from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant_file
+from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants, load_tenant_file
 from klikkflow_pipelines.tenancy.db_roles import Platform
 from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
 from klikkflow_pipelines.tenancy.helm_values import write_helm_values
 from klikkflow_pipelines.tenancy.instance import render_instance_config
 from klikkflow_pipelines.tenancy.k8s_manifests import write_manifests
+from klikkflow_pipelines.tenancy.platform_manifests import write_platform_manifests
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 from klikkflow_pipelines.tenancy.secret_files import PodDatabase, SecretFile
 from klikkflow_pipelines.tenancy.tenant_database import delete_tenant_database, provision_tenant_database
@@ -159,6 +160,24 @@ def render_deploy_files(
     ]
 
 
+def render_platform_files(
+    tenants_dir: Path | None = None, deploy_root: Path | None = None, settings: DeploySettings | None = None
+) -> tuple[Path, list[str]]:
+    """Write ``deploy/k8s/platform/manifests.yaml`` for every tenant in ``tenants_dir``; return its path
+    and the ids of tenant files left out because they do not load (each names its fix elsewhere)."""
+    tenants, broken = load_all_tenants(tenants_dir)
+    path = k8s_dir(deploy_root) / "platform" / "manifests.yaml"
+    return write_platform_manifests(list(tenants.values()), path, settings), sorted(broken)
+
+
+def _render_platform(
+    result: ProvisionResult, tenants_dir: Path, deploy_root: Path | None, settings: DeploySettings | None
+) -> None:
+    path, broken = render_platform_files(tenants_dir, deploy_root, settings)
+    left_out = f" (left out broken tenant files: {', '.join(broken)})" if broken else ""
+    result.actions.append(f"wrote {path}{left_out}")
+
+
 def provision_tenant(
     tenant: TenantConfig,
     *,
@@ -223,6 +242,7 @@ def provision_tenant(
     result.actions.append(f"wrote code location {where.workspace_file}")
     for path in render_deploy_files(tenant, deploy_root, settings):
         result.actions.append(f"wrote {path}")
+    _render_platform(result, where.tenants_dir, deploy_root, settings)
     return result
 
 
@@ -235,12 +255,14 @@ def delete_tenant(
     tenants_dir: Path | None = None,
     deploy_root: Path | None = None,
     platform: Platform = Platform(),
+    settings: DeploySettings | None = None,
 ) -> ProvisionResult:
     """Remove one tenant's file, local home, rendered k8s files and (optionally) its Postgres database,
     roles and secret env files (:func:`~.tenant_database.delete_tenant_database`).
 
     ``confirm`` must equal ``tenant_id``. Only paths and the database derived from this id are
-    touched; every path is checked to lie inside its expected parent before removal.
+    touched; every path is checked to lie inside its expected parent before removal. The platform
+    manifests are rendered again without the tenant.
     """
     if confirm != tenant_id:
         raise ValueError(
@@ -265,4 +287,5 @@ def delete_tenant(
     if where.tenant_file.exists():
         where.tenant_file.unlink()
         result.actions.append(f"removed tenant file {where.tenant_file}")
+    _render_platform(result, where.tenants_dir, deploy_root, settings)
     return result

@@ -26,10 +26,14 @@ from urllib.parse import quote
 
 from compliance.home import platform_home
 from compliance.keyfiles import publish_file, random_hex_key
-from klikkflow_pipelines.tenancy.deploy_settings import tenant_namespace
+from klikkflow_pipelines.tenancy.deploy_settings import (
+    GATEWAY_ENV_SECRET,
+    tenant_env_secret,
+    tenant_namespace,
+    tenant_postgres_secret,
+)
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
 
-GATEWAY_SECRET = "klikkflow-gateway-env"
 WAREHOUSE_QUERY = "?options=-csearch_path%3Dwarehouse"
 POSTGRESQL_PASSWORD_KEY = "postgresql-password"
 TENANT_KEYS = (
@@ -69,29 +73,19 @@ def secrets_dir() -> Path:
     return directory
 
 
-def tenant_secret_name(tenant_id: str) -> str:
-    """The tenant's Secret of credentials and keys: ``kf-<id>-env``."""
-    return f"kf-{tenant_id}-env"
-
-
-def tenant_postgresql_secret_name(tenant_id: str) -> str:
-    """The Secret that Dagster's chart reads the database password from: ``kf-<id>-postgresql``."""
-    return f"kf-{tenant_id}-postgresql"
-
-
 def tenant_env_file(tenant_id: str) -> Path:
     """``$KLIKKFLOW_HOME/platform/secrets/kf-<id>-env.env``."""
-    return secrets_dir() / f"{tenant_secret_name(tenant_id)}.env"
+    return secrets_dir() / f"{tenant_env_secret(tenant_id)}.env"
 
 
 def tenant_postgresql_file(tenant_id: str) -> Path:
     """``$KLIKKFLOW_HOME/platform/secrets/kf-<id>-postgresql.env``."""
-    return secrets_dir() / f"{tenant_postgresql_secret_name(tenant_id)}.env"
+    return secrets_dir() / f"{tenant_postgres_secret(tenant_id)}.env"
 
 
 def gateway_env_file() -> Path:
     """``$KLIKKFLOW_HOME/platform/secrets/klikkflow-gateway-env.env``."""
-    return secrets_dir() / f"{GATEWAY_SECRET}.env"
+    return secrets_dir() / f"{GATEWAY_ENV_SECRET}.env"
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -193,10 +187,10 @@ def write_tenant_secrets(
     namespace = tenant_namespace(tenant_id)
     values = _merge(TENANT_KEYS, existing, known, defaults or {})
     return [
-        _write(path, tenant_secret_name(tenant_id), namespace, values),
+        _write(path, tenant_env_secret(tenant_id), namespace, values),
         _write(
             tenant_postgresql_file(tenant_id),
-            tenant_postgresql_secret_name(tenant_id),
+            tenant_postgres_secret(tenant_id),
             namespace,
             {POSTGRESQL_PASSWORD_KEY: values["KLIKKFLOW_PG_PASSWORD"]},
         ),
@@ -228,7 +222,7 @@ def write_gateway_secrets(
         known["KLIKKFLOW_GATEWAY_DB_URL"] = database_url(
             pg_user, password, pod_database.host, pod_database.port, database
         )
-    return _write(path, GATEWAY_SECRET, namespace, _merge(GATEWAY_KEYS, existing, known, {}))
+    return _write(path, GATEWAY_ENV_SECRET, namespace, _merge(GATEWAY_KEYS, existing, known, {}))
 
 
 def remove_tenant_secrets(tenant_id: str) -> list[Path]:

@@ -21,7 +21,12 @@ from dagster_k8s import K8sRunLauncher
 from kubernetes.client import ApiClient
 
 from klikkflow_pipelines.tenancy.config import load_tenant
-from klikkflow_pipelines.tenancy.deploy_settings import ENV_SECRET, RUN_SERVICE_ACCOUNT, DeploySettings
+from klikkflow_pipelines.tenancy.deploy_settings import (
+    RUN_SERVICE_ACCOUNT,
+    DeploySettings,
+    tenant_env_secret,
+    tenant_postgres_secret,
+)
 from klikkflow_pipelines.tenancy.helm_values import render_helm_values
 
 from .k8s_job_defs import defs
@@ -138,6 +143,7 @@ def test_job_carries_plan_resources_and_node_pool(launched_job) -> None:
     expected_tolerations = [t.model_dump(exclude_none=True) for t in tenant.node_pool.tolerations]
     assert pod.get("tolerations", []) == expected_tolerations
     assert pod["serviceAccountName"] == RUN_SERVICE_ACCOUNT
+    assert pod["automountServiceAccountToken"] is False  # run pods never call the Kubernetes API
     assert job["spec"]["activeDeadlineSeconds"] == plan.max_runtime_seconds + 600
 
 
@@ -163,5 +169,24 @@ def test_job_is_labelled_with_tenant_and_run(launched_job) -> None:
         assert "dagster/run-id" in labels
     env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["KLIKKFLOW_TENANT"] == tenant.id
+    assert "KLIKKFLOW_PG_PASSWORD" not in env and "KLIKKFLOW_PG_USER" not in env  # from the Secret only
     env_from = job["spec"]["template"]["spec"]["containers"][0]["envFrom"]
-    assert {"secretRef": {"name": ENV_SECRET}} in env_from
+    assert env_from == [{"secretRef": {"name": tenant_env_secret(tenant.id)}}]
+    (password,) = [
+        e
+        for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+        if e["name"] == "DAGSTER_PG_PASSWORD"
+    ]
+    assert password["valueFrom"]["secretKeyRef"] == {
+        "name": tenant_postgres_secret(tenant.id),
+        "key": "postgresql-password",
+    }
+
+
+def test_run_pod_labels_are_the_ones_network_policies_assume(launched_job) -> None:
+    """tests/deploy/test_network_policies.py models run pods with these labels: a run pod is none of
+    the pods a policy selects by ``component`` (daemon, code server, webserver)."""
+    _tenant, job, _namespace = launched_job
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/component"] == "run_worker"
+    assert "component" not in labels
