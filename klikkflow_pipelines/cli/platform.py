@@ -60,6 +60,15 @@ def print_secret_files(console: Console, files: list[SecretFile]) -> None:
             console.print(f"  may stay empty: {', '.join(optional)}", soft_wrap=True)
 
 
+def report_provisioning(actions: list[str], warnings: list[str], secrets: list[SecretFile]) -> None:
+    """Print what provisioning did, its warnings, and the secret files to turn into Secrets."""
+    for action in actions:
+        _out.print(f"[green]✓[/] {action}")
+    for warning in warnings:
+        _err.print(f"[yellow]warning[/] {warning}")
+    print_secret_files(_out, secrets)
+
+
 @platform_app.command("init")
 def init(
     pg_url: str | None = typer.Option(None, help=PG_URL_HELP),
@@ -79,11 +88,7 @@ def init(
     except (psycopg2.Error, DBAPIError, OSError, RoleConflict) as exc:
         _err.print(f"[bold red]error[/] platform init failed: {exc}")
         raise typer.Exit(1) from None
-    for action in result.actions:
-        _out.print(f"[green]✓[/] {action}")
-    for warning in result.warnings:
-        _err.print(f"[yellow]warning[/] {warning}")
-    print_secret_files(_out, result.secrets)
+    report_provisioning(result.actions, result.warnings, result.secrets)
 
 
 @platform_app.command("render")

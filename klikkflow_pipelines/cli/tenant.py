@@ -21,7 +21,7 @@ from klikkflow_pipelines.cli.platform import (
     POD_PORT_HELP,
     admin_server,
     pod_database,
-    print_secret_files,
+    report_provisioning,
 )
 from klikkflow_pipelines.cli.tenant_code import init_code
 from klikkflow_pipelines.config_errors import ConfigError, load_yaml_model, validate_mapping
@@ -137,11 +137,7 @@ def create(
     except (psycopg2.Error, DBAPIError, OSError, RoleConflict) as exc:  # unreachable, denied, unwritable
         _err.print(f"[bold red]error[/] provisioning tenant {tenant_id!r} failed: {exc}")
         raise typer.Exit(1) from None
-    for action in result.actions:
-        _out.print(f"[green]✓[/] {action}")
-    for warning in result.warnings:
-        _err.print(f"[yellow]warning[/] {warning}")
-    print_secret_files(_out, result.secrets)
+    report_provisioning(result.actions, result.warnings, result.secrets)
     _out.print(f"Tenant [bold]{tenant_id}[/] is ready. Start it locally with `klikkflow dev`.")
 
 

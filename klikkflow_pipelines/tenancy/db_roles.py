@@ -58,6 +58,11 @@ def tenant_audit_role(tenant_id: str) -> str:
     return AUDIT_ROLE_PREFIX + tenant_id.replace("-", "_")
 
 
+def tenant_names(tenant_id: str) -> tuple[str, str, str]:
+    """The tenant's database, login role and audit role."""
+    return tenant_database_name(tenant_id), tenant_login_role(tenant_id), tenant_audit_role(tenant_id)
+
+
 def new_password() -> str:
     """A random password (256 bits, URL- and env-file-safe characters)."""
     return secrets.token_urlsafe(32)
@@ -195,11 +200,7 @@ def ensure_tenant_database(
     ``reset_password``. The gateway role is made a member when it exists (``klikkflow platform
     init`` grants it every tenant that existed before it).
     """
-    database, login, audit = (
-        tenant_database_name(tenant_id),
-        tenant_login_role(tenant_id),
-        tenant_audit_role(tenant_id),
-    )
+    database, login, audit = tenant_names(tenant_id)
     result = RoleResult()
     with server.cursor() as cursor:
         created_login = not _role_exists(cursor, login)
@@ -274,11 +275,7 @@ def drop_tenant_database(
 ) -> RoleResult:
     """Drop exactly the tenant's database, then its login role (after revoking the gateway's
     membership) and its audit role. Missing ones are reported, not errors."""
-    database, login, audit = (
-        tenant_database_name(tenant_id),
-        tenant_login_role(tenant_id),
-        tenant_audit_role(tenant_id),
-    )
+    database, login, audit = tenant_names(tenant_id)
     result = RoleResult()
     with server.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))

@@ -59,21 +59,19 @@ def _times(quantity: str, factor: int, cpu: bool) -> str:
     return _cpu(value * 1000) if cpu else _memory(value)
 
 
-def namespace(tenant: TenantConfig, settings: DeploySettings) -> Manifest:
-    """The tenant namespace, enforcing the Pod Security ``restricted`` profile."""
-    labels = {
-        **_labels(tenant, settings),
-        "kubernetes.io/metadata.name": tenant_namespace(tenant.id),
-        "klikkflow.io/region": tenant.region,
-    }
+def restricted_namespace(name: str, labels: dict[str, str]) -> Manifest:
+    """A namespace ``name`` with ``labels`` that enforces the Pod Security ``restricted`` profile."""
+    labels = {**labels, "kubernetes.io/metadata.name": name}
     for mode in ("enforce", "audit", "warn"):
         labels[f"pod-security.kubernetes.io/{mode}"] = "restricted"
         labels[f"pod-security.kubernetes.io/{mode}-version"] = "latest"
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": tenant_namespace(tenant.id), "labels": labels},
-    }
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+def namespace(tenant: TenantConfig, settings: DeploySettings) -> Manifest:
+    """The tenant namespace, enforcing the Pod Security ``restricted`` profile."""
+    labels = {**_labels(tenant, settings), "klikkflow.io/region": tenant.region}
+    return restricted_namespace(tenant_namespace(tenant.id), labels)
 
 
 def service_pods(tenant: TenantConfig) -> int:

@@ -29,7 +29,7 @@ from klikkflow_pipelines.tenancy.grpc_workspace import (
     k8s_code_server_endpoints,
 )
 from klikkflow_pipelines.tenancy.helm_values import container_security_context, pod_security_context
-from klikkflow_pipelines.tenancy.k8s_manifests import GATEWAY_SERVICE_ACCOUNT
+from klikkflow_pipelines.tenancy.k8s_manifests import GATEWAY_SERVICE_ACCOUNT, restricted_namespace
 from klikkflow_pipelines.tenancy.network_policies import (
     CHECKPOINTER_POD,
     GATEWAY_POD,
@@ -63,15 +63,7 @@ def _meta(name: str, settings: DeploySettings, **labels: str) -> dict[str, Any]:
 def namespace(settings: DeploySettings) -> Manifest:
     """The platform namespace, enforcing Pod Security ``restricted`` (no tenant label: policies that
     admit "tenant namespaces" never match it)."""
-    labels = {**_labels(settings), "kubernetes.io/metadata.name": settings.platform_namespace}
-    for mode in ("enforce", "audit", "warn"):
-        labels[f"pod-security.kubernetes.io/{mode}"] = "restricted"
-        labels[f"pod-security.kubernetes.io/{mode}-version"] = "latest"
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": settings.platform_namespace, "labels": labels},
-    }
+    return restricted_namespace(settings.platform_namespace, _labels(settings))
 
 
 def service_accounts(settings: DeploySettings) -> list[Manifest]:
