@@ -132,6 +132,9 @@ def test_five_drops_in_concurrent_runs_lose_and_duplicate_nothing(
         "DAGSTER_HOME": str(tenant_home("default")),
         "KLIKKFLOW_TENANT": "default",
         "PYTHONPATH": str(PROJECT_ROOT),
+        # Pattern-only classification: this test is about concurrent writers, and loading the NER
+        # model in each of the runs' step processes dominated its time on two cores.
+        "KLIKKFLOW_SPACY_MODEL": "",
     }
     with tenant_instance(tenant) as instance, log.open("w") as out:
         daemon = subprocess.Popen(
