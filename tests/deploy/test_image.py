@@ -6,8 +6,15 @@ Opt-in (``KLIKKFLOW_TEST_IMAGE=1``, and a Docker engine that answers); skipped o
 ``PYTHON_IMAGE`` names another; an unchanged tree rebuilds from cache in seconds, a cold build
 takes minutes and needs the package index), then starts containers as the Helm values run pods:
 uid 10001, read-only root filesystem, a tmpfs on /tmp, every capability dropped, no privilege
-escalation. Production runs use the host's PostgreSQL through the host network, each on a fresh
-``klikkflow_img_<random>`` database of a throwaway tenant ``img-<random>``, dropped afterwards.
+escalation.
+
+Production runs take the production path end to end. A throwaway tenant ``img-<random>`` is
+provisioned with the real CLI, ``klikkflow tenant create <id> --storage postgres`` on the admin
+connection to the host's PostgreSQL (roles, database, migrations, secret env files, in a scratch
+``KLIKKFLOW_HOME`` and tenants directory); the container gets the Helm values' plain tenant
+environment and the generated ``kf-<id>-env.env`` with ``--env-file`` (the tenant role's login,
+never the admin's), and reaches Postgres through the host network. Afterwards ``klikkflow tenant
+delete <id> --drop-database`` drops the database and both roles.
 """
 
 from __future__ import annotations
@@ -15,32 +22,37 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import stat
 import subprocess
+import sys
 import textwrap
+import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 import yaml
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV, public_key_hex
 from klikkflow_pipelines.paths import PROJECT_ROOT
 from klikkflow_pipelines.tenancy.config import load_tenant
-from klikkflow_pipelines.tenancy.deploy_settings import RUN_USER_ID
-from klikkflow_pipelines.tenancy.helm_values import render_helm_values
-from klikkflow_pipelines.tenancy.instance import render_instance_config, tenant_database_name
-from resources.secrets import TENANT_KEY_ENV
+from klikkflow_pipelines.tenancy.db_roles import drop_tenant_database, tenant_audit_role
+from klikkflow_pipelines.tenancy.deploy_settings import RUN_USER_ID, DeploySettings
+from klikkflow_pipelines.tenancy.helm_values import render_helm_values, tenant_env
+from klikkflow_pipelines.tenancy.instance import tenant_database_name
+from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
+from klikkflow_pipelines.tenancy.secret_files import read_env_file
 
 IMAGE = os.environ.get("KLIKKFLOW_TEST_IMAGE_TAG", "klikkflow:dev")
 DOCKER = os.environ.get("DOCKER", "docker")
 TENANTS_MOUNT = "/etc/klikkflow/tenants"
 DAGSTER_HOME = "/opt/dagster/dagster_home"  # where the chart mounts the instance ConfigMap
 DEMO_RUNS = 5  # three onboarding drops, one claims business date, one operations report
+ADMIN = PostgresServer()  # postgres on 127.0.0.1:5432: the provisioning commands' admin connection
+POD_SETTINGS = DeploySettings(postgres_host="127.0.0.1", postgres_port=5432)  # the host network
 
 
 def _skip_reason() -> str | None:
@@ -97,65 +109,158 @@ def run_container(
         raise
 
 
+def klikkflow_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``klikkflow <args>`` of this tree in a subprocess with ``env`` (no other ``KLIKKFLOW_*``)."""
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith("KLIKKFLOW_")}
+    return subprocess.run(
+        [sys.executable, "-m", "klikkflow_pipelines.cli", *args],
+        env=inherited | {"COLUMNS": "200"} | env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 @dataclass(frozen=True)
 class ImageTenant:
-    """A throwaway tenant whose files are mounted into the container and whose database is fresh."""
+    """A throwaway tenant provisioned by ``klikkflow tenant create --storage postgres``."""
 
     id: str
-    database_url: str
     tenants_dir: Path
     env_file: Path
+    instance_file: Path
+    admin_password: str
+
+    @property
+    def database(self) -> str:
+        return tenant_database_name(self.id)
+
+    @property
+    def login(self) -> str:
+        """The tenant's login role, which its pods (and so the container) connect as."""
+        return tenant_database_name(self.id)
 
     def env(self) -> dict[str, str]:
-        """The non-secret settings of the tenant's pods."""
-        return {
-            "KLIKKFLOW_ENV": "production",
-            "KLIKKFLOW_TENANT": self.id,
-            "KLIKKFLOW_TENANTS_DIR": TENANTS_MOUNT,
-        }
+        """The non-secret environment the Helm values give the tenant's pods, and the tenants mount."""
+        tenant = load_tenant(self.id, self.tenants_dir)
+        return tenant_env(tenant, POD_SETTINGS) | {"KLIKKFLOW_TENANTS_DIR": TENANTS_MOUNT}
 
     def query(self, statement: str, **params: object) -> list[sa.Row]:
-        """Rows of ``statement`` on the tenant's database, read from the host."""
-        engine = sa.create_engine(self.database_url)
+        """Rows of ``statement`` on the tenant's database, read from the host on the admin connection."""
+        engine = sa.create_engine(ADMIN.url(self.database))
         try:
             with engine.connect() as connection:
                 return list(connection.execute(sa.text(statement), params))
         finally:
             engine.dispose()
 
+    def tables(self, schema: str) -> dict[str, str]:
+        """Each table of ``schema`` in the tenant's database, with its owner."""
+        rows = self.query("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = :s", s=schema)
+        return dict(rows)
+
+
+def _leftovers(tenant_id: str) -> list[str]:
+    """The tenant's database and roles still on the server."""
+    names = [tenant_database_name(tenant_id), tenant_audit_role(tenant_id)]
+    with ADMIN.cursor() as cursor:
+        cursor.execute(
+            "SELECT 'role ' || rolname FROM pg_roles WHERE rolname = ANY(%s) "
+            "UNION ALL SELECT 'database ' || datname FROM pg_database WHERE datname = ANY(%s)",
+            (names, names),
+        )
+        return [row[0] for row in cursor.fetchall()]
+
 
 @pytest.fixture
-def image_tenant(
-    fresh_database: Callable[[str], AbstractContextManager[str]], tmp_path: Path
-) -> Iterator[ImageTenant]:
-    """Tenant ``img-<random>`` on a fresh ``klikkflow_img_<random>`` database with a ``warehouse`` schema.
+def image_tenant(tmp_path: Path, klikkflow_home: Path) -> Iterator[ImageTenant]:
+    """Tenant ``img-<random>``: the default tenant's file under a new id, provisioned by the CLI.
 
-    Its tenant file is the default tenant's under the new id; its secrets are an env file shaped
-    like the tenant Secret ``kf-<id>-env`` (PostgreSQL settings, tenant key, token public key,
-    warehouse URL), passed with ``--env-file``.
+    ``klikkflow tenant create <id> --storage postgres --pod-pg-host 127.0.0.1`` runs against
+    127.0.0.1:5432 as the admin ``postgres`` (with a random password in its URL: this server
+    trusts loopback connections and ignores it, and the tests look for it where it must not be),
+    in the scratch ``KLIKKFLOW_HOME``, tenants and deploy directories. It creates the tenant's
+    login and audit roles, its database and every table (migrations, as the tenant role), and
+    writes ``$KLIKKFLOW_HOME/platform/secrets/kf-<id>-env.env`` and the production instance
+    config. ``klikkflow tenant delete <id> --drop-database`` removes them afterwards; the
+    teardown fails if a role or the database survived it (after dropping them itself).
     """
-    with fresh_database("klikkflow_img") as url:
-        database = url.rsplit("/", 1)[1]
-        tenant_id = database.removeprefix("klikkflow_").replace("_", "-")
-        assert tenant_database_name(tenant_id) == database
-        with sa.create_engine(url).begin() as connection:
-            connection.execute(sa.text("CREATE SCHEMA warehouse"))
-        tenants_dir = tmp_path / "tenants"
-        tenants_dir.mkdir(mode=0o755)
-        tenant = yaml.safe_load((PROJECT_ROOT / "deploy" / "tenants" / "default.yaml").read_text())
-        tenant |= {"id": tenant_id, "policy": "/opt/klikkflow/deploy/policies/default.yaml"}
-        (tenants_dir / f"{tenant_id}.yaml").write_text(yaml.safe_dump(tenant, sort_keys=False))
-        (tenants_dir / f"{tenant_id}.yaml").chmod(0o644)
-        env_file = tmp_path / f"kf-{tenant_id}-env.env"
-        env_file.write_text(
-            "KLIKKFLOW_PG_HOST=127.0.0.1\nKLIKKFLOW_PG_PORT=5432\nKLIKKFLOW_PG_USER=postgres\n"
-            "KLIKKFLOW_PG_PASSWORD=\n"
-            f"{TENANT_KEY_ENV}={secrets.token_hex(32)}\n"
-            f"{TOKEN_PUBLIC_KEY_ENV}={public_key_hex(X25519PrivateKey.generate())}\n"
-            f"KLIKKFLOW_WAREHOUSE_URL={url}?options=-csearch_path%3Dwarehouse\n"
+    tenant_id = f"img-{uuid.uuid4().hex[:10]}"
+    admin_password = secrets.token_hex(16)
+    tenants_dir = tmp_path / "tenants"
+    tenants_dir.mkdir(mode=0o755)
+    tenant = yaml.safe_load((PROJECT_ROOT / "deploy" / "tenants" / "default.yaml").read_text())
+    tenant |= {"id": tenant_id, "policy": "/opt/klikkflow/deploy/policies/default.yaml"}
+    (tenants_dir / f"{tenant_id}.yaml").write_text(yaml.safe_dump(tenant, sort_keys=False))
+    (tenants_dir / f"{tenant_id}.yaml").chmod(0o644)
+    cli_env = {
+        "KLIKKFLOW_HOME": str(klikkflow_home),
+        "KLIKKFLOW_DEPLOY_DIR": str(tmp_path / "deploy"),
+        "KLIKKFLOW_PG_ADMIN_URL": f"postgresql://{ADMIN.user}:{admin_password}@{ADMIN.host}:{ADMIN.port}/",
+    }
+    where = ("--tenants-dir", str(tenants_dir))
+    try:
+        created = klikkflow_cli(
+            *("tenant", "create", tenant_id, "--storage", "postgres"),
+            *("--pod-pg-host", POD_SETTINGS.postgres_host, "--pod-pg-port", str(POD_SETTINGS.postgres_port)),
+            *where,
+            env=cli_env,
         )
-        env_file.chmod(0o600)
-        yield ImageTenant(tenant_id, url, tenants_dir, env_file)
+        assert created.returncode == 0, _output(created)
+        yield ImageTenant(
+            tenant_id,
+            tenants_dir,
+            env_file=klikkflow_home / "platform" / "secrets" / f"kf-{tenant_id}-env.env",
+            instance_file=klikkflow_home / "tenants" / tenant_id / "dagster.yaml",
+            admin_password=admin_password,
+        )
+    finally:
+        deleted = klikkflow_cli(
+            *("tenant", "delete", tenant_id, "--drop-database", "--confirm", tenant_id), *where, env=cli_env
+        )
+        left = _leftovers(tenant_id)
+        if left:  # never leave them on the shared server, whatever failed
+            drop_tenant_database(ADMIN, tenant_id)
+        assert deleted.returncode == 0, _output(deleted)
+        assert not left, f"`klikkflow tenant delete --drop-database` left {left}"
+
+
+@contextmanager
+def session_logins(tenant: ImageTenant) -> Iterator[set[str]]:
+    """The login of every session on the tenant's database while the block runs, polled from the
+    host every 0.1 s on the maintenance database (so the poll is not one of them)."""
+    logins: set[str] = set()
+    stop = threading.Event()
+
+    def poll() -> None:
+        with ADMIN.cursor() as cursor:  # autocommit: each poll sees the sessions of that moment
+            while not stop.wait(0.1):
+                cursor.execute("SELECT usename FROM pg_stat_activity WHERE datname = %s", (tenant.database,))
+                logins.update(row[0] for row in cursor.fetchall())
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        yield logins
+    finally:
+        stop.set()
+        poller.join(timeout=30)
+
+
+def _assert_tenant_login_only(image: str, tenant: ImageTenant) -> None:
+    """The container's environment logs in as the tenant role; the admin's login is nowhere in it."""
+    assert stat.S_IMODE(tenant.env_file.stat().st_mode) == 0o600
+    secret = read_env_file(tenant.env_file)
+    assert secret["KLIKKFLOW_PG_USER"] == tenant.login
+    assert secret["KLIKKFLOW_PG_PASSWORD"] not in ("", tenant.admin_password)
+    result = run_container(image, "env", env=tenant.env(), env_file=tenant.env_file, timeout=120)
+    assert result.returncode == 0, _output(result)
+    lines = result.stdout.splitlines()
+    assert f"KLIKKFLOW_PG_USER={tenant.login}" in lines
+    assert f"KLIKKFLOW_PG_PASSWORD={secret['KLIKKFLOW_PG_PASSWORD']}" in lines
+    assert tenant.admin_password not in result.stdout
+    assert not [line for line in lines if line.startswith(("KLIKKFLOW_PG_ADMIN_URL=", "KLIKKFLOW_PG_URL="))]
+    assert not re.search(r"\bpostgres(ql)?(\+psycopg2)?://postgres[:@]", result.stdout)
 
 
 def _output(result: subprocess.CompletedProcess[str]) -> str:
@@ -214,16 +319,28 @@ def test_demo_on_the_embedded_instance(image: str) -> None:
 
 
 def test_demo_in_production_on_the_tenants_database(image: str, image_tenant: ImageTenant) -> None:
-    """Every sample workflow with KLIKKFLOW_ENV=production: runs, events and warehouse in Postgres."""
-    result = run_container(
-        image,
-        *("klikkflow", "demo", "--tenant", image_tenant.id),
-        env=image_tenant.env(),
-        env_file=image_tenant.env_file,
-        mounts=((image_tenant.tenants_dir, TENANTS_MOUNT),),
-    )
+    """Every sample workflow with KLIKKFLOW_ENV=production: runs, events and warehouse in Postgres.
+
+    Made by the tenant's login role (every session on its database while the demo runs is that
+    role's) in the tables the migrations created: the runs create none of Dagster's or
+    KlikkFlow's, only the warehouse tables, which the tenant role then owns.
+    """
+    _assert_tenant_login_only(image, image_tenant)
+    migrated = image_tenant.tables("public")
+    assert set(migrated.values()) == {image_tenant.login, tenant_audit_role(image_tenant.id)}
+    assert image_tenant.tables("warehouse") == {}
+    with session_logins(image_tenant) as logins:
+        result = run_container(
+            image,
+            *("klikkflow", "demo", "--tenant", image_tenant.id),
+            env=image_tenant.env(),
+            env_file=image_tenant.env_file,
+            mounts=((image_tenant.tenants_dir, TENANTS_MOUNT),),
+        )
     assert result.returncode == 0, _output(result)
-    assert f"warehouse {image_tenant.database_url}?options=" in result.stdout, _output(result)
+    assert logins == {image_tenant.login}
+    warehouse = f"postgresql+psycopg2://{image_tenant.login}:***@127.0.0.1:5432/{image_tenant.database}"
+    assert f"warehouse {warehouse}?options=" in result.stdout, _output(result)
     runs = image_tenant.query(
         "SELECT r.status, t.value FROM runs r JOIN run_tags t"
         " ON t.run_id = r.run_id AND t.key = 'klikkflow/tenant'"
@@ -231,6 +348,10 @@ def test_demo_in_production_on_the_tenants_database(image: str, image_tenant: Im
     assert runs == [("SUCCESS", image_tenant.id)] * DEMO_RUNS
     assert image_tenant.query("SELECT count(*) FROM warehouse.customers")[0][0] > 0
     assert image_tenant.query("SELECT count(*) FROM compliance_events")[0][0] > 0
+    assert image_tenant.tables("public") == migrated
+    created = image_tenant.tables("warehouse")
+    assert {"customers", "claim_outcomes", "operations_report"} <= set(created)
+    assert set(created.values()) == {image_tenant.login}
 
 
 def test_one_run_as_a_run_worker_with_the_charts_instance(
@@ -238,12 +359,17 @@ def test_one_run_as_a_run_worker_with_the_charts_instance(
 ) -> None:
     """One run of the image's code location module with the instance where the chart mounts it.
 
-    The instance is the tenant's production config with the Helm values' compute log manager
-    (a read-only root filesystem has nowhere to write compute logs), mounted read-only at
-    DAGSTER_HOME as the chart mounts its ConfigMap.
+    The instance is the tenant's production config as ``tenant create`` wrote it (pooled Postgres
+    storage that creates no tables) with the Helm values' compute log manager (a read-only root
+    filesystem has nowhere to write compute logs), mounted read-only at DAGSTER_HOME as the chart
+    mounts its ConfigMap. The run finds every table the migrations made and adds none, and every
+    session it opens on the tenant's database is the tenant role's.
     """
     tenant = load_tenant(image_tenant.id, image_tenant.tenants_dir)
-    instance = render_instance_config(tenant, production=True)
+    instance = yaml.safe_load(image_tenant.instance_file.read_text())
+    storage = instance["storage"]["custom"]["config"]
+    assert storage["should_autocreate_tables"] is False
+    assert storage["postgres_db"]["db_name"] == image_tenant.database
     assert render_helm_values(tenant)["computeLogManager"]["type"] == "NoOpComputeLogManager"
     instance["compute_logs"] = {
         "module": "dagster._core.storage.noop_compute_log_manager",
@@ -252,18 +378,21 @@ def test_one_run_as_a_run_worker_with_the_charts_instance(
     instance_file = tmp_path / "dagster.yaml"
     instance_file.write_text(yaml.safe_dump(instance, sort_keys=False))
     instance_file.chmod(0o644)
-    result = run_container(
-        image,
-        *("dagster", "job", "execute", "-m", "klikkflow_pipelines.definitions", "-a", "defs"),
-        *("-j", "operations_report_job"),
-        env=image_tenant.env(),
-        env_file=image_tenant.env_file,
-        mounts=(
-            (image_tenant.tenants_dir, TENANTS_MOUNT),
-            (instance_file, f"{DAGSTER_HOME}/dagster.yaml"),
-        ),
-    )
+    migrated = image_tenant.tables("public")
+    with session_logins(image_tenant) as logins:
+        result = run_container(
+            image,
+            *("dagster", "job", "execute", "-m", "klikkflow_pipelines.definitions", "-a", "defs"),
+            *("-j", "operations_report_job"),
+            env=image_tenant.env(),
+            env_file=image_tenant.env_file,
+            mounts=(
+                (image_tenant.tenants_dir, TENANTS_MOUNT),
+                (instance_file, f"{DAGSTER_HOME}/dagster.yaml"),
+            ),
+        )
     assert result.returncode == 0, _output(result)
+    assert logins == {image_tenant.login}
     logs = result.stdout + result.stderr
     assert "Traceback" not in logs, _output(result)
     success = re.search(r"operations_report_job - ([0-9a-f-]{36}) - \d+ - RUN_SUCCESS", logs)
@@ -275,3 +404,5 @@ def test_one_run_as_a_run_worker_with_the_charts_instance(
     )
     assert rows == [("SUCCESS", image_tenant.id)]
     assert image_tenant.query("SELECT count(*) FROM warehouse.operations_report")[0][0] == 1
+    assert image_tenant.tables("public") == migrated
+    assert image_tenant.tables("warehouse") == {"operations_report": image_tenant.login}
