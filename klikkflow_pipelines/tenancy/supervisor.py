@@ -52,7 +52,8 @@ class ProcessSpec:
     """One supervised command: its log prefix, argv, extra environment and working directory.
 
     Tenant processes run in the tenant home, so Dagster never sees the checkout's ``dagster.yaml``.
-    ``unset`` names variables of this environment the process must not inherit.
+    ``unset`` names variables of this environment the process must not inherit; with
+    ``inherit_env=False`` it inherits none and ``env`` is its whole environment (a pod's).
     """
 
     name: str
@@ -60,6 +61,13 @@ class ProcessSpec:
     env: dict[str, str]
     cwd: Path = PROJECT_ROOT
     unset: tuple[str, ...] = ()
+    inherit_env: bool = True
+
+    def environment(self) -> dict[str, str]:
+        """The environment the process starts with."""
+        if not self.inherit_env:
+            return dict(self.env)
+        return {**{k: v for k, v in os.environ.items() if k not in self.unset}, **self.env}
 
 
 @dataclass
@@ -105,7 +113,7 @@ class Supervisor:
         process.popen = subprocess.Popen(
             spec.argv,
             cwd=spec.cwd,
-            env={**{k: v for k, v in os.environ.items() if k not in spec.unset}, **spec.env},
+            env=spec.environment(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
