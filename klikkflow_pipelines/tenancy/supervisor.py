@@ -127,10 +127,11 @@ class Supervisor:
         threading.Thread(target=self._pump, args=(spec.name, process.popen.stdout), daemon=True).start()
         self.log(spec.name, f"started (pid {process.popen.pid})")
 
-    def start(self) -> None:
-        """Start every process."""
-        for process in self.processes.values():
-            self._start(process)
+    def start(self, names: Iterable[str] | None = None) -> None:
+        """Start every process (or those named: the others wait until a later ``start``)."""
+        for name, process in self.processes.items():
+            if names is None or name in names:
+                self._start(process)
 
     def check(self) -> None:
         """Restart processes that died (after their back-off delay); call this periodically."""
