@@ -131,25 +131,20 @@ def _platform_container(tenants: list[TenantConfig], settings: DeploySettings, d
 
 
 def gateway_pod_env(
-    layout: Layout,
-    tenants: list[TenantConfig],
-    settings: DeploySettings,
-    public_url: str,
-    webhook_secrets: Mapping[str, str],
+    layout: Layout, tenants: list[TenantConfig], settings: DeploySettings, public_url: str
 ) -> tuple[Env, list[str]]:
     """The gateway's environment and arguments (``klikkflow serve ...``) from its Deployment.
 
-    Differences from Kubernetes, each on purpose: ``KLIKKFLOW_PUBLIC_URL`` is the loopback address
-    (no TLS ingress here); ``KLIKKFLOW_RUN_LAUNCHER=k8s`` is dropped (no cluster: its tenant
-    instances use the default launcher, like the daemons); the webhook secrets are added (the
-    manifests render none, see the README's rehearsal section).
+    Two differences from Kubernetes, each on purpose: ``KLIKKFLOW_PUBLIC_URL`` is the loopback
+    address (no TLS ingress here), and ``KLIKKFLOW_RUN_LAUNCHER=k8s`` is dropped (no cluster: its
+    tenant instances use the default launcher, like the daemons). Webhook secrets are keys of the
+    gateway's Secret (``KLIKKFLOW_WEBHOOK_SECRET__<TENANT>__<JOB>``), loaded with the rest.
     """
     container = _platform_container(tenants, settings, GATEWAY)
     mounts = {DETOKENIZE_MOUNT: layout.pod("gateway") / "detokenize", WORKSPACES_MOUNT: layout.workspaces_dir}
     env = {**image_env(layout, "gateway"), **container_env(container, layout, mounts)}
     env.pop("KLIKKFLOW_RUN_LAUNCHER", None)
     env["KLIKKFLOW_PUBLIC_URL"] = public_url
-    env.update(webhook_secrets)
     assert env[GATEWAY_WORKSPACES_DIR_ENV] == str(layout.workspaces_dir)
     return env, list(container["args"])
 

@@ -109,10 +109,9 @@ def gateway_spec(
     tenants: list[TenantConfig],
     settings: DeploySettings,
     port: int,
-    webhook_secrets: dict[str, str],
 ) -> ProcessSpec:
     """``klikkflow serve`` as the gateway's Deployment runs it, on a loopback port."""
-    env, args = gateway_pod_env(layout, tenants, settings, f"http://127.0.0.1:{port}", webhook_secrets)
+    env, args = gateway_pod_env(layout, tenants, settings, f"http://127.0.0.1:{port}")
     args[args.index("--host") + 1], args[args.index("--port") + 1] = "127.0.0.1", str(port)
     layout.pod_home("gateway").mkdir(parents=True, exist_ok=True)
     return ProcessSpec("platform/gateway", _console_script(args), env, PROJECT_ROOT, inherit_env=False)

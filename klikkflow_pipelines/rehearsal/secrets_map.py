@@ -3,8 +3,8 @@
 - a tenant's processes: every other tenant's Secret values, the gateway's secrets, the checkpoint
   signing key and every detokenize private key (their own included: only the gateway holds those);
 - the gateway: every tenant's Secret values and the signing key;
-- the checkpointer: every tenant's Secret values, the gateway's cookie secret and writers' key,
-  and the detokenize keys.
+- the checkpointer: every tenant's Secret values, the gateway's cookie secret, writers' key and
+  webhook secrets, and the detokenize keys.
 
 Values are read from the env files and key files the operator's commands wrote.
 """
@@ -25,6 +25,7 @@ TENANT_SECRET_KEYS = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
 )
+WEBHOOK_SECRET_PREFIX = "KLIKKFLOW_WEBHOOK_SECRET__"
 GATEWAY_SECRET_KEYS = (
     "KLIKKFLOW_GATEWAY_SECRET",
     "KLIKKFLOW_PG_PASSWORD",
@@ -44,9 +45,10 @@ def tenant_secrets(layout: Layout, tenant_id: str) -> dict[str, str]:
 
 
 def gateway_secrets(layout: Layout) -> dict[str, str]:
-    """The secret values of the gateway's Secret."""
+    """The secret values of the gateway's Secret (its webhook secrets included)."""
     values = read_env_file(secret_env_file(layout, GATEWAY_ENV_SECRET))
-    return {f"gateway {key}": values.get(key, "") for key in GATEWAY_SECRET_KEYS}
+    keys = [*GATEWAY_SECRET_KEYS, *(key for key in values if key.startswith(WEBHOOK_SECRET_PREFIX))]
+    return {f"gateway {key}": values.get(key, "") for key in keys}
 
 
 def file_secrets(layout: Layout, tenant_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -82,6 +84,10 @@ def forbidden_secrets(layout: Layout, tenant_ids: list[str]) -> dict[str, dict[s
         for tenant in tenant_ids
     }
     forbidden["gateway"] = {**every_tenant, **signing}
-    cookie_and_writer = {k: v for k, v in gateway.items() if k.endswith(("GATEWAY_SECRET", "AUDIT_KEY"))}
+    cookie_and_writer = {
+        k: v
+        for k, v in gateway.items()
+        if k.endswith(("GATEWAY_SECRET", "AUDIT_KEY")) or WEBHOOK_SECRET_PREFIX in k
+    }
     forbidden["checkpointer"] = {**every_tenant, **cookie_and_writer, **detokenize}
     return forbidden

@@ -33,6 +33,7 @@ from klikkflow_pipelines.rehearsal.processes import (
 )
 from klikkflow_pipelines.rehearsal.provision import (
     add_local_account,
+    fill_env_file,
     fill_object_store,
     mount_file_secrets,
     operator_env,
@@ -109,8 +110,8 @@ def _fill_object_stores(stage: Stage) -> None:
 
 
 def provision_stage(stage: Stage, say: Say) -> None:
-    """The operator's provisioning, the object-store keys, the mounted key files, the secrets the
-    rehearsal itself holds (webhook secrets, local accounts' passwords)."""
+    """The operator's provisioning, the object-store keys and the webhook secrets filled into the
+    Secrets' env files, the mounted key files, the local accounts' passwords."""
     layout = stage.layout
     provision(layout, stage.database.admin_url, list(TENANTS), stage.database.server.port)
     say(f"provisioned with the CLI: platform init, tenant create {' '.join(TENANTS)} (see {layout.log_file})")
@@ -118,13 +119,16 @@ def provision_stage(stage: Stage, say: Say) -> None:
     _fill_object_stores(stage)
     cluster = stage.database.cluster
     stage.log_offset = cluster.log_file.stat().st_size if cluster and cluster.log_file.exists() else 0
+    stage.webhook_secrets = {secret_env_name(t, WEBHOOK_JOB): secrets.token_urlsafe(24) for t in TENANTS}
+    fill_env_file(
+        secret_env_file(layout, GATEWAY_ENV_SECRET), stage.webhook_secrets
+    )  # envFrom loads every key
     mount_file_secrets(layout, list(TENANTS))
     gateway = read_env_file(secret_env_file(layout, GATEWAY_ENV_SECRET))
     server = stage.database.server
     stage.gateway_login = PgLogin(
         gateway["KLIKKFLOW_PG_USER"], gateway["KLIKKFLOW_PG_PASSWORD"], server.host, server.port
     )
-    stage.webhook_secrets = {secret_env_name(t, WEBHOOK_JOB): secrets.token_urlsafe(24) for t in TENANTS}
     stage.passwords = {t: secrets.token_urlsafe(18) for t in TENANTS}
 
 
@@ -136,7 +140,7 @@ def start_processes(stage: Stage, stack: ExitStack, say: Say) -> EnvScanner:
     port = free_port()
     stage.gateway_url = f"http://127.0.0.1:{port}"
     platform_specs = [
-        gateway_spec(layout, stage.tenants, settings, port, stage.webhook_secrets),
+        gateway_spec(layout, stage.tenants, settings, port),
         checkpointer_spec(layout, stage.tenants, settings),
     ]
     code_servers = [spec for p in pods for spec in p.specs if "/code-server-" in spec.name]
