@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from klikkflow_pipelines.rehearsal import checks, triggers
 from klikkflow_pipelines.rehearsal.env_scan import EnvScanner
 from klikkflow_pipelines.rehearsal.layout import Layout
@@ -50,14 +52,20 @@ def _stores(layout: Layout) -> dict[str, checks.TenantStore]:
 
 
 def _audit_checks(layout: Layout, login: PgLogin, rows: list[checks.RunRow]) -> list[checks.Check]:
+    """``klikkflow audit verify`` of each log (side by side: each is a process of its own)."""
     env = verifier_env(layout, login)
+    logs = [*TENANTS, "platform"]
+    with ThreadPoolExecutor(len(logs)) as pool:
+        verified = dict(
+            zip(logs, pool.map(lambda log: checks.verify_audit(log, env, layout.root), logs), strict=True)
+        )
     found = []
     for tenant in TENANTS:
         run_ids = {row.run_id for row in rows if row.tenant == tenant and row.run_id}
-        verified = checks.verify_audit(tenant, env, layout.root)
-        found.append(checks.check_audit(tenant, verified, checks.audit_writers(tenant, login), run_ids))
-    verified = checks.verify_audit("platform", env, layout.root)
-    return [*found, checks.check_platform_audit(verified, login, Platform().database)]
+        found.append(
+            checks.check_audit(tenant, verified[tenant], checks.audit_writers(tenant, login), run_ids)
+        )
+    return [*found, checks.check_platform_audit(verified["platform"], login, Platform().database)]
 
 
 def _crossing_checks(stage: Stage, login: PgLogin, clients: dict) -> list[checks.Check]:
