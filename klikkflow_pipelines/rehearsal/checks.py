@@ -8,6 +8,8 @@
 - no process of one tenant (code servers, daemon, run and step workers) held another tenant's or
   the platform's secrets, and the gateway and checkpointer hold no tenant's
   (:mod:`~klikkflow_pipelines.rehearsal.env_scan`);
+- after provisioning nothing connected as the admin and the only DDL was on the tenants' warehouse
+  tables (:mod:`~klikkflow_pipelines.rehearsal.pg_log`);
 - tenant A's role cannot log in to tenant B's database with A's password (and a wrong password
   is refused, so authentication is real), and A's gateway member is refused at B's GraphQL.
 """
@@ -127,10 +129,12 @@ class TenantStore:
 
     @property
     def bucket(self) -> str:
+        """The bucket of the storage URL."""
         return self.url.removeprefix("s3://").split("/", 1)[0]
 
     @property
     def prefix(self) -> str:
+        """``<bucket>/<prefix>``: where every object of the tenant must be."""
         return self.url.removeprefix("s3://").rstrip("/")
 
 

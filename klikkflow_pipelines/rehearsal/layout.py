@@ -30,14 +30,17 @@ class Layout:
 
     @property
     def operator_home(self) -> Path:
+        """KLIKKFLOW_HOME of the operator's commands (the Secrets' env files, the key files)."""
         return self.root / "operator"
 
     @property
     def tenants_dir(self) -> Path:
+        """KLIKKFLOW_TENANTS_DIR: the rehearsal's tenant files and their events files."""
         return self.root / "tenants"
 
     @property
     def deploy_dir(self) -> Path:
+        """KLIKKFLOW_DEPLOY_DIR: the manifests and Helm values the CLI renders."""
         return self.root / "deploy"
 
     @property
@@ -47,10 +50,12 @@ class Layout:
 
     @property
     def witness_dir(self) -> Path:
+        """The checkpointer's witness volume."""
         return self.root / "witness"
 
     @property
     def log_file(self) -> Path:
+        """Every process's output, each line prefixed with the process's name."""
         return self.root / "logs" / "processes.log"
 
     @property

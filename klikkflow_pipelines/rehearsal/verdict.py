@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from klikkflow_pipelines.rehearsal import checks, triggers
 from klikkflow_pipelines.rehearsal.env_scan import EnvScanner
 from klikkflow_pipelines.rehearsal.layout import Layout
-from klikkflow_pipelines.rehearsal.observe import PgLogin, warehouse_tables
+from klikkflow_pipelines.rehearsal.observe import PgLogin, audit_log_as, warehouse_tables
 from klikkflow_pipelines.rehearsal.pg_log import read_activity
 from klikkflow_pipelines.rehearsal.pod_env import image_env, secret_env_file
 from klikkflow_pipelines.rehearsal.processes import CHECKPOINT_SECONDS
@@ -83,11 +83,17 @@ def _crossing_checks(stage: Stage, login: PgLogin, clients: dict) -> list[checks
             )
         )
         answer = triggers.graphql(clients[tenant], other, triggers.RUNS_QUERY)
+        with audit_log_as(other, login) as log:
+            refusals = [
+                e for e in log.entries() if e.action == "tenant.access" and e.actor == member_name(tenant)
+            ]
+        logged = ", ".join(f"{e.action} {e.outcome} by {e.actor}" for e in refusals) or "nothing"
         found.append(
             checks.Check(
                 f"{member_name(tenant)} is refused at /t/{other}",
-                answer.status_code == 403,
-                f"POST /t/{other}/graphql as a member of {tenant} only: {answer.status_code}",
+                answer.status_code == 403 and [e.outcome for e in refusals] == ["denied"],
+                f"POST /t/{other}/graphql as a member of {tenant} only: {answer.status_code}; "
+                f"in {other}'s audit log: {logged}",
             )
         )
     return found

@@ -98,7 +98,8 @@ def test_a_tenant_role_cannot_log_in_to_the_other_tenants_database(
 def test_a_member_of_one_tenant_is_refused_at_the_other_through_the_gateway(
     rehearsal: RehearsalResult, tenant: str, other: str
 ) -> None:
-    _passed(rehearsal, f"rehearsal-{tenant} is refused at /t/{other}")
+    detail = _passed(rehearsal, f"rehearsal-{tenant} is refused at /t/{other}")
+    assert f"in {other}'s audit log: tenant.access denied by rehearsal-{tenant}" in detail
 
 
 def test_nothing_is_left_running_or_on_disk(rehearsal: RehearsalResult) -> None:
