@@ -7,7 +7,7 @@ DEPS_HASH := $(shell cat pyproject.toml | $(PYTHON) -c "import hashlib,sys; prin
 RUNTIME_STAMP := $(VENV)/.runtime-$(DEPS_HASH)
 DEV_STAMP := $(VENV)/.dev-$(DEPS_HASH)
 
-.PHONY: demo test lint format bench dev validate clean image image-test
+.PHONY: demo test lint format bench dev validate clean image image-test rehearse
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ dev: $(RUNTIME_STAMP)  ## Dagster UI + daemon on http://127.0.0.1:3000
 
 validate: $(RUNTIME_STAMP)
 	$(BIN)/klikkflow validate
+
+# The production shape on this machine (KLIKKFLOW_ENV=production): a private PostgreSQL cluster, an
+# S3-compatible server, the gateway, daemons, code servers, run workers and the audit checkpointer.
+# The dev extra brings the S3-compatible server (moto[server]); PostgreSQL's server binaries must be
+# installed (Debian: postgresql). `klikkflow rehearse --help` for --keep, --workdir, --pg-admin-url.
+rehearse: $(DEV_STAMP)  ## two tenants end to end in production mode, checked (about 2.5 minutes)
+	$(BIN)/klikkflow rehearse
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dagster as dg
 
 from klikkflow_pipelines.config_errors import ConfigError
+from klikkflow_pipelines.events.config import load_events_config
 from klikkflow_pipelines.events.definitions import build_event_definitions
 from klikkflow_pipelines.governance import govern_definitions
 from klikkflow_pipelines.tenancy.config import TenantConfig
@@ -42,15 +43,19 @@ def build_definitions(tenant: TenantConfig) -> dg.Definitions:
     governed by the same wrapper as every tenant code location (KlikkFlow's resources bound,
     every IO manager wrapped by the compliance IO manager)."""
     workflows = build_workflows(tenant)
+    events_config = load_events_config(tenant.id)
     jobs = [j for w in workflows for j in w.jobs]
     workflow_defs = dg.Definitions(
         assets=[a for w in workflows for a in w.assets],
         asset_checks=[c for w in workflows for c in w.asset_checks],
         jobs=jobs,
         schedules=[s for w in workflows for s in w.schedules],
-        sensors=[*(s for w in workflows for s in w.sensors), build_compliance_audit_sensor(tenant.id)],
+        sensors=[
+            *(s for w in workflows for s in w.sensors),
+            build_compliance_audit_sensor(tenant.id, events_config.audit_chain_interval_seconds),
+        ],
     )
     drop_sources = {name: source for w in workflows for name, source in w.drop_sources.items()}
-    events = build_event_definitions(tenant, jobs, drop_sources=drop_sources)
+    events = build_event_definitions(tenant, jobs, events_config, drop_sources=drop_sources)
     location = tenant.source_path or f"tenant {tenant.id}"
     return govern_definitions(dg.Definitions.merge(workflow_defs, events), tenant, location)

@@ -12,6 +12,7 @@ from klikkflow_pipelines.cli.dev import dev
 from klikkflow_pipelines.cli.dlq import dlq_app
 from klikkflow_pipelines.cli.gateway import gateway_app, serve
 from klikkflow_pipelines.cli.platform import platform_app
+from klikkflow_pipelines.cli.rehearse import rehearse
 from klikkflow_pipelines.cli.tenant import tenant_app
 from klikkflow_pipelines.cli.validate import validate
 
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.command()(demo)
 app.command()(dev)
 app.command()(validate)
+app.command()(rehearse)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(platform_app, name="platform")
 app.command("serve")(serve)

@@ -3,6 +3,7 @@
 Example::
 
     sensor_interval_seconds: 5
+    audit_chain_interval_seconds: 60  # how often compliance events are chained into the audit log
     webhooks: [orders_job]            # jobs reachable at POST /hooks/<tenant>/<job>; default: all
     rabbitmq:
       url_env: KLIKKFLOW_RABBITMQ_URL
@@ -75,6 +76,7 @@ class EventsConfig(_Strict):
 
     sensor_interval_seconds: int = Field(default=5, ge=1, le=3600)
     alert_sensor_interval_seconds: int = Field(default=30, ge=1, le=3600)
+    audit_chain_interval_seconds: int = Field(default=60, ge=1, le=3600)
     webhooks: list[str] | None = None
     rabbitmq: RabbitMQSettings | None = None
     notifier: NotifierSettings = Field(default_factory=NotifierSettings)

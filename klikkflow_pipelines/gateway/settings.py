@@ -74,6 +74,12 @@ class GatewaySettings(BaseModel):
         return self.public_url.startswith("https://")
 
 
+def gateway_database_url(env: Mapping[str, str] | None = None) -> str:
+    """The platform database: ``KLIKKFLOW_GATEWAY_DB_URL``, else SQLite under ``$KLIKKFLOW_HOME``."""
+    env = os.environ if env is None else env
+    return env.get("KLIKKFLOW_GATEWAY_DB_URL") or f"sqlite:///{klikkflow_home() / 'gateway.db'}"
+
+
 def _secret_from_file(name: str) -> str:
     return read_or_create_key_file(klikkflow_home() / "secrets" / name)
 
@@ -141,7 +147,7 @@ def settings_from_env() -> GatewaySettings:
         )
     return GatewaySettings(
         secret_key=env.get("KLIKKFLOW_GATEWAY_SECRET") or _secret_from_file("gateway.key"),
-        database_url=env.get("KLIKKFLOW_GATEWAY_DB_URL") or f"sqlite:///{klikkflow_home() / 'gateway.db'}",
+        database_url=gateway_database_url(env),
         public_url=env.get("KLIKKFLOW_PUBLIC_URL", "http://127.0.0.1:3000").rstrip("/"),
         metrics_token=env.get("KLIKKFLOW_METRICS_TOKEN") or None,
         require_mfa=env.get("KLIKKFLOW_GATEWAY_REQUIRE_MFA", "").lower() in ("1", "true", "yes"),

@@ -316,9 +316,13 @@ class GatewayStore:
 
 
 def platform_audit_log(store: GatewayStore | None = None) -> AuditLog:
-    """The audit log of platform events (sign-ins, MFA, tokens) in the platform database."""
-    if store is None:
-        from klikkflow_pipelines.gateway.settings import settings_from_env
+    """The audit log of platform events (sign-ins, MFA, tokens) in the platform database.
 
-        store = GatewayStore(settings_from_env().database_url)
+    Only the database is needed: the checkpointer and ``audit verify`` open this log without the
+    gateway's cookie secret (which ``settings_from_env`` would otherwise create in their home).
+    """
+    if store is None:
+        from klikkflow_pipelines.gateway.settings import gateway_database_url
+
+        store = GatewayStore(gateway_database_url())
     return AuditLog(store.engine, "platform")

@@ -52,7 +52,8 @@ class ProcessSpec:
     """One supervised command: its log prefix, argv, extra environment and working directory.
 
     Tenant processes run in the tenant home, so Dagster never sees the checkout's ``dagster.yaml``.
-    ``unset`` names variables of this environment the process must not inherit.
+    ``unset`` names variables of this environment the process must not inherit; with
+    ``inherit_env=False`` it inherits none and ``env`` is its whole environment (a pod's).
     """
 
     name: str
@@ -60,6 +61,13 @@ class ProcessSpec:
     env: dict[str, str]
     cwd: Path = PROJECT_ROOT
     unset: tuple[str, ...] = ()
+    inherit_env: bool = True
+
+    def environment(self) -> dict[str, str]:
+        """The environment the process starts with."""
+        if not self.inherit_env:
+            return dict(self.env)
+        return {**{k: v for k, v in os.environ.items() if k not in self.unset}, **self.env}
 
 
 @dataclass
@@ -105,7 +113,7 @@ class Supervisor:
         process.popen = subprocess.Popen(
             spec.argv,
             cwd=spec.cwd,
-            env={**{k: v for k, v in os.environ.items() if k not in spec.unset}, **spec.env},
+            env=spec.environment(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -119,10 +127,11 @@ class Supervisor:
         threading.Thread(target=self._pump, args=(spec.name, process.popen.stdout), daemon=True).start()
         self.log(spec.name, f"started (pid {process.popen.pid})")
 
-    def start(self) -> None:
-        """Start every process."""
-        for process in self.processes.values():
-            self._start(process)
+    def start(self, names: Iterable[str] | None = None) -> None:
+        """Start every process (or those named: the others wait until a later ``start``)."""
+        for name, process in self.processes.items():
+            if names is None or name in names:
+                self._start(process)
 
     def check(self) -> None:
         """Restart processes that died (after their back-off delay); call this periodically."""

@@ -86,3 +86,15 @@ def test_invalid_alert_policy_is_a_config_error(tmp_path, monkeypatch) -> None:
     with pytest.raises(ConfigError) as error:
         load_events_config("acme")
     assert "alerts.levels" in str(error.value) and "pager" in str(error.value)
+
+
+def test_the_audit_chain_interval_comes_from_the_events_file(tmp_path, monkeypatch) -> None:
+    """``audit_chain_interval_seconds`` sets how often the tenant's compliance events are chained."""
+    from klikkflow_pipelines.tenant_definitions import build_definitions
+
+    _write_events_config(tmp_path, monkeypatch, "audit_chain_interval_seconds: 5\n")
+    repo = build_definitions(TENANT).get_repository_def()
+    assert repo.get_sensor_def("compliance_audit_chain").minimum_interval_seconds == 5
+    (tmp_path / "events" / "acme.yaml").unlink()
+    repo = build_definitions(TENANT).get_repository_def()
+    assert repo.get_sensor_def("compliance_audit_chain").minimum_interval_seconds == 60

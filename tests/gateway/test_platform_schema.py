@@ -89,3 +89,21 @@ def test_four_gateways_opening_a_new_database_at_once_all_start(tmp_path: Path) 
         for thread in starts:
             thread.join()
         assert not errors, (round_, errors)
+
+
+def test_the_platform_audit_log_opens_without_creating_a_cookie_secret(
+    klikkflow_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpointer and ``audit verify`` open the platform log with only its database: no gateway
+    cookie secret appears in their home (the production rehearsal found the checkpointer making one)."""
+    from klikkflow_pipelines.gateway.store import platform_audit_log
+
+    monkeypatch.delenv("KLIKKFLOW_GATEWAY_SECRET", raising=False)
+    klikkflow_home.mkdir(parents=True)
+    monkeypatch.setenv("KLIKKFLOW_GATEWAY_DB_URL", f"sqlite:///{klikkflow_home / 'platform.db'}")
+    log = platform_audit_log()
+    try:
+        assert log.tenant == "platform" and log.engine.url.database.endswith("platform.db")
+    finally:
+        log.engine.dispose()
+    assert not (klikkflow_home / "secrets" / "gateway.key").exists()

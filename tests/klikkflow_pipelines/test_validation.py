@@ -38,3 +38,19 @@ def test_a_misspelt_coordinator_setting_and_another_tenants_tags_are_flagged() -
     globex = render_instance_config(load_tenant("globex"), production=False)
     (problem,) = check_run_coordinator("f", acme, globex)
     assert problem.field == "run_coordinator.config.tenant_tags" and "'globex', not 'acme'" in problem.message
+
+
+@pytest.mark.parametrize("tenant_id", sorted(TENANTS))
+def test_each_shipped_tenant_may_store_pii_in_its_own_region(tenant_id: str) -> None:
+    """Frames and warehouse tables are stored in the tenant's region (KLIKKFLOW_STORAGE_REGION and
+    KLIKKFLOW_WAREHOUSE_REGION default to it): its policy's residency rules must allow that region,
+    or every governed write of PII fails (the production rehearsal found globex, in us-east-1, under
+    the EU-only default policy)."""
+    from compliance.policy import load_policy
+    from klikkflow_pipelines.tenant_resources import DEFAULT_POLICY
+
+    tenant = TENANTS[tenant_id]
+    policy = load_policy(tenant.policy_path() or DEFAULT_POLICY)
+    for destination in ("storage", "warehouse.customers"):
+        allowed = policy.allowed_regions(destination, has_pii=True)
+        assert allowed is None or tenant.region in allowed, (tenant_id, destination, allowed)

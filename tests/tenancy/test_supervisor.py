@@ -149,3 +149,22 @@ def test_sigterm_stops_the_supervisor_and_its_children(tmp_path: Path) -> None:
     assert parent.wait(30) == 0
     assert "supervisor stopped" in parent.stdout.read()
     _wait_for(lambda: not _alive(child_pid), 15, "the supervised child to exit")
+
+
+def test_a_process_that_inherits_nothing_gets_only_its_own_environment(monkeypatch) -> None:
+    """``inherit_env=False`` (a pod's environment): nothing of the supervisor's reaches the child."""
+    from klikkflow_pipelines.tenancy.supervisor import ProcessSpec, Supervisor
+
+    monkeypatch.setenv("KLIKKFLOW_AUDIT_KEY", "a-platform-secret-the-child-must-not-see")
+    child = "import json, os; print('env', json.dumps(sorted(os.environ)), flush=True)"
+    spec = ProcessSpec("child", [sys.executable, "-c", child], {"ONLY": "this"}, inherit_env=False)
+    output = Lines()
+    supervisor = Supervisor([spec], output=output)
+    supervisor.start()
+    try:
+        _wait_for(lambda: "[child] env " in output.text, 30, "the child's environment")
+    finally:
+        supervisor.stop()
+    names = output.text.split("[child] env ", 1)[1].splitlines()[0]
+    assert "KLIKKFLOW_AUDIT_KEY" not in names and "ONLY" in names
+    assert spec.environment() == {"ONLY": "this"}
