@@ -267,7 +267,7 @@ def main() -> None:
     ):
         baseline = measure("no flood", fleet, args, flood=False, seen=set())
         flooded = measure("flood", fleet, args, flood=True, seen=baseline.run_ids())
-    with server.maintenance_cursor() as cursor:
+    with server.cursor() as cursor:
         cursor.execute("SHOW max_connections")
         max_connections = cursor.fetchone()[0]
     standard = bench_tenants("bench-config", 2, args.noisy_max_concurrent_runs, Path())[1]

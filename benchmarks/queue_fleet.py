@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import yaml
 from dagster import DagsterInstance
 from psycopg2 import sql
@@ -104,14 +103,7 @@ def process_env(server: PostgresServer, home: Path, role: str) -> dict[str, str]
 
 def observer_connection(server: PostgresServer, database: str) -> Any:
     """The benchmark's own autocommit connection to a tenant database (the caller closes it)."""
-    connection = psycopg2.connect(
-        host=server.host,
-        port=server.port,
-        user=server.user,
-        password=server.password,
-        dbname=database,
-        application_name=OBSERVER,
-    )
+    connection = server.connect(database, application_name=OBSERVER)
     connection.autocommit = True
     return connection
 
@@ -206,7 +198,7 @@ def tenant_fleet(server: PostgresServer, count: int, noisy_limit: int, work: Pat
         created.append(template)
         create_schema(server, template, tenants[0].config, work / "template")
         for tenant in tenants:
-            with server.maintenance_cursor() as cursor:
+            with server.cursor() as cursor:
                 cursor.execute(
                     sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                         sql.Identifier(tenant.database), sql.Identifier(template)

@@ -102,7 +102,7 @@ class Sampler:
 
     def run(self, stop: threading.Event) -> None:
         """Sample every 0.5 s until ``stop`` is set."""
-        with self.server.maintenance_cursor() as cursor:
+        with self.server.cursor() as cursor:
             self.sample(cursor, first=True)
             while not stop.wait(POLL_SECONDS):
                 self.sample(cursor, first=False)

@@ -148,9 +148,7 @@ def _run(command: list[str], what: str, fix: str) -> None:
 
 def _answers(cluster: PostgresCluster) -> bool:
     try:
-        psycopg2.connect(
-            host=cluster.host, port=cluster.port, user=SUPERUSER, password=cluster.password, dbname="postgres"
-        ).close()
+        cluster.admin.connect().close()
     except psycopg2.OperationalError:
         return False
     return True

@@ -20,7 +20,7 @@ import json
 import subprocess
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,12 @@ import psycopg2
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from klikkflow_pipelines.rehearsal.env_scan import EnvScanner
-from klikkflow_pipelines.rehearsal.observe import PgLogin, audit_log_as
+from klikkflow_pipelines.rehearsal.observe import audit_log_as
 from klikkflow_pipelines.rehearsal.pg_log import DatabaseActivity
 from klikkflow_pipelines.rehearsal.processes import executable
 from klikkflow_pipelines.rehearsal.triggers import Trigger
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
+from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 
 BRIDGE_SOURCE = "compliance_events"
 """The ``source`` of audit entries the compliance bridge sensor appends."""
@@ -194,7 +195,7 @@ class AuditWriters:
     run_ids: set[str] = field(default_factory=set)
 
 
-def audit_writers(tenant_id: str, login: PgLogin) -> AuditWriters:
+def audit_writers(tenant_id: str, login: PostgresServer) -> AuditWriters:
     """Classify the tenant's audit entries: written by the bridge sensor (daemon side; those naming a
     run recorded by that run's worker), else by the gateway (the only other writer)."""
     writers = AuditWriters()
@@ -234,7 +235,7 @@ def check_audit(
     return Check(f"audit log of {tenant_id}", not problems, "; ".join([*problems, detail]))
 
 
-def check_platform_audit(verified: tuple[bool, str], login: PgLogin, database: str) -> Check:
+def check_platform_audit(verified: tuple[bool, str], login: PostgresServer, database: str) -> Check:
     """``audit verify --tenant platform`` passed and the platform log holds the gateway's sign-ins."""
     with audit_log_as("platform", login, database) as log:
         actions = Counter(entry.action for entry in log.entries())
@@ -277,16 +278,14 @@ def check_isolation(scanner: EnvScanner, tenants: list[str], runs_per_tenant: Ma
 
 
 def check_cross_database_login(
-    tenant: PgLogin, own_database: str, other_database: str, *, password_checked: bool
+    tenant: PostgresServer, own_database: str, other_database: str, *, password_checked: bool
 ) -> Check:
     """The tenant's role logs in to its own database, not to the other's; a wrong password is refused."""
     problems = []
 
     def connect(database: str, password: str) -> str | None:
         try:
-            psycopg2.connect(
-                host=tenant.host, port=tenant.port, user=tenant.user, password=password, dbname=database
-            ).close()
+            replace(tenant, password=password).connect(database).close()
         except psycopg2.OperationalError as error:
             return str(error).strip().splitlines()[-1]
         return None

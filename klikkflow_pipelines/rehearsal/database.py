@@ -10,7 +10,7 @@ did not create), and drops them at the end (tenants through ``klikkflow tenant d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psycopg2
@@ -57,13 +57,7 @@ def _names(tenant_ids: list[str], platform: Platform) -> tuple[list[str], list[s
 
 def _password_checked(server: PostgresServer) -> bool:
     try:
-        psycopg2.connect(
-            host=server.host,
-            port=server.port,
-            user=server.user,
-            password="not-the-password",
-            dbname="postgres",
-        ).close()
+        replace(server, password="not-the-password").connect().close()
     except psycopg2.OperationalError:
         return True
     return False

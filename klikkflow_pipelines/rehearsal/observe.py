@@ -10,7 +10,6 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import DagsterInstance
@@ -20,26 +19,12 @@ from compliance.audit.log import AuditLog
 from klikkflow_pipelines.rehearsal.processes import rehearsal_instance_config
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
-from klikkflow_pipelines.tenancy.secret_files import database_url
+from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 from resources.sql_engine import create_storage_engine
 
 
-@dataclass(frozen=True)
-class PgLogin:
-    """A Postgres login role with its password, on the rehearsal's server."""
-
-    user: str
-    password: str
-    host: str
-    port: int
-
-    def url(self, database: str) -> str:
-        """A SQLAlchemy URL of ``database`` as this login."""
-        return database_url(self.user, self.password, self.host, self.port, database)
-
-
 @contextmanager
-def tenant_instance_as(tenant: TenantConfig, login: PgLogin) -> Iterator[DagsterInstance]:
+def tenant_instance_as(tenant: TenantConfig, login: PostgresServer) -> Iterator[DagsterInstance]:
     """The tenant's production instance opened as ``login`` (its storage, run queue and events)."""
     config = rehearsal_instance_config(tenant)
     storage = config["storage"]["custom"]["config"]
@@ -55,7 +40,7 @@ def tenant_instance_as(tenant: TenantConfig, login: PgLogin) -> Iterator[Dagster
 
 
 @contextmanager
-def audit_log_as(log_name: str, login: PgLogin, database: str | None = None) -> Iterator[AuditLog]:
+def audit_log_as(log_name: str, login: PostgresServer, database: str | None = None) -> Iterator[AuditLog]:
     """An audit log read as ``login``: a tenant's in its database, or ``platform`` in ``database``
     (reading entries needs no writer key)."""
     engine = create_storage_engine(login.url(database or tenant_database_name(log_name)))
@@ -65,7 +50,7 @@ def audit_log_as(log_name: str, login: PgLogin, database: str | None = None) -> 
         engine.dispose()
 
 
-def audit_settled(tenant_id: str, login: PgLogin, witness_dir: Path) -> str | None:
+def audit_settled(tenant_id: str, login: PostgresServer, witness_dir: Path) -> str | None:
     """``None`` when every compliance event is chained into the tenant's audit log and the newest
     witnessed checkpoint covers the log's head; otherwise what is still missing."""
     from sqlalchemy import func, select
@@ -87,7 +72,7 @@ def audit_settled(tenant_id: str, login: PgLogin, witness_dir: Path) -> str | No
     return None
 
 
-def warehouse_tables(tenant_id: str, login: PgLogin) -> set[str]:
+def warehouse_tables(tenant_id: str, login: PostgresServer) -> set[str]:
     """Tables of the tenant's ``warehouse`` schema (the workflows' data) whose names no other schema
     of its database uses: DDL on these is the tenants' own data, not its platform tables."""
     from sqlalchemy import text

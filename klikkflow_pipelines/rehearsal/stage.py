@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from klikkflow_pipelines.devtools.s3_server import S3Server
 from klikkflow_pipelines.rehearsal.database import RehearsalDatabase
 from klikkflow_pipelines.rehearsal.layout import Layout
-from klikkflow_pipelines.rehearsal.observe import PgLogin
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
+from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 from klikkflow_pipelines.tenancy.supervisor import Supervisor
 
 
@@ -28,5 +28,5 @@ class Stage:
     gateway_url: str = ""
     webhook_secrets: dict[str, str] = field(default_factory=dict)
     passwords: dict[str, str] = field(default_factory=dict)
-    gateway_login: PgLogin | None = None
+    gateway_login: PostgresServer | None = None
     log_offset: int = 0

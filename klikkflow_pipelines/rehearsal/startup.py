@@ -14,13 +14,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import replace
 
 from klikkflow_pipelines.devtools.s3_server import S3Server, start_s3_server
 from klikkflow_pipelines.events.signing import secret_env_name
 from klikkflow_pipelines.rehearsal.database import RehearsalDatabase, drop_platform, open_database
 from klikkflow_pipelines.rehearsal.env_scan import EnvScanner
 from klikkflow_pipelines.rehearsal.layout import Layout
-from klikkflow_pipelines.rehearsal.observe import PgLogin
 from klikkflow_pipelines.rehearsal.pod_env import secret_env_file
 from klikkflow_pipelines.rehearsal.processes import (
     checkpointer_spec,
@@ -125,9 +125,8 @@ def provision_stage(stage: Stage, say: Say) -> None:
     )  # envFrom loads every key
     mount_file_secrets(layout, list(TENANTS))
     gateway = read_env_file(secret_env_file(layout, GATEWAY_ENV_SECRET))
-    server = stage.database.server
-    stage.gateway_login = PgLogin(
-        gateway["KLIKKFLOW_PG_USER"], gateway["KLIKKFLOW_PG_PASSWORD"], server.host, server.port
+    stage.gateway_login = replace(
+        stage.database.server, user=gateway["KLIKKFLOW_PG_USER"], password=gateway["KLIKKFLOW_PG_PASSWORD"]
     )
     stage.passwords = {t: secrets.token_urlsafe(18) for t in TENANTS}
 

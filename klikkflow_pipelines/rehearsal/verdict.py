@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from klikkflow_pipelines.rehearsal import checks, triggers
 from klikkflow_pipelines.rehearsal.env_scan import EnvScanner
 from klikkflow_pipelines.rehearsal.layout import Layout
-from klikkflow_pipelines.rehearsal.observe import PgLogin, audit_log_as, warehouse_tables
+from klikkflow_pipelines.rehearsal.observe import audit_log_as, warehouse_tables
 from klikkflow_pipelines.rehearsal.pg_log import read_activity
 from klikkflow_pipelines.rehearsal.pod_env import image_env, secret_env_file
 from klikkflow_pipelines.rehearsal.processes import CHECKPOINT_SECONDS
@@ -16,10 +17,11 @@ from klikkflow_pipelines.rehearsal.tenants import TENANTS, member_name
 from klikkflow_pipelines.tenancy.db_roles import Platform
 from klikkflow_pipelines.tenancy.deploy_settings import GATEWAY_ENV_SECRET
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
+from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 from klikkflow_pipelines.tenancy.secret_files import read_env_file
 
 
-def verifier_env(layout: Layout, login: PgLogin) -> dict[str, str]:
+def verifier_env(layout: Layout, login: PostgresServer) -> dict[str, str]:
     """Who runs ``klikkflow audit verify``: a platform operator with the gateway's login and keys (the
     writers' key checks the chain, the public key the checkpoints) and the witness volume."""
     gateway = read_env_file(secret_env_file(layout, GATEWAY_ENV_SECRET))
@@ -27,10 +29,7 @@ def verifier_env(layout: Layout, login: PgLogin) -> dict[str, str]:
     return {
         **image_env(layout, "verifier"),
         **{key: gateway[key] for key in keys},
-        "KLIKKFLOW_PG_HOST": login.host,
-        "KLIKKFLOW_PG_PORT": str(login.port),
-        "KLIKKFLOW_PG_USER": login.user,
-        "KLIKKFLOW_PG_PASSWORD": login.password,
+        **login.env(),
         "KLIKKFLOW_AUDIT_WITNESS_DIR": str(layout.witness_dir),
         "KLIKKFLOW_AUDIT_CHECKPOINT_SECONDS": CHECKPOINT_SECONDS,
     }
@@ -51,7 +50,7 @@ def _stores(layout: Layout) -> dict[str, checks.TenantStore]:
     return stores
 
 
-def _audit_checks(layout: Layout, login: PgLogin, rows: list[checks.RunRow]) -> list[checks.Check]:
+def _audit_checks(layout: Layout, login: PostgresServer, rows: list[checks.RunRow]) -> list[checks.Check]:
     """``klikkflow audit verify`` of each log (side by side: each is a process of its own)."""
     env = verifier_env(layout, login)
     logs = [*TENANTS, "platform"]
@@ -68,12 +67,12 @@ def _audit_checks(layout: Layout, login: PgLogin, rows: list[checks.RunRow]) -> 
     return [*found, checks.check_platform_audit(verified["platform"], login, Platform().database)]
 
 
-def _crossing_checks(stage: Stage, login: PgLogin, clients: dict) -> list[checks.Check]:
+def _crossing_checks(stage: Stage, login: PostgresServer, clients: dict) -> list[checks.Check]:
     """Each tenant's role against the other's database, each member against the other's GraphQL."""
     found = []
     for tenant, other in zip(TENANTS, reversed(TENANTS), strict=True):
         secret = read_env_file(secret_env_file(stage.layout, f"kf-{tenant}-env"))
-        own = PgLogin(secret["KLIKKFLOW_PG_USER"], secret["KLIKKFLOW_PG_PASSWORD"], login.host, login.port)
+        own = replace(login, user=secret["KLIKKFLOW_PG_USER"], password=secret["KLIKKFLOW_PG_PASSWORD"])
         found.append(
             checks.check_cross_database_login(
                 own,

@@ -36,6 +36,8 @@ from klikkflow_pipelines.tenancy.instance import tenant_database_name
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 
 AUDIT_ROLE_PREFIX = "kf_audit_"
+WAREHOUSE_SCHEMA = "warehouse"
+"""The tenant's warehouse tables' schema in its database (owned by its login role)."""
 _PLAIN = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
 
 

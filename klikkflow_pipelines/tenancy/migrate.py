@@ -32,12 +32,16 @@ from compliance.audit.tables import WRITER_PRIVILEGES, create_audit_schema
 from compliance.events import metadata as compliance_events_metadata
 from klikkflow_pipelines.events.tables import metadata as event_tables_metadata
 from klikkflow_pipelines.tenancy.config import TenantConfig
-from klikkflow_pipelines.tenancy.db_roles import Platform, tenant_audit_role, tenant_login_role
+from klikkflow_pipelines.tenancy.db_roles import (
+    WAREHOUSE_SCHEMA,
+    Platform,
+    tenant_audit_role,
+    tenant_login_role,
+)
 from klikkflow_pipelines.tenancy.instance import render_instance_config, tenant_database_name
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 from resources.sql_engine import create_storage_engine
 
-WAREHOUSE_SCHEMA = "warehouse"
 TENANT_TABLES: tuple[MetaData, ...] = (compliance_events_metadata, event_tables_metadata)
 """KlikkFlow's own tables in a tenant database (besides the audit tables)."""
 

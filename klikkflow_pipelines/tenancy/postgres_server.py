@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -67,9 +67,13 @@ class PostgresServer:
             "KLIKKFLOW_PG_PASSWORD": self.password or "",
         }
 
-    def url(self, database: str, role: str | None = None) -> str:
-        """A SQLAlchemy URL of ``database`` on this server; with ``role``, its sessions act as that role
-        (libpq ``options=-c role=...``: what they create, that role owns)."""
+    def url(self, database: str, role: str | None = None, search_path: str | None = None) -> str:
+        """A SQLAlchemy URL of ``database`` on this server (user and password percent-encoded).
+
+        With ``role`` its sessions act as that role (libpq ``options=-c role=...``: what they create,
+        that role owns); with ``search_path`` they resolve unqualified names in that schema.
+        """
+        options = _options(role, search_path)
         return URL.create(
             "postgresql+psycopg2",
             username=self.user,
@@ -77,22 +81,30 @@ class PostgresServer:
             host=self.host,
             port=self.port,
             database=database,
-            query={"options": f"-c role={role}"} if role else {},
+            query={"options": options} if options else {},
         ).render_as_string(hide_password=False)
+
+    def connect(
+        self, database: str = "postgres", role: str | None = None, **settings: object
+    ) -> psycopg2.extensions.connection:
+        """A psycopg2 connection to ``database`` as this login, acting as ``role``; ``settings`` go to
+        ``psycopg2.connect`` (``application_name``, ``connect_timeout``). The caller closes it."""
+        return psycopg2.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=database,
+            options=_options(role, None),
+            **settings,
+        )
 
     @contextmanager
     def cursor(
         self, database: str = "postgres", role: str | None = None
     ) -> Iterator[psycopg2.extensions.cursor]:
         """An autocommit cursor on ``database`` (CREATE/DROP DATABASE need autocommit), acting as ``role``."""
-        connection = psycopg2.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            dbname=database,
-            options=f"-c role={role}" if role else None,
-        )
+        connection = self.connect(database, role)
         connection.autocommit = True
         try:
             with connection.cursor() as cursor:
@@ -100,22 +112,24 @@ class PostgresServer:
         finally:
             connection.close()
 
-    def maintenance_cursor(self) -> AbstractContextManager[psycopg2.extensions.cursor]:
-        """An autocommit cursor on the maintenance database ``postgres``."""
-        return self.cursor()
-
     def database_exists(self, name: str) -> bool:
         """True when the database ``name`` exists."""
-        with self.maintenance_cursor() as cursor:
+        with self.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             return cursor.fetchone() is not None
 
     def create_database(self, name: str) -> None:
         """``CREATE DATABASE name``."""
-        with self.maintenance_cursor() as cursor:
+        with self.cursor() as cursor:
             cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def drop_database(self, name: str) -> None:
         """Drop the database ``name`` if it exists, closing its connections."""
-        with self.maintenance_cursor() as cursor:
+        with self.cursor() as cursor:
             cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _options(role: str | None, search_path: str | None) -> str | None:
+    """libpq ``options`` that set the session's role and search path, or ``None``."""
+    parts = ([f"-c role={role}"] if role else []) + ([f"-csearch_path={search_path}"] if search_path else [])
+    return " ".join(parts) or None

@@ -22,10 +22,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from compliance.home import platform_home
 from compliance.keyfiles import publish_file, random_hex_key
+from klikkflow_pipelines.tenancy.db_roles import WAREHOUSE_SCHEMA
 from klikkflow_pipelines.tenancy.deploy_settings import (
     GATEWAY_ENV_SECRET,
     tenant_env_secret,
@@ -33,8 +33,8 @@ from klikkflow_pipelines.tenancy.deploy_settings import (
     tenant_postgres_secret,
 )
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
+from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 
-WAREHOUSE_QUERY = "?options=-csearch_path%3Dwarehouse"
 POSTGRESQL_PASSWORD_KEY = "postgresql-password"
 TENANT_KEYS = (
     "KLIKKFLOW_PG_USER",
@@ -137,18 +137,16 @@ def _merge(
     return merged
 
 
-def database_url(user: str, password: str, host: str, port: int, database: str, query: str = "") -> str:
-    """A SQLAlchemy URL of ``database`` for ``user`` (user and password percent-encoded)."""
-    auth = f"{quote(user, safe='')}:{quote(password, safe='')}"
-    return f"postgresql+psycopg2://{auth}@{host}:{port}/{database}{query}"
-
-
 @dataclass(frozen=True)
 class PodDatabase:
     """How pods reach Postgres (``DeploySettings`` ``postgres_host``/``port``, or the rehearsal's)."""
 
     host: str
     port: int
+
+    def login(self, user: str, password: str) -> PostgresServer:
+        """``user`` with ``password`` at this address (its ``url`` is what the pods connect with)."""
+        return PostgresServer(host=self.host, port=self.port, user=user, password=password)
 
 
 def write_tenant_secrets(
@@ -181,8 +179,8 @@ def write_tenant_secrets(
         "KLIKKFLOW_TOKEN_PUBLIC_KEY": token_public_key,
     }
     if password:
-        known["KLIKKFLOW_WAREHOUSE_URL"] = database_url(
-            login, password, pod_database.host, pod_database.port, database, WAREHOUSE_QUERY
+        known["KLIKKFLOW_WAREHOUSE_URL"] = pod_database.login(login, password).url(
+            database, search_path=WAREHOUSE_SCHEMA
         )
     namespace = tenant_namespace(tenant_id)
     values = _merge(TENANT_KEYS, existing, known, defaults or {})
@@ -219,9 +217,7 @@ def write_gateway_secrets(
         "KLIKKFLOW_AUDIT_PUBLIC_KEY": audit_public_key,
     }
     if password:
-        known["KLIKKFLOW_GATEWAY_DB_URL"] = database_url(
-            pg_user, password, pod_database.host, pod_database.port, database
-        )
+        known["KLIKKFLOW_GATEWAY_DB_URL"] = pod_database.login(pg_user, password).url(database)
     return _write(path, GATEWAY_ENV_SECRET, namespace, _merge(GATEWAY_KEYS, existing, known, {}))
 
 
