@@ -16,8 +16,8 @@ import dagster as dg
 from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
 from pydantic import Field
 
-from resources.frame_io import ParquetFrameIOManager, safe_name
-from resources.storage_location import StorageLocation, storage_options
+from resources.frame_io import MissingFrames, ParquetFrameIOManager, safe_name
+from resources.storage_location import StorageLocation, join_key, storage_options
 
 if TYPE_CHECKING:
     from upath import UPath
@@ -46,7 +46,7 @@ class PickleStore(PickledObjectFilesystemIOManager):
     readers and every asset key part one safe path component (no ``..`` out of the root)."""
 
     def __init__(self, base_dir: str, folder: str = ""):
-        base = f"{base_dir.rstrip('/')}/{folder}" if folder else base_dir
+        base = join_key(base_dir, folder)
         super().__init__(base_dir=base, **storage_options(base))
 
     def get_asset_relative_path(self, context: dg.InputContext | dg.OutputContext) -> UPath:
@@ -96,14 +96,18 @@ class TenantDefaultIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> Any:
         """Read the upstream value from whichever store holds it (Parquet first)."""
-        frames = self._frames()
-        if frames.has_stored(context):
-            stored = frames.load_input(context)
-            wanted = str(getattr(context.dagster_type, "typing_type", ""))
-            if "pyarrow" in wanted:
-                return stored.to_arrow()
-            return stored.lazy() if "LazyFrame" in wanted else stored
         try:
-            return self._objects().load_input(context)
-        except FileNotFoundError:  # stored nowhere: the frame storage's failure names where and what to do
-            return frames.load_input(context)
+            stored = self._frames().stored_frame(context)
+        except MissingFrames as missing:
+            try:
+                return self._objects().load_input(context)
+            except (
+                FileNotFoundError
+            ):  # stored nowhere: the frame storage's failure names where and what to do
+                raise missing from None
+        wanted = str(getattr(context.dagster_type, "typing_type", ""))
+        if "pyarrow" in wanted:
+            return stored.to_arrow()
+        if "LazyFrame" in wanted:
+            return stored.lazy()
+        return stored.to_pandas() if "pandas" in wanted else stored

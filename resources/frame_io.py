@@ -54,6 +54,10 @@ def partition_file_name(partition_key: str) -> str:
     return f"{safe_name(partition_key)}.parquet"
 
 
+class MissingFrames(dg.Failure):
+    """An input's frame (or one of its partitions) is not stored; the message names where and the fix."""
+
+
 class ParquetFrameIOManager(dg.ConfigurableIOManager):
     """Stores Polars (and pandas) frames as Parquet under ``base_dir`` (a directory or fsspec URL).
 
@@ -80,18 +84,13 @@ class ParquetFrameIOManager(dg.ConfigurableIOManager):
             return f"{base}/{partition_file_name(context.asset_partition_key)}"
         return f"{base}.parquet"
 
-    def input_paths(self, where: StorageLocation, context: dg.InputContext) -> list[str]:
+    def _input_paths(self, where: StorageLocation, context: dg.InputContext) -> list[str]:
         """The files an input reads: the upstream's partitions this step depends on, else its one file."""
         source = context.upstream_output or context
         base = self._asset_path(where, source)
         if context.has_asset_key and context.has_asset_partitions:
             return [f"{base}/{partition_file_name(key)}" for key in context.asset_partition_keys]
         return [f"{base}.parquet"]
-
-    def has_stored(self, context: dg.InputContext) -> bool:
-        """Whether every file the input reads is stored."""
-        where = self.location()
-        return all(where.exists(p) for p in self.input_paths(where, context))
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         """Write the frame atomically (locally a temp file of this writer, then rename; remotely one PUT)."""
@@ -105,21 +104,26 @@ class ParquetFrameIOManager(dg.ConfigurableIOManager):
             {"dagster/row_count": frame.height, "path": dg.MetadataValue.path(where.url(path))}
         )
 
-    def load_input(self, context: dg.InputContext) -> Any:
-        """Read the upstream frame (its partitions concatenated) as Polars, or pandas when asked."""
+    def stored_frame(self, context: dg.InputContext) -> pl.DataFrame:
+        """The upstream frame as Polars (its partitions concatenated), read once; raises
+        :class:`MissingFrames` naming what is not stored."""
         where = self.location()
         frames, missing = [], []
-        for path in self.input_paths(where, context):
+        for path in self._input_paths(where, context):
             try:
                 frames.append(_read(where, path))
             except FileNotFoundError:
                 missing.append(where.url(path))
         if missing:
-            raise dg.Failure(
+            raise MissingFrames(
                 f"No stored output at {', '.join(missing)}: materialize the upstream asset "
                 f"{context.asset_key.to_user_string() if context.has_asset_key else ''} first."
             )
-        frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+        return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        """Read the upstream frame (its partitions concatenated) as Polars, or pandas when asked."""
+        frame = self.stored_frame(context)
         if getattr(context.dagster_type, "typing_type", None) is not None and "pandas" in str(
             context.dagster_type.typing_type
         ):
