@@ -119,8 +119,11 @@ class EnvScanner:
         except psutil.Error:  # it ended meanwhile
             return
         role = _role(root_role, depth, command)
-        self.processes[key] = ScannedProcess(process.pid, owner, role, command[:160])
-        if owner in self.tenants and environ.get("KLIKKFLOW_TENANT") != owner:
+        # A process caught between fork and exec (or exiting) shows no environment in /proc: it is not
+        # recorded, so the next poll reads it again once it settles; its command line is checked now.
+        if environ:
+            self.processes[key] = ScannedProcess(process.pid, owner, role, command[:160])
+        if environ and owner in self.tenants and environ.get("KLIKKFLOW_TENANT") != owner:
             bound = environ.get("KLIKKFLOW_TENANT")
             self.leaks.append(Leak(process.pid, owner, role, f"KLIKKFLOW_TENANT={bound}", "environment"))
         text = {"environment": "\n".join(f"{k}={v}" for k, v in environ.items()), "command line": command}
