@@ -21,7 +21,11 @@ from pathlib import Path
 
 from klikkflow_pipelines.rehearsal.layout import Layout
 from klikkflow_pipelines.rehearsal.pod_env import FROM_HOST, secret_env_file
-from klikkflow_pipelines.tenancy.deploy_settings import AUDIT_SIGNING_KEY_FILE, GATEWAY_ENV_SECRET
+from klikkflow_pipelines.tenancy.deploy_settings import (
+    AUDIT_SIGNING_KEY_FILE,
+    GATEWAY_ENV_SECRET,
+    tenant_env_secret,
+)
 from klikkflow_pipelines.tenancy.secret_files import read_env_file
 
 CLI = [sys.executable, "-m", "klikkflow_pipelines.cli"]
@@ -88,7 +92,7 @@ def fill_env_file(path: Path, values: Mapping[str, str]) -> None:
 
 def fill_object_store(layout: Layout, tenant_id: str, values: Mapping[str, str]) -> None:
     """Fill the object-store keys of the tenant's Secret ``kf-<id>-env``."""
-    fill_env_file(secret_env_file(layout, f"kf-{tenant_id}-env"), values)
+    fill_env_file(secret_env_file(layout, tenant_env_secret(tenant_id)), values)
 
 
 def mount_file_secrets(layout: Layout, tenant_ids: list[str]) -> None:

@@ -15,7 +15,7 @@ from klikkflow_pipelines.rehearsal.processes import CHECKPOINT_SECONDS
 from klikkflow_pipelines.rehearsal.stage import Stage
 from klikkflow_pipelines.rehearsal.tenants import TENANTS, member_name
 from klikkflow_pipelines.tenancy.db_roles import Platform
-from klikkflow_pipelines.tenancy.deploy_settings import GATEWAY_ENV_SECRET
+from klikkflow_pipelines.tenancy.deploy_settings import GATEWAY_ENV_SECRET, tenant_env_secret
 from klikkflow_pipelines.tenancy.instance import tenant_database_name
 from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 from klikkflow_pipelines.tenancy.secret_files import read_env_file
@@ -38,7 +38,7 @@ def verifier_env(layout: Layout, login: PostgresServer) -> dict[str, str]:
 def _stores(layout: Layout) -> dict[str, checks.TenantStore]:
     stores = {}
     for tenant in TENANTS:
-        secret = read_env_file(secret_env_file(layout, f"kf-{tenant}-env"))
+        secret = read_env_file(secret_env_file(layout, tenant_env_secret(tenant)))
         stores[tenant] = checks.TenantStore(
             tenant,
             secret["KLIKKFLOW_STORAGE_URL"],
@@ -71,7 +71,7 @@ def _crossing_checks(stage: Stage, login: PostgresServer, clients: dict) -> list
     """Each tenant's role against the other's database, each member against the other's GraphQL."""
     found = []
     for tenant, other in zip(TENANTS, reversed(TENANTS), strict=True):
-        secret = read_env_file(secret_env_file(stage.layout, f"kf-{tenant}-env"))
+        secret = read_env_file(secret_env_file(stage.layout, tenant_env_secret(tenant)))
         own = replace(login, user=secret["KLIKKFLOW_PG_USER"], password=secret["KLIKKFLOW_PG_PASSWORD"])
         found.append(
             checks.check_cross_database_login(

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from klikkflow_pipelines.tenancy.config import TenantConfig
+from klikkflow_pipelines.tenancy.deploy_settings import tenant_namespace
 
 USER_CODE_GRPC_PORT = 3030
 GATEWAY_WORKSPACES_DIR_ENV = "KLIKKFLOW_GATEWAY_WORKSPACES_DIR"
@@ -50,7 +51,7 @@ def k8s_code_server_endpoints(tenant: TenantConfig) -> dict[str, Endpoint]:
     """Where the tenant's code servers answer on Kubernetes, by location name (cluster DNS names)."""
     return {
         name: (
-            f"{location_deployment_name(tenant.id, name)}.kf-{tenant.id}.svc.cluster.local",
+            f"{location_deployment_name(tenant.id, name)}.{tenant_namespace(tenant.id)}.svc.cluster.local",
             USER_CODE_GRPC_PORT,
         )
         for name in location_names(tenant)

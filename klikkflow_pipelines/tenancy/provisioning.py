@@ -20,6 +20,7 @@ from klikkflow_pipelines.paths import PROJECT_ROOT, klikkflow_home, tenants_conf
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants, load_tenant_file
 from klikkflow_pipelines.tenancy.db_roles import Platform
 from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
+from klikkflow_pipelines.tenancy.grpc_workspace import location_names
 from klikkflow_pipelines.tenancy.helm_values import write_helm_values
 from klikkflow_pipelines.tenancy.instance import render_instance_config
 from klikkflow_pipelines.tenancy.k8s_manifests import write_manifests
@@ -112,7 +113,7 @@ def workspace_config(tenant: TenantConfig) -> dict:
     (:mod:`klikkflow_pipelines.tenant_code.launch`): whichever process opens the workspace, the
     code servers start with the tenant's allow-listed environment, not that process's.
     """
-    names = [tenant.id, *(location.name for location in tenant.code_locations)]
+    names = location_names(tenant)
     return {
         "load_from": [
             {
