@@ -22,17 +22,22 @@ How a column is labelled:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from compliance import patterns
-from compliance.column_names import context_words, name_signals
-from compliance.entities import ENTITY_SENSITIVITY, NER_ENTITIES, max_sensitivity
+from compliance.column_names import context_words, counter_signal, name_signals, name_tokens
+from compliance.entities import ENTITY_SENSITIVITY, NER_ENTITIES, Sensitivity, max_sensitivity
 from compliance.frames import to_polars
+from compliance.identifiers import IDENTIFIERS
+from compliance.ner_findings import NerJob, run_ner
 from compliance.nested import Unreadable, read_column, unreadable_reason
 from compliance.nlp import NlpEngines, build_engines
+from compliance.phones import regions_of_column
+from compliance.recognizers import Recognizer
 from compliance.reports import (
     TEXT_MIN_RATE,
     ColumnReport,
@@ -40,7 +45,8 @@ from compliance.reports import (
     nested_report,
     unclassifiable_report,
 )
-from compliance.validators import iban_valid, ip_valid, luhn_valid, ssn_valid
+from compliance.text_rates import text_rates
+from compliance.value_rates import BASE_RECOGNIZERS, integer_rates, string_rates
 
 logger = logging.getLogger(__name__)
 
@@ -53,17 +59,31 @@ THRESHOLD = 0.6  # share of values needed to label a column
 SIGNAL_THRESHOLD = 0.3  # ... when the column name points to the entity
 NER_THRESHOLD = 0.5
 NER_SIGNAL_THRESHOLD = 0.25
+NAME_SHAPE_NER_THRESHOLD = 0.3  # ... for PERSON when nearly every value is shaped like a full name
 TEXT_MIN_TOKENS = 5.0  # mean words per value for a column to be free text
 ENUM_MAX_DISTINCT = 30
 ENUM_MIN_ROWS = 500
-_VALIDATORS = {
-    "CREDIT_CARD": luhn_valid,
-    "IBAN_CODE": iban_valid,
-    "US_SSN": ssn_valid,
-    "IP_ADDRESS": ip_valid,
-}
-_NAME_SHAPE = r"^\s*\p{L}[\p{L}'.\-]*(?:\s+[\p{L}'.\-]+){0,4}\s*$"
+BUILTIN_RECOGNIZERS: tuple[Recognizer, ...] = (*BASE_RECOGNIZERS, *IDENTIFIERS)
+# Names may open with lower-case particles: van de Eerenbeemt, de la Cruz, da Silva.
+_NAME_SHAPE = r"^\s*(?:\p{Ll}{1,3}\s+){0,2}\p{Lu}[\p{L}'.\-]*(?:\s+[\p{L}'.\-]+){0,4}\s*$"
+_FULL_NAME_SHAPE = r"^\s*\p{Lu}[\p{L}'.\-]+(?:\s+(?:\p{Ll}{1,3}\s+)?\p{Lu}[\p{L}'.\-]+){1,3}\s*$"
+# Entities a counter-signal name (order_id, software_version, product) outweighs.
+_WEAK = frozenset({"CREDIT_CARD", "US_SSN", "PHONE_NUMBER", "IP_ADDRESS", "PERSON", "LOCATION"})
+_COUNTRY_COLUMN = ("country", "land", "pays", "pais", "paese", "kraj", "maa", "country_code", "nation")
 _NO_DIGITS_WORDS = r"^[^\d]*\p{L}{2,}[^\d]*$"
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What every column of one frame is classified with."""
+
+    engines: NlpEngines
+    recognizers: tuple[Recognizer, ...]
+    sensitivity: dict[str, Sensitivity]
+    region_hints: tuple[str, ...]
+    sample: int
+    row_sample: int
+    ner_sample: int
 
 
 def classify_frame(
@@ -74,19 +94,33 @@ def classify_frame(
     ner_sample: int = NER_SAMPLE,
     row_sample: int = ROW_SAMPLE,
     rows: int | None = None,
+    recognizers: Sequence[Recognizer] = (),
+    region: str | None = None,
 ) -> FrameReport:
     """Classify every column of a pandas, Polars or Arrow frame.
 
     ``sample`` bounds the distinct values examined per column (per leaf of a
     nested column); ``engines`` defaults to :func:`compliance.nlp.build_engines`
     for the configured model. ``rows`` overrides the reported row count (used
-    when ``frame`` is already a sample).
+    when ``frame`` is already a sample). ``recognizers`` adds a tenant's custom
+    entities to the built-in ones; ``region`` (ISO 3166 alpha-2, the tenant's
+    country) is a hint for reading national phone numbers, after the frame's
+    own country column.
     """
     df = to_polars(frame)
-    engines = build_engines() if engines is None else engines
+    every = (*BUILTIN_RECOGNIZERS, *recognizers)
+    setup = _Setup(
+        engines=build_engines() if engines is None else engines,
+        recognizers=every,
+        sensitivity={**ENTITY_SENSITIVITY, **{r.entity: r.sensitivity for r in every}},
+        region_hints=(*_country_regions(df), *([region.upper()] if region else [])),
+        sample=sample,
+        row_sample=row_sample,
+        ner_sample=ner_sample,
+    )
     reports: dict[str, ColumnReport] = {}
     nested: dict[str, tuple[dict[str, ColumnReport], bool]] = {}
-    ner_jobs: list[_NerJob] = []
+    pending: list[tuple[ColumnReport, NerJob, set[str], bool, float, float]] = []
     for name in df.columns:
         try:
             node, leaf_values = read_column(name, df.get_column(name))
@@ -96,19 +130,19 @@ def classify_frame(
         leaves: dict[str, ColumnReport] = {}
         for path, values in leaf_values.items():
             signal_name = name if path == name else _leaf_name(path)
-            report, job = _classify_column(path, values, sample, row_sample, engines, ner_sample, signal_name)
+            report, job = _classify_column(path, values, setup, signal_name)
             leaves[path] = report
             if job is not None:
-                ner_jobs.append(job)
+                pending.append((report, *job))
         if node.kind == "leaf":
             reports[name] = leaves[name]
         else:
             nested[name] = (leaves, node.kind == "json")
             reports[name] = nested_report(name, {})  # keeps the column order; completed below
-    if ner_jobs:
-        _run_ner(ner_jobs, engines)
-        for job in ner_jobs:
-            job.finish()  # completes the report in place
+    if pending:
+        run_ner([job for _, job, *_ in pending], setup.engines)
+        for report, job, signals, countered, shape, full_shape in pending:
+            _finish_ner(report, job, signals, countered, shape, full_shape, setup)
     for name, (leaves, json) in nested.items():
         reports[name] = nested_report(name, leaves, json)
     return FrameReport(rows=df.height if rows is None else rows, columns=reports)
@@ -122,6 +156,8 @@ def classify_table(
     sample: int = DEFAULT_SAMPLE,
     row_sample: int = ROW_SAMPLE,
     engines: NlpEngines | None = None,
+    recognizers: Sequence[Recognizer] = (),
+    region: str | None = None,
 ) -> FrameReport:
     """Classify the columns of SQL table ``table`` through SQLAlchemy ``engine``.
 
@@ -143,7 +179,14 @@ def classify_table(
     reports: dict[str, ColumnReport] = {}
     for name, values in columns.items():
         series = pl.Series(name, values, strict=False)
-        sub = classify_frame(pl.DataFrame([series]), sample=sample, engines=engines, row_sample=row_sample)
+        sub = classify_frame(
+            pl.DataFrame([series]),
+            sample=sample,
+            engines=engines,
+            row_sample=row_sample,
+            recognizers=recognizers,
+            region=region,
+        )
         reports[name] = sub.columns[name]
     return FrameReport(rows=int(total), columns=reports)
 
@@ -154,64 +197,65 @@ def _sql_value(value: Any) -> Any:
     return value
 
 
-@dataclass
-class _NerJob:
-    """A candidate column waiting for Presidio, and how to finish its report afterwards."""
-
-    report: ColumnReport
-    values: list[str]
-    context: list[str]
-    signals: set[str]
-    name_shape_rate: float
-    results: list[list[Any]] = field(default_factory=list)
-
-    def finish(self) -> ColumnReport:
-        report = self.report
-        n = max(len(self.values), 1)
-        full = dict.fromkeys(NER_ENTITIES, 0)
-        contains = dict.fromkeys(NER_ENTITIES, 0)
-        for text, found in zip(self.values, self.results, strict=True):
-            chars = len(text.strip()) or 1
-            for entity in NER_ENTITIES:
-                spans = [r for r in found if r.entity_type == entity]
-                if report.free_text and entity == "PERSON":
-                    # One capitalised word in prose is usually not a name; two or more words are.
-                    spans = [r for r in spans if " " in text[r.start : r.end].strip()]
-                if spans:
-                    contains[entity] += 1
-                    if sum(r.end - r.start for r in spans) >= 0.6 * chars:
-                        full[entity] += 1
-        if report.free_text:
-            for entity in NER_ENTITIES:
-                if contains[entity]:
-                    report.entities[entity] = contains[entity] / n
-            return _finish_text(report)
-        best, best_rate = None, 0.0
-        for entity in NER_ENTITIES:
-            rate = full[entity] / n
-            if rate:
-                report.entities[entity] = rate
-            signalled = entity in self.signals and (entity != "PERSON" or self.name_shape_rate >= 0.8)
-            needed = NER_SIGNAL_THRESHOLD if signalled else NER_THRESHOLD
-            if rate >= needed and rate > best_rate:
-                best, best_rate = entity, rate
-        if best:
-            _label(report, best, best_rate, best in self.signals)
-        return report
+def _country_regions(df: pl.DataFrame) -> list[str]:
+    """Regions named by the frame's country column, if it has one (a phone-number region hint)."""
+    for name in df.columns:
+        if set(name_tokens(name)) & set(_COUNTRY_COLUMN) and df.schema[name] == pl.String:
+            return regions_of_column(df.get_column(name).drop_nulls().head(ROW_SAMPLE).unique().to_list())
+    return []
 
 
-def _label(report: ColumnReport, entity: str, rate: float, signalled: bool) -> None:
+def _label(report: ColumnReport, entity: str, rate: float, signalled: bool, setup: _Setup) -> None:
     report.entity = entity
     report.score = min(1.0, rate + (0.1 if signalled else 0.0))
-    report.sensitivity = ENTITY_SENSITIVITY[entity]
+    report.sensitivity = setup.sensitivity[entity]
     report.entities.setdefault(entity, rate)
 
 
-def _finish_text(report: ColumnReport) -> ColumnReport:
+def _finish_text(report: ColumnReport, setup: _Setup) -> ColumnReport:
     carried = [e for e, rate in report.entities.items() if rate >= TEXT_MIN_RATE]
-    report.sensitivity = max_sensitivity([ENTITY_SENSITIVITY[e] for e in carried]) if carried else "internal"
+    report.sensitivity = max_sensitivity([setup.sensitivity[e] for e in carried]) if carried else "internal"
     report.score = max((report.entities[e] for e in carried), default=0.0)
     return report
+
+
+def _finish_ner(
+    report: ColumnReport,
+    job: NerJob,
+    signals: set[str],
+    countered: bool,
+    shape: float,
+    full_shape: float,
+    setup: _Setup,
+) -> None:
+    """Label a candidate column from its NER rates, its value shapes and its name."""
+    full, contains = job.rates()
+    if report.free_text:
+        report.entities.update({e: r for e, r in contains.items() if r})
+        _finish_text(report, setup)
+        return
+    best, best_rate = None, 0.0
+    for entity in NER_ENTITIES:
+        if countered and entity not in signals:
+            continue
+        rate = full[entity]
+        needed = NER_SIGNAL_THRESHOLD if entity in signals and shape >= 0.8 else NER_THRESHOLD
+        if entity == "PERSON" and full_shape >= 0.9:
+            needed = min(needed, NAME_SHAPE_NER_THRESHOLD)
+        if rate >= needed and rate > best_rate:
+            best, best_rate = entity, rate
+    if best is None:
+        _label_by_name_and_shape(report, signals, shape, setup)
+    else:
+        _label(report, best, best_rate, best in signals, setup)
+
+
+def _label_by_name_and_shape(report: ColumnReport, signals: set[str], shape: float, setup: _Setup) -> None:
+    """A name or place column the model does not know (first names, small towns): name + shape decide."""
+    for entity in ("PERSON", "LOCATION"):
+        if entity in signals and shape >= 0.8:
+            _label(report, entity, 0.5 * shape, True, setup)
+            return
 
 
 def _sample_values(series: pl.Series, sample: int, row_sample: int) -> tuple[pl.Series, int, int]:
@@ -234,15 +278,12 @@ def _as_text(series: pl.Series) -> pl.Series:
     return series.cast(pl.String, strict=False)
 
 
+_Pending = tuple[NerJob, set[str], bool, float, float]
+
+
 def _classify_column(
-    name: str,
-    series: pl.Series,
-    sample: int,
-    row_sample: int,
-    engines: NlpEngines,
-    ner_sample: int,
-    signal_name: str,
-) -> tuple[ColumnReport, _NerJob | None]:
+    name: str, series: pl.Series, setup: _Setup, signal_name: str
+) -> tuple[ColumnReport, _Pending | None]:
     report = ColumnReport(name=name, entity=None, score=0.0, sensitivity="internal")
     dtype = series.dtype
     if series.len() == 0 or series.null_count() == series.len() or dtype == pl.Null:
@@ -251,14 +292,15 @@ def _classify_column(
     reason = unreadable_reason(series)
     if reason is not None:
         return unclassifiable_report(name, reason), None
-    signals = name_signals(signal_name)
+    signals = name_signals(signal_name, setup.recognizers)
+    countered = counter_signal(signal_name)
     if dtype == pl.Boolean or dtype.is_float() or dtype.is_decimal():
         return report, None
     if dtype.is_temporal():
         if "DATE_OF_BIRTH" in signals and dtype in (pl.Date, pl.Datetime):
-            _label(report, "DATE_OF_BIRTH", 1.0, False)
+            _label(report, "DATE_OF_BIRTH", 1.0, False, setup)
         return report, None
-    values, drawn, distinct = _sample_values(_as_text(series), sample, row_sample)
+    values, drawn, distinct = _sample_values(_as_text(series), setup.sample, setup.row_sample)
     values = values.str.strip_chars()
     values = values.filter(values != "")
     report.sampled = values.len()
@@ -266,8 +308,9 @@ def _classify_column(
         report.sensitivity = "public"
         return report, None
     if dtype.is_integer():
-        return _classify_integers(report, values, signals), None
-    return _classify_strings(report, values, signals, drawn, distinct, engines, ner_sample)
+        _pick_pattern(report, integer_rates(values, signals, setup.recognizers), signals, countered, setup)
+        return report, None
+    return _classify_strings(report, values, signals, countered, drawn, distinct, setup)
 
 
 def _leaf_name(path: str) -> str:
@@ -276,134 +319,68 @@ def _leaf_name(path: str) -> str:
     return segments[-1] if segments else path
 
 
-def _digit_count(values: pl.Series) -> pl.Series:
-    return values.str.count_matches(r"\d")
-
-
-def _validated_rate(entity: str, values: pl.Series, mask: pl.Series) -> float:
-    candidates = values.filter(mask)
-    if candidates.len() == 0:
-        return 0.0
-    check = _VALIDATORS.get(entity)
-    hits = candidates.len() if check is None else sum(1 for v in candidates if check(v))
-    return hits / values.len()
-
-
-def _classify_integers(report: ColumnReport, values: pl.Series, signals: set[str]) -> ColumnReport:
-    """Integer columns: ids and amounts unless Luhn-valid cards, or phone/SSN numbers the name announces."""
-    digits = _digit_count(values)
-    rates = {"CREDIT_CARD": _validated_rate("CREDIT_CARD", values, (digits >= 12) & (digits <= 19))}
-    if "PHONE_NUMBER" in signals:
-        rates["PHONE_NUMBER"] = ((digits >= 7) & (digits <= 15)).mean() or 0.0
-    if "US_SSN" in signals:
-        padded = values.str.zfill(9)
-        rates["US_SSN"] = _validated_rate("US_SSN", padded, padded.str.len_chars() == 9)
-    _pick_pattern(report, rates, signals)
-    return report
-
-
-def _pick_pattern(report: ColumnReport, rates: dict[str, float], signals: set[str]) -> bool:
-    report.entities.update({e: r for e, r in rates.items() if r > 0})
-    best = max(rates, key=lambda e: rates[e], default=None)
+def _pick_pattern(
+    report: ColumnReport, rates: dict[str, float], signals: set[str], countered: bool, setup: _Setup
+) -> bool:
+    if countered:
+        rates = {e: r for e, r in rates.items() if e in signals or e not in _WEAK}
+    report.entities.update(rates)
+    best = max(rates, key=lambda e: (rates[e], e in signals), default=None)
     if best is None:
         return False
     needed = SIGNAL_THRESHOLD if best in signals else THRESHOLD
     if rates[best] >= needed:
-        _label(report, best, rates[best], best in signals)
+        _label(report, best, rates[best], best in signals, setup)
         return True
     return False
-
-
-def _pattern_rates(values: pl.Series, signals: set[str]) -> dict[str, float]:
-    """Share of values that fully match each pattern entity, after validation."""
-    frame = pl.DataFrame({"v": values})
-    masks = frame.select(
-        **{e: pl.col("v").str.contains(p) for e, p in patterns.FULL.items()},
-        date_like=pl.col("v").str.contains(patterns.DATE_LIKE),
-        phone_shape=pl.col("v").str.contains(patterns.PHONE_SHAPE),
-        digits=pl.col("v").str.count_matches(r"\d"),
-    )
-    phone = masks["PHONE_NUMBER"] & ~masks["date_like"] & ~masks["IP_ADDRESS"] & ~masks["US_SSN"]
-    phone = phone & (masks["digits"] >= 7) & (masks["digits"] <= 15)
-    if "PHONE_NUMBER" not in signals:
-        phone = phone & masks["phone_shape"]
-    rates = {e: _validated_rate(e, values, masks[e]) for e in patterns.FULL if e != "PHONE_NUMBER"}
-    rates["PHONE_NUMBER"] = phone.sum() / values.len()
-    return rates
 
 
 def _classify_strings(
     report: ColumnReport,
     values: pl.Series,
     signals: set[str],
+    countered: bool,
     drawn: int,
     distinct: int,
-    engines: NlpEngines,
-    ner_sample: int,
-) -> tuple[ColumnReport, _NerJob | None]:
+    setup: _Setup,
+) -> tuple[ColumnReport, _Pending | None]:
     n = values.len()
     machine = (values.str.contains(patterns.UUID) | values.str.contains(patterns.HEX_HASH)).sum() / n
     if machine >= 0.8:
         return report, None
-    if _pick_pattern(report, _pattern_rates(values, signals), signals):
+    rates = string_rates(values, signals, setup.recognizers, setup.region_hints)
+    if _pick_pattern(report, rates, signals, countered, setup):
         return report, None
     report.entities.clear()
     if "DATE_OF_BIRTH" in signals:
         dates = values.str.contains(patterns.DATE_LIKE).sum() / n
         if dates >= THRESHOLD:
-            _label(report, "DATE_OF_BIRTH", dates, False)
+            _label(report, "DATE_OF_BIRTH", dates, False, setup)
             return report, None
     tokens = values.str.count_matches(r"\S+").mean() or 0.0
     address = values.str.contains(patterns.ADDRESS).sum() / n
-    if address >= (SIGNAL_THRESHOLD if "LOCATION" in signals else THRESHOLD):
-        _label(report, "LOCATION", address, "LOCATION" in signals)
+    if (not countered or "LOCATION" in signals) and address >= (
+        SIGNAL_THRESHOLD if "LOCATION" in signals else THRESHOLD
+    ):
+        _label(report, "LOCATION", address, "LOCATION" in signals, setup)
         return report, None
     report.free_text = tokens >= TEXT_MIN_TOKENS
     if report.free_text:
-        report.entities.update(_text_rates(values))
+        report.entities.update(text_rates(values, setup.recognizers, setup.region_hints))
     # Few distinct values over many rows is a code list, unless the name says names or places.
     enum_like = (
         drawn >= ENUM_MIN_ROWS and distinct <= ENUM_MAX_DISTINCT and not signals & {"PERSON", "LOCATION"}
     )
     wordy = values.str.contains(_NO_DIGITS_WORDS).sum() / n >= 0.5
-    name_shape_rate = values.str.contains(_NAME_SHAPE).sum() / n
+    shape = values.str.contains(_NAME_SHAPE).sum() / n
+    full_shape = values.str.contains(_FULL_NAME_SHAPE).sum() / n
     if not report.free_text and (enum_like or not wordy):
         return report, None
-    if engines.analyzer is None:
-        if not report.free_text and "PERSON" in signals and name_shape_rate >= 0.8:
-            _label(report, "PERSON", 0.5 * name_shape_rate, True)
-        return (_finish_text(report) if report.free_text else report), None
-    limit = min(ner_sample, NER_TEXT_SAMPLE) if report.free_text else ner_sample
+    if setup.engines.analyzer is None:
+        if not report.free_text and not countered:
+            _label_by_name_and_shape(report, signals, shape, setup)
+        return (_finish_text(report, setup) if report.free_text else report), None
+    limit = min(setup.ner_sample, NER_TEXT_SAMPLE) if report.free_text else setup.ner_sample
     ner_values = values.head(limit).str.slice(0, NER_MAX_CHARS).to_list()
-    return report, _NerJob(report, ner_values, context_words(report.name), signals, name_shape_rate)
-
-
-def _text_rates(values: pl.Series) -> dict[str, float]:
-    """Share of texts containing each pattern entity; checksummed entities must pass their validator."""
-    rates = {}
-    for entity, pattern in patterns.SPAN.items():
-        check = _VALIDATORS.get(entity)
-        if check is None:
-            hits = int(values.str.contains(pattern).sum())
-        else:
-            found = values.str.extract_all(pattern)
-            hits = sum(1 for spans in found if spans is not None and any(check(s) for s in spans))
-        if hits:
-            rates[entity] = hits / values.len()
-    return rates
-
-
-def _run_ner(jobs: list[_NerJob], engines: NlpEngines) -> None:
-    """One batched Presidio pass over the candidate values of all columns."""
-    from presidio_analyzer import BatchAnalyzerEngine
-
-    batch = BatchAnalyzerEngine(analyzer_engine=engines.analyzer)
-    for job in jobs:
-        job.results = batch.analyze_iterator(
-            job.values,
-            language="en",
-            entities=list(NER_ENTITIES),
-            context=job.context,
-            batch_size=256,
-            score_threshold=0.3,
-        )
+    job = NerJob(ner_values, context_words(report.name), report.free_text)
+    return report, (job, signals, countered, shape, full_shape)

@@ -6,7 +6,7 @@ import ipaddress
 import re
 
 _NON_DIGIT = re.compile(r"\D")
-_SSN = re.compile(r"^(\d{3})-?(\d{2})-?(\d{4})$")
+_SSN = re.compile(r"^(\d{3})[- ]?(\d{2})[- ]?(\d{4})$")
 # IBAN lengths per country (ISO 13616 registry, the countries in common use).
 IBAN_LENGTHS: dict[str, int] = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,

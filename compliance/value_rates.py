@@ -1,0 +1,120 @@
+"""Share of a column's sampled values that are each pattern entity, after validation.
+
+Candidates are found with vectorized Polars regexes over the distinct sample;
+validators (checksums, phone-number lengths by region) run on the candidates
+only. Every recognizer — the built-in pattern entities, the national
+identifiers and a tenant's custom entities — goes through the same path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+from stdnum import isbn
+
+from compliance import patterns, phones
+from compliance.recognizers import Recognizer
+from compliance.validators import iban_valid, ip_valid, luhn_valid, ssn_valid
+
+# The built-in pattern entities other than phone numbers (which are checked by region, below).
+BASE_RECOGNIZERS: tuple[Recognizer, ...] = (
+    Recognizer("EMAIL_ADDRESS", "confidential", patterns.FULL["EMAIL_ADDRESS"],
+               patterns.SPAN["EMAIL_ADDRESS"], None,
+               rule="an e-mail address, bare, as mailto: or as 'Name <address>'"),
+    Recognizer("US_SSN", "restricted", patterns.FULL["US_SSN"], patterns.SPAN["US_SSN"], ssn_valid,
+               rule="NNN-NN-NNNN (or spaced) within SSA rules; 9 bare digits only under an SSN column name"),
+    Recognizer("CREDIT_CARD", "restricted", patterns.FULL["CREDIT_CARD"], patterns.SPAN["CREDIT_CARD"],
+               luhn_valid, rule="12-19 digits, grouped or not, passing the Luhn checksum"),
+    Recognizer("IBAN_CODE", "restricted", patterns.FULL["IBAN_CODE"], patterns.SPAN["IBAN_CODE"], iban_valid,
+               rule="country code, check digits and BBAN of the country's length, mod-97 = 1"),
+    Recognizer("IP_ADDRESS", "confidential", patterns.FULL["IP_ADDRESS"], patterns.SPAN["IP_ADDRESS"],
+               ip_valid, rule="an IPv4 or IPv6 address; columns of small dotted numbers are versions"),
+)  # fmt: skip
+VERSION_SHARE = 0.8  # share of IPv4 values with all parts <= 31 that makes the column versions, not addresses
+
+
+def validated(values: pl.Series, mask: pl.Series, recognizer: Recognizer) -> list[str]:
+    """The values selected by ``mask`` that pass the recognizer's validator."""
+    candidates = values.filter(mask).to_list()
+    if recognizer.validator is None:
+        return candidates
+    return [v for v in candidates if recognizer.validator(v)]
+
+
+def validated_share(values: pl.Series, mask: pl.Series, recognizer: Recognizer) -> float:
+    """Share of ``values`` selected by ``mask`` that pass the recognizer's validator."""
+    return len(validated(values, mask, recognizer)) / values.len() if values.len() else 0.0
+
+
+def string_rates(
+    values: pl.Series,
+    signals: set[str],
+    recognizers: Sequence[Recognizer],
+    region_hints: Sequence[str] = (),
+) -> dict[str, float]:
+    """Share of distinct string values that are each pattern entity (validated)."""
+    checked = [r for r in recognizers if not r.needs_name or r.entity in signals]
+    frame = pl.DataFrame({"v": values})
+    masks = frame.select(
+        *[pl.col("v").str.contains(r.full).alias(f"r{i}") for i, r in enumerate(checked)],
+        phone=pl.col("v").str.contains(patterns.FULL["PHONE_NUMBER"]),
+        date_like=pl.col("v").str.contains(patterns.DATE_LIKE),
+        phone_shape=pl.col("v").str.contains(patterns.PHONE_SHAPE),
+        version=pl.col("v").str.contains(patterns.VERSION_LIKE),
+        isbn=pl.col("v").str.contains(patterns.ISBN),
+        digits=pl.col("v").str.count_matches(r"\d"),
+    )
+    rates: dict[str, float] = {}
+    claimed: list[str] = []
+    for i, recognizer in enumerate(checked):
+        mask = masks[f"r{i}"]
+        versions = masks["version"].filter(mask).mean() or 0.0
+        if recognizer.entity == "IP_ADDRESS" and versions >= VERSION_SHARE:
+            continue
+        found = validated(values, mask, recognizer)
+        if found:
+            rates[recognizer.entity] = max(len(found) / values.len(), rates.get(recognizer.entity, 0.0))
+            claimed += found
+    if "US_SSN" in signals:
+        bare = values.str.contains(r"^\d{9}$")
+        ssn = next(r for r in BASE_RECOGNIZERS if r.entity == "US_SSN")
+        rates["US_SSN"] = max(rates.get("US_SSN", 0.0), validated_share(values, bare, ssn))
+    isbns = [v for v in values.filter(masks["isbn"]) if isbn.is_valid(v)]
+    phone = masks["phone"] & ~masks["date_like"] & ~values.is_in(claimed + isbns)
+    phone = phone & (masks["digits"] >= 7) & (masks["digits"] <= 15)
+    if "PHONE_NUMBER" not in signals:
+        phone = phone & masks["phone_shape"]
+    candidates = values.filter(phone).to_list()
+    if candidates:
+        rates["PHONE_NUMBER"] = (
+            phones.possible_share(candidates, region_hints) * len(candidates) / values.len()
+        )
+    return {e: r for e, r in rates.items() if r > 0}
+
+
+def integer_rates(
+    values: pl.Series, signals: set[str], recognizers: Sequence[Recognizer]
+) -> dict[str, float]:
+    """Integer columns: ids and amounts unless Luhn-valid cards, or numbers the column name announces.
+
+    Identifiers written without separators (PESEL, Aadhaar, an NHS number) count as well, as do phone
+    numbers and SSNs when the name says so (a leading zero is lost in an integer column: SSNs are padded).
+    """
+    digits = values.str.len_chars()
+    rates: dict[str, float] = {}
+    for recognizer in recognizers:
+        if recognizer.entity in {"EMAIL_ADDRESS", "IP_ADDRESS", "US_SSN"}:
+            continue
+        if recognizer.needs_name and recognizer.entity not in signals:
+            continue
+        rate = validated_share(values, values.str.contains(recognizer.full), recognizer)
+        if rate:
+            rates[recognizer.entity] = rate
+    if "PHONE_NUMBER" in signals:
+        rates["PHONE_NUMBER"] = ((digits >= 7) & (digits <= 15)).mean() or 0.0
+    if "US_SSN" in signals:
+        ssn = next(r for r in BASE_RECOGNIZERS if r.entity == "US_SSN")
+        padded = values.str.zfill(9)
+        rates["US_SSN"] = validated_share(padded, padded.str.contains(r"^\d{9}$"), ssn)
+    return {e: r for e, r in rates.items() if r > 0}
