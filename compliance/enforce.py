@@ -13,14 +13,12 @@ back to the rows; nested columns are rebuilt by one expression each
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from compliance import patterns
 from compliance.crypto import (
     KeyMaterialError,
     Keys,
@@ -31,16 +29,12 @@ from compliance.crypto import (
 )
 from compliance.decisions import ColumnDecision, plan_frame
 from compliance.decisions import plan as plan  # callers keep planning through compliance.enforce
-from compliance.entities import NER_ENTITIES, PATTERN_ENTITIES
 from compliance.frames import to_polars
 from compliance.nested import DROP, LeafExpr, Node, rebuild
-from compliance.nlp import SPACY_LABELS, NlpEngines, build_engines
+from compliance.nlp import NlpEngines
 from compliance.policy import Policy
+from compliance.redact import redact_text
 from compliance.reports import ColumnReport, FrameReport
-
-# Order matters: e-mail addresses before phone numbers, IBANs and cards before SSNs.
-_REDACT_ORDER = ("EMAIL_ADDRESS", "IBAN_CODE", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "PHONE_NUMBER")
-NER_BATCH = 512
 
 
 class PolicyBlocked(Exception):
@@ -215,111 +209,3 @@ def mask_values(expr: pl.Expr, keep_last: int) -> pl.Expr:
     head = text.str.slice(0, cut).str.replace_all(r"[\p{L}\p{N}]", "*")
     tail = text.str.slice(cut)
     return pl.concat_str([head, tail])
-
-
-def redact_text(series: pl.Series, entities: tuple[str, ...], engines: NlpEngines | None) -> pl.Series:
-    """Replace entity spans inside free text with ``<ENTITY>``.
-
-    Pattern entities use vectorized Polars regexes over the whole column; names
-    and places (PERSON, LOCATION) use batched NER over the distinct texts when
-    a spaCy model is available (``engines`` defaults to the configured model;
-    pass ``build_engines("")`` for pattern-only).
-    """
-    text = series.cast(pl.String, strict=False)
-    wanted = set(entities)
-    expr = pl.col("t")
-    for entity in _REDACT_ORDER:
-        if entity in wanted and entity in PATTERN_ENTITIES:
-            expr = expr.str.replace_all(patterns.SPAN[entity], f"<{entity}>")
-    text = pl.DataFrame({"t": text}).select(expr).to_series()
-    ner_wanted = [e for e in NER_ENTITIES if e in wanted]
-    if ner_wanted and engines is None:
-        engines = build_engines()
-    if ner_wanted and engines is not None and engines.has_ner:
-        text = _redact_ner(text, ner_wanted, engines)
-    return text.alias(series.name)
-
-
-_LABEL_TO_ENTITY = SPACY_LABELS
-
-
-NER_CHUNK = 100_000  # characters per NER call; spaCy refuses texts over nlp.max_length
-NER_CONTEXT = 3  # words of context kept on each side of a capitalised word
-_WORD = re.compile(r"\S+")
-
-
-def _chunks(text: str, size: int = NER_CHUNK) -> list[str]:
-    """Split ``text`` into pieces of at most ``size`` characters, at whitespace where possible."""
-    pieces, start = [], 0
-    while len(text) - start > size:
-        cut = text.rfind(" ", start + size // 2, start + size)
-        cut = start + size if cut == -1 else cut + 1
-        pieces.append(text[start:cut])
-        start = cut
-    pieces.append(text[start:])
-    return pieces
-
-
-def ner_windows(text: str, context: int = NER_CONTEXT) -> list[tuple[int, int]]:
-    """Character ranges worth sending to NER: each capitalised word with ``context`` words around it.
-
-    Names and places in the languages we handle start with a capital letter, so
-    text without one needs no NER at all, and lower-case stretches far from any
-    capital cannot hold an entity; skipping them is most of the speed-up over
-    running the model on every character. Overlapping ranges are merged.
-    """
-    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
-    ranges: list[tuple[int, int]] = []
-    for index, (start, end) in enumerate(words):
-        word = text[start:end].lstrip("(\"'[")
-        if not word or not word[0].isupper() or word.startswith("<"):
-            continue
-        low = words[max(0, index - context)][0]
-        high = words[min(len(words) - 1, index + context)][1]
-        if ranges and low <= ranges[-1][1] + 1:
-            ranges[-1] = (ranges[-1][0], max(high, ranges[-1][1]))
-        else:
-            ranges.append((low, high))
-    return ranges
-
-
-def redact_names(texts: list[str], entities: list[str], engines: NlpEngines) -> list[str]:
-    """Replace PERSON/LOCATION spans found by the NER pipeline (``nlp.pipe``, batched).
-
-    Only :func:`ner_windows` of each text go through the model, each distinct
-    window once, in pieces of at most :data:`NER_CHUNK` characters.
-    """
-    pieces: dict[str, int] = {}
-    placements: list[tuple[int, int, str]] = []  # (text index, offset in text, piece)
-    for index, text in enumerate(texts):
-        for low, high in ner_windows(text):
-            offset = low
-            for piece in _chunks(text[low:high]):
-                pieces.setdefault(piece, len(pieces))
-                placements.append((index, offset, piece))
-                offset += len(piece)
-    found: list[list[tuple[int, int, str]]] = []
-    for doc in engines.ner.pipe(list(pieces), batch_size=NER_BATCH):
-        spans = [(e.start_char, e.end_char, _LABEL_TO_ENTITY.get(e.label_, "")) for e in doc.ents]
-        found.append([span for span in spans if span[2] in entities])
-    per_text: list[list[tuple[int, int, str]]] = [[] for _ in texts]
-    for index, offset, piece in placements:
-        per_text[index].extend((offset + a, offset + b, label) for a, b, label in found[pieces[piece]])
-    out = []
-    for text, spans in zip(texts, per_text, strict=True):
-        parts, last = [], 0
-        for start, end, label in sorted(spans):
-            if start < last:
-                continue
-            parts.append(text[last:start])
-            parts.append(f"<{label}>")
-            last = end
-        parts.append(text[last:])
-        out.append("".join(parts))
-    return out
-
-
-def _redact_ner(text: pl.Series, entities: list[str], engines: NlpEngines) -> pl.Series:
-    distinct = text.drop_nulls().unique()
-    redacted = pl.Series(redact_names(distinct.to_list(), entities, engines), dtype=pl.String)
-    return text.replace_strict(distinct, redacted, default=None, return_dtype=pl.String)

@@ -38,8 +38,8 @@ def text_rates(
             )
         if hits:
             rates[recognizer.entity] = max(hits / n, rates.get(recognizer.entity, 0.0))
-    found = values.str.extract_all(patterns.SPAN["PHONE_NUMBER"])
-    spans = [s for texts in found if texts is not None for s in texts]
+    found = values.str.extract_all(patterns.SPAN["PHONE_NUMBER"]).to_list()
+    spans = [s for texts in found if texts for s in texts]
     if spans:
         region = phones.infer_region(spans, region_hints)
         hits = sum(1 for texts in found if texts and any(phones.possible(s, region) for s in texts))
