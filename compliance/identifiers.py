@@ -241,8 +241,6 @@ def in_pan_valid(value: str) -> bool:
 
 # --- The recognizers ---------------------------------------------------------------------------------
 
-_NATIONAL_ID = ("national_id", "nationalid", "national_identity")
-
 IDENTIFIERS: tuple[Recognizer, ...] = (
     Recognizer(
         entity="UK_NINO",
@@ -273,7 +271,7 @@ IDENTIFIERS: tuple[Recognizer, ...] = (
         span=r"\b(?:[KLM]\d{7}|\d{8}|\d{1,2}\.\d{3}\.\d{3})-?[A-Z]\b",
         validator=es_nif_valid,
         words=("nif", "dni", "documento"),
-        substrings=("documento_identidad", "identificacion_fiscal", *_NATIONAL_ID),
+        substrings=("documento_identidad", "identificacion_fiscal", "national_id"),
         rule="A DNI (eight digits and the mod-23 control letter, 12345678-Z or 12.345.678-Z) or a "
         "K/L/M personal NIF; company CIFs are not personal data and are not matched.",
     ),
@@ -284,7 +282,7 @@ IDENTIFIERS: tuple[Recognizer, ...] = (
         span=r"\b[XYZ]-?\d{7}-?[A-Z]\b",
         validator=es_nie_valid,
         words=("nie", "documento"),
-        substrings=("identidad_extranjero", "documento_identidad", *_NATIONAL_ID),
+        substrings=("identidad_extranjero", "documento_identidad", "national_id"),
         rule="X, Y or Z, seven digits and the mod-23 control letter (X-1234567-L).",
     ),
     Recognizer(
@@ -294,7 +292,7 @@ IDENTIFIERS: tuple[Recognizer, ...] = (
         span=rf"\b{_CF_CORE}\b",
         validator=it_fiscal_code_valid,
         words=("cf", "codfisc", "codfiscale", "codicefiscale"),
-        substrings=("codice_fiscale", "cod_fisc", "fiscal_code", *_NATIONAL_ID),
+        substrings=("codice_fiscale", "cod_fisc", "fiscal_code", "national_id"),
         rule="Sixteen characters (surname, name, birth date and place, omocodia letters allowed) with "
         "a real birth date and the mod-26 check letter.",
     ),
@@ -305,7 +303,7 @@ IDENTIFIERS: tuple[Recognizer, ...] = (
         span=r"\b\d{11}\b",
         validator=pl_pesel_valid,
         words=("pesel",),
-        substrings=("pesel", *_NATIONAL_ID),
+        substrings=("pesel", "national_id"),
         rule="Eleven digits holding a real birth date (century coded in the month) with the "
         "1-3-7-9 weighted check digit.",
     ),
@@ -322,7 +320,7 @@ IDENTIFIERS: tuple[Recognizer, ...] = (
             "sosiaaliturvatunnus",
             "personbeteckning",
             "personal_identity_code",
-            *_NATIONAL_ID,
+            "national_id",
         ),
         rule="DDMMYY, a century sign (+, -, A-F, U-Y), a three-digit serial and the mod-31 check "
         "character (131052-308T), with a real birth date.",
@@ -339,7 +337,7 @@ IDENTIFIERS: tuple[Recognizer, ...] = (
             "personnr",
             "samordningsnummer",
             "personal_identity_number",
-            *_NATIONAL_ID,
+            "national_id",
         ),
         rule="(YY)YYMMDD, - or + and four digits with a real birth date (day + 60 for a "
         "samordningsnummer) and the Luhn check digit; in free text only with the - or +.",
@@ -351,7 +349,7 @@ IDENTIFIERS: tuple[Recognizer, ...] = (
         span=_digit_run(r"[1-9]\d ?\d{3} ?\d{3} ?\d{3}"),
         validator=de_tax_id_valid,
         words=("idnr", "steuerid", "steueridnr"),
-        substrings=("steuer_id", "steueridentifikationsnummer", "identifikationsnummer", "steuer_idnr"),
+        substrings=("steuer_id", "steueridentifikationsnummer", "identifikationsnummer"),
         rule="Eleven digits (36 574 261 809) without a leading zero in which exactly one digit repeats "
         "among the first ten, with the ISO 7064 mod 11,10 check digit.",
     ),
@@ -404,7 +402,7 @@ IDENTIFIERS: tuple[Recognizer, ...] = (
         span=_digit_run(r"[2-9]\d{3}[ \-]?\d{4}[ \-]?\d{4}"),
         validator=in_aadhaar_valid,
         words=("aadhaar", "aadhar", "adhaar", "adhar", "uidai"),
-        substrings=("aadhaar", "aadhar", "adhaar", *_NATIONAL_ID),
+        substrings=("aadhaar", "aadhar", "adhaar", "national_id"),
         rule="Twelve digits (2341 2341 2346) not starting with 0 or 1, not a palindrome, with the "
         "Verhoeff check digit.",
     ),
