@@ -267,7 +267,7 @@ def test_redact_handles_one_megabyte_texts_and_invalid_utf8(keys) -> None:  # ty
 
 
 def test_texts_longer_than_the_ner_limit_are_redacted_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
-    import compliance.enforce as enforce_module
+    import compliance.redact as enforce_module
 
     monkeypatch.setattr(enforce_module, "NER_CHUNK", 120)
     text = "Yesterday John Smith called about the roof. " * 6 + "Then Mary Johnson wrote to us again."
@@ -277,7 +277,7 @@ def test_texts_longer_than_the_ner_limit_are_redacted_in_pieces(monkeypatch: pyt
 
 
 def test_ner_windows_cover_capitalised_words_with_context_and_skip_lowercase_text() -> None:
-    from compliance.enforce import ner_windows
+    from compliance.redact import ner_windows
 
     assert ner_windows("all lower case words, no names here at all") == []
     assert ner_windows("<EMAIL_ADDRESS> wrote again") == []
