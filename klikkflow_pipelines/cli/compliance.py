@@ -14,9 +14,12 @@ from rich.table import Table
 from compliance.classify import DEFAULT_SAMPLE, FrameReport, classify_frame
 from compliance.crypto import KeyMaterialError
 from compliance.enforce import PolicyBlocked, enforce
+from compliance.evaluate import ColumnOutcome, Labels, column_outcomes, evaluate, load_labels
 from compliance.files import DataFileError, read_frame, write_frame
+from compliance.nlp import build_engines
 from compliance.policy import Policy, load_policy
 from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV
+from klikkflow_pipelines.cli.evaluation_tables import print_evaluation
 from klikkflow_pipelines.config_errors import ConfigError
 from resources.secrets import TENANT_KEY_ENV, SecretsResource
 
@@ -49,13 +52,33 @@ def _report_table(report: FrameReport, path: Path) -> Table:
 
 
 def classify(
-    path: Path = typer.Argument(..., help="CSV, Parquet or JSON Lines file."),
+    paths: list[Path] = typer.Argument(
+        None, metavar="DATA", help="CSV, Parquet or JSON Lines file(s); one without --evaluate."
+    ),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="json or table."),
     sample: int = typer.Option(
         DEFAULT_SAMPLE, "--sample", min=1, help="Distinct values examined per column."
     ),
+    labels_file: Path | None = typer.Option(
+        None,
+        "--evaluate",
+        metavar="LABELS.yaml",
+        help="Score the classifier against these column labels (DATA defaults to the files they list).",
+    ),
+    min_f1: float | None = typer.Option(
+        None, "--min-f1", min=0.0, max=1.0, help="With --evaluate: exit 1 when the column F1 is below this."
+    ),
 ) -> None:
-    """Classify the columns of a data file for PII."""
+    """Classify the columns of a data file for PII, or measure the classifier on labelled files."""
+    paths = list(paths or [])
+    if labels_file is not None:
+        _evaluate(labels_file, paths, output, sample, min_f1)
+        return
+    if min_f1 is not None:
+        raise _fail("--min-f1 needs --evaluate LABELS.yaml")
+    if len(paths) != 1:
+        raise _fail("give one DATA file (several only with --evaluate LABELS.yaml)")
+    path = paths[0]
     try:
         frame = read_frame(path)
     except DataFileError as exc:
@@ -65,6 +88,51 @@ def classify(
         typer.echo(json.dumps(report.to_json()))
     else:
         Console().print(_report_table(report, path))
+
+
+def _data_files(labels: Labels, paths: list[Path]) -> list[tuple[str, Path]]:
+    """(labels key, data path) pairs: the DATA given, or every labelled file next to the labels file."""
+    if not paths:
+        return [(key, labels.path.parent / key) for key in labels.files]
+    pairs = []
+    for path in paths:
+        found = labels.for_data(path)
+        if found is None:
+            known = ", ".join(labels.files)
+            raise _fail(
+                f"{labels.path}: files: no labels for DATA file {path} (labelled: {known}). "
+                f"Fix: add its path or file name under files:, or leave it off the command line"
+            )
+        pairs.append((found[0], path))
+    unused = set(labels.files) - {key for key, _ in pairs}
+    if unused:
+        typer.echo(f"note: labels not evaluated (no such DATA given): {', '.join(sorted(unused))}", err=True)
+    return pairs
+
+
+def _evaluate(
+    labels_file: Path, paths: list[Path], output: OutputFormat, sample: int, min_f1: float | None
+) -> None:
+    try:
+        labels = load_labels(labels_file)
+        engines = build_engines()
+        outcomes: list[ColumnOutcome] = []
+        unlabelled: dict[str, list[str]] = {}
+        for key, path in _data_files(labels, paths):
+            report = classify_frame(read_frame(path), sample=sample, engines=engines)
+            found, rest = column_outcomes(labels, key, path, report)
+            outcomes += found
+            if rest:
+                unlabelled[str(path)] = rest
+    except (ConfigError, DataFileError) as exc:
+        raise _fail(str(exc)) from None
+    result = evaluate(outcomes, unlabelled)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(result.to_json()))
+    else:
+        print_evaluation(Console(), result)
+    if min_f1 is not None and result.overall.f1 < min_f1:
+        raise _fail(f"column F1 {result.overall.f1:.4f} is below --min-f1 {min_f1}", code=1)
 
 
 def _load(policy_file: Path) -> Policy:

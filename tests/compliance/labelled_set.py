@@ -261,7 +261,7 @@ def _pracownicy_pl() -> list[Column]:
     return [
         _c("imię", "PERSON", lambda f, r: f.first_name()),
         _c("nazwisko", "PERSON", lambda f, r: f.last_name()),
-        _c("pesel", "PL_PESEL", lambda f, r: f.pesel()),
+        _c("pesel", "PL_PESEL", lambda f, r: f.pesel(date_of_birth=_dob(None)(f, r))),
         _c("adres", "LOCATION", _address),
         _c("telefon", "PHONE_NUMBER", _phone("PL")),
         _c("data_urodzenia", "DATE_OF_BIRTH", _dob(v.DATE_FORMATS["pl_PL"])),
@@ -292,7 +292,7 @@ def _kunder_se() -> list[Column]:
     return [
         _c("förnamn", "PERSON", lambda f, r: f.first_name()),
         _c("efternamn", "PERSON", lambda f, r: f.last_name()),
-        _c("personnummer", "SE_PERSONNUMMER", lambda f, r: f.ssn()),
+        _c("personnummer", "SE_PERSONNUMMER", v.se_personnummer),
         _c("adress", "LOCATION", _street),
         _c("postnummer", None, lambda f, r: f.postcode()),
         _c("ort", "LOCATION", lambda f, r: f.city()),
@@ -308,7 +308,7 @@ def _asiakkaat_fi() -> list[Column]:
     return [
         _c("etunimi", "PERSON", lambda f, r: f.first_name()),
         _c("sukunimi", "PERSON", lambda f, r: f.last_name()),
-        _c("henkilötunnus", "FI_PERSONAL_IDENTITY_CODE", lambda f, r: f.ssn()),
+        _c("henkilötunnus", "FI_PERSONAL_IDENTITY_CODE", v.fi_hetu),
         _c("osoite", "LOCATION", _street),
         _c("postinumero", None, lambda f, r: f.postcode()),
         _c("kaupunki", "LOCATION", lambda f, r: f.city()),

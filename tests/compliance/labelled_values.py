@@ -5,7 +5,9 @@ UK National Insurance numbers (Faker's ``en_GB`` ``ssn()`` uses the ZZ
 prefix, which is never issued), NHS numbers (mod 11), German tax ids (IdNr:
 ISO 7064 mod 11,10 and the digit-repetition rule), Aadhaar numbers (Verhoeff;
 Faker's are mostly invalid), PAN numbers and Swedish IBANs (Faker's
-``sv_SE`` IBANs are British). Phone numbers are Faker draws kept only when
+``sv_SE`` IBANs are British); Finnish and Swedish identity codes too,
+because Faker derives their birth dates from today's date and the set must
+not change from one day to the next. Phone numbers are Faker draws kept only when
 ``phonenumbers`` says they are valid for the locale's region, as a real
 export's would be. Tricky non-PII values (Luhn-valid order ids, SSN-shaped
 tracking numbers, IP-shaped firmware versions...) are here too.
@@ -28,6 +30,7 @@ _NINO_FIRST = "ABCEGHJKLMNOPRSTWXYZ"  # not D F I Q U V
 _NINO_SECOND = "ABCEGHJKLMNPRSTWXYZ"  # not D F I O Q U V
 _NINO_BANNED_PREFIXES = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
 _PAN_HOLDER = "PCHFATBLJG"
+_HETU_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 
 DATE_FORMATS: dict[str, str] = {
     "en_US": "%m/%d/%Y",
@@ -111,6 +114,21 @@ def pan_number(rng: random.Random) -> str:
         number += rng.choice(_UPPER)
         if pan.is_valid(number):
             return number
+
+
+def fi_hetu(f: Faker, rng: random.Random) -> str:
+    """A Finnish henkilötunnus ``DDMMYY-NNNC`` (mod-31 check character) of a fixed-range birth date."""
+    born = f.date_between(date(1935, 1, 1), date(2006, 12, 31))
+    digits = born.strftime("%d%m%y") + f"{rng.randrange(2, 900):03d}"
+    sign = "-" if born.year < 2000 else "A"
+    return born.strftime("%d%m%y") + sign + digits[6:] + _HETU_CHECK[int(digits) % 31]
+
+
+def se_personnummer(f: Faker, rng: random.Random) -> str:
+    """A Swedish personnummer ``YYMMDD-NNNC`` (Luhn check digit) of a fixed-range birth date."""
+    born = f.date_between(date(1935, 1, 1), date(2006, 12, 31))
+    digits = born.strftime("%y%m%d") + f"{rng.randrange(1000):03d}"
+    return f"{digits[:6]}-{digits[6:]}{luhn.calc_check_digit(digits)}"
 
 
 def iban_for(country: str, bban_digits: int, rng: random.Random) -> str:
