@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import polars as pl
@@ -10,9 +11,19 @@ from compliance import patterns, phones
 from compliance.recognizers import Recognizer
 
 
-def _in_path(text: str, span: str) -> bool:
-    """True when ``span`` only occurs as part of a path or product token (``Chrome/5.0.1.2``, ``v/1234``)."""
-    return f"/{span}" in text and f" {span}" not in text and not text.startswith(span)
+_VERSION = re.compile(patterns.VERSION_LIKE)
+
+
+def _in_token(text: str, span: str) -> bool:
+    """True when ``span`` only occurs glued to a word before it (``Chrome/5.0.1.2``, ``rv:1.9.0.20``).
+
+    Only spans that read as versions (every part small) are judged so: an address glued to a label
+    (``ip:10.0.0.1``) still counts.
+    """
+    if not _VERSION.match(span):
+        return False
+    starts = [m.start() for m in re.finditer(re.escape(span), text)]
+    return all(i > 0 and not text[i - 1].isspace() and text[i - 1] not in "([\"'" for i in starts)
 
 
 def text_rates(
@@ -34,7 +45,7 @@ def text_rates(
             hits = sum(
                 1
                 for text, spans in zip(values, found, strict=True)
-                if spans is not None and any(recognizer.valid(s) and not _in_path(text, s) for s in spans)
+                if spans is not None and any(recognizer.valid(s) and not _in_token(text, s) for s in spans)
             )
         if hits:
             rates[recognizer.entity] = max(hits / n, rates.get(recognizer.entity, 0.0))
