@@ -78,7 +78,10 @@ def _load(policy_file: Path) -> Policy:
 def check(policy_file: Path = typer.Argument(..., help="Policy YAML file.")) -> None:
     """Validate a policy file; errors name file, rule, field and fix."""
     policy = _load(policy_file)
-    typer.echo(f"{policy_file}: OK ({len(policy.rules)} rules, {len(policy.residency)} residency rules)")
+    typer.echo(
+        f"{policy_file}: OK ({len(policy.rules)} rules, {len(policy.residency)} residency rules, "
+        f"{len(policy.entities)} custom entities)"
+    )
 
 
 @policy_app.command("apply")
