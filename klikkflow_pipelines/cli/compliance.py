@@ -106,7 +106,7 @@ def apply(
             if os.environ.get(TENANT_KEY_ENV)
             else None
         )
-        report = classify_frame(frame, sample=sample)
+        report = classify_frame(frame, sample=sample, recognizers=policy.recognizers)
         result = enforce(frame, policy, report, asset=asset or input_path.stem, keys=keys)
         write_frame(result.frame, output_path)
     except DataFileError as exc:
