@@ -15,7 +15,7 @@ import polars as pl
 
 from compliance.entities import max_sensitivity
 from compliance.nested import Node, Unreadable, container_paths, read_column
-from compliance.policy import DEFAULT_REDACT, Policy
+from compliance.policy import Policy
 from compliance.reports import ColumnReport, FrameReport
 
 _NESTED = (pl.Struct, pl.List, pl.Array, pl.Map)
@@ -105,7 +105,7 @@ def _decide(
         return ColumnDecision(name, action, None, entities, sensitivity)
     redact: tuple[str, ...] = ()
     if rule.action == "redact":
-        wanted = rule.redact_entities if rule.redact_entities is not None else DEFAULT_REDACT
+        wanted = rule.redact_entities if rule.redact_entities is not None else policy.default_redact
         redact = tuple(e for e in wanted if e in carried or col.free_text)
     keep = rule.mask_keep_last if rule.action == "mask" else None
     return ColumnDecision(name, rule.action, rule.name, entities, sensitivity, keep, redact)

@@ -18,6 +18,20 @@ ENTITY_SENSITIVITY: dict[str, Sensitivity] = {
     "US_SSN": "restricted",
     "CREDIT_CARD": "restricted",
     "IBAN_CODE": "restricted",
+    "UK_NINO": "restricted",
+    "UK_NHS": "restricted",
+    "ES_NIF": "restricted",
+    "ES_NIE": "restricted",
+    "IT_FISCAL_CODE": "restricted",
+    "PL_PESEL": "restricted",
+    "FI_PERSONAL_IDENTITY_CODE": "restricted",
+    "SE_PERSONNUMMER": "restricted",
+    "DE_TAX_ID": "restricted",
+    "US_PASSPORT": "restricted",
+    "US_ITIN": "restricted",
+    "US_DRIVER_LICENSE": "restricted",
+    "IN_AADHAAR": "restricted",
+    "IN_PAN": "restricted",
 }
 
 ENTITIES: tuple[str, ...] = tuple(ENTITY_SENSITIVITY)

@@ -163,7 +163,7 @@ class FrameGuard:
         where = where or {}
         policy = self.policy()
         engines = build_engines(self.spacy_model)
-        report = classify_frame(frame, sample=self.sample, engines=engines)
+        report = classify_frame(frame, sample=self.sample, engines=engines, recognizers=policy.recognizers)
         events = [
             self._event(run_id, "classify", asset, name, {**col.to_json(), "rows": report.rows, **where})
             for name, col in report.columns.items()

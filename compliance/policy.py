@@ -1,7 +1,10 @@
 """The per-tenant compliance policy: a YAML file of rules, validated with file/rule/field errors.
 
 Rules are tried in order and the first whose ``match`` fits a column decides
-its action; columns no rule matches get ``default_action``. See POLICY.md.
+its action; columns no rule matches get ``default_action``. A policy may
+declare the tenant's own entities (:mod:`compliance.custom_entities`), which
+its rules name like built-in ones and :attr:`Policy.recognizers` hands to the
+classifier. See POLICY.md.
 Keys never live in the policy: hashing and tokenization keys come from the
 secrets resource (:mod:`resources.secrets`).
 """
@@ -12,9 +15,20 @@ import fnmatch
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
-from compliance.entities import ENTITIES, PATTERN_ENTITIES, Sensitivity
+from compliance.custom_entities import CustomEntity, invalid
+from compliance.entities import ENTITIES, ENTITY_SENSITIVITY, PATTERN_ENTITIES, Sensitivity
+from compliance.recognizers import Recognizer
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, read_yaml_mapping, validate_mapping
 
 Action = Literal["allow", "mask", "hash", "tokenize", "redact", "drop", "block"]
@@ -22,15 +36,6 @@ Action = Literal["allow", "mask", "hash", "tokenize", "redact", "drop", "block"]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_entities(values: list[str]) -> list[str]:
-    unknown = [v for v in values if v not in ENTITIES]
-    if unknown:
-        raise ValueError(
-            f"unknown entity {', '.join(map(repr, unknown))}; known entities: {', '.join(ENTITIES)}"
-        )
-    return values
 
 
 class Match(_Strict):
@@ -41,11 +46,6 @@ class Match(_Strict):
     free_text: bool | None = None
     assets: list[str] = Field(default_factory=list)
     columns: list[str] = Field(default_factory=list)
-
-    @field_validator("entities")
-    @classmethod
-    def _known_entities(cls, value: list[str]) -> list[str]:
-        return _check_entities(value)
 
     @model_validator(mode="after")
     def _not_empty(self) -> Match:
@@ -101,11 +101,6 @@ class Rule(_Strict):
     redact_entities: list[str] | None = None
     description: str = ""
 
-    @field_validator("redact_entities")
-    @classmethod
-    def _known_redact_entities(cls, value: list[str] | None) -> list[str] | None:
-        return value if value is None else _check_entities(value)
-
     @model_validator(mode="after")
     def _action_fields(self) -> Rule:
         if self.keep_last is not None and self.action != "mask":
@@ -143,9 +138,32 @@ class Policy(_Strict):
         default=False,
         description="Refuse to load (and to write) assets the compliance layer cannot govern.",
     )
+    entities: list[CustomEntity] = Field(
+        default_factory=list, description="The tenant's own entities, named by rules like built-in ones."
+    )
     rules: list[Rule] = Field(default_factory=list)
     residency: list[ResidencyRule] = Field(default_factory=list)
     source: str | None = Field(default=None, exclude=True)
+
+    @field_validator("entities", mode="wrap")
+    @classmethod
+    def _unique_entities(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> list[CustomEntity]:
+        entities: list[CustomEntity] = handler(value)
+        first: dict[str, int] = {}
+        errors = []
+        for index, entity in enumerate(entities):
+            if entity.name in first:
+                error = invalid(
+                    "entity name {name} is declared twice (first as entities[{first}])",
+                    "give every custom entity its own name",
+                    name=repr(entity.name),
+                    first=str(first[entity.name]),
+                )
+                errors.append(InitErrorDetails(type=error, loc=(index, "name"), input=entity.name))
+            first.setdefault(entity.name, index)
+        if errors:
+            raise ValidationError.from_exception_data("entities", errors)
+        return entities
 
     @model_validator(mode="after")
     def _unique_names(self) -> Policy:
@@ -155,6 +173,55 @@ class Policy(_Strict):
                 raise ValueError(f"rule name {rule.name!r} is used twice; rule names must be unique")
             seen.add(rule.name)
         return self
+
+    @model_validator(mode="after")
+    def _known_entity_references(self) -> Policy:
+        """Rules name only built-in entities and the ones this policy declares."""
+        known = set(self.entity_names)
+        custom = ", ".join(e.name for e in self.entities) or "none"
+        errors = []
+        for index, rule in enumerate(self.rules):
+            for field, names in (
+                (("match", "entities"), rule.match.entities),
+                (("redact_entities",), rule.redact_entities or []),
+            ):
+                unknown = [n for n in names if n not in known]
+                if unknown:
+                    error = invalid(
+                        "unknown entity {unknown}; built-in entities: {builtin}; custom entities of this "
+                        "policy: {custom}",
+                        "use one of those names, or declare the entity under entities: (POLICY.md, "
+                        "Custom entities)",
+                        unknown=", ".join(map(repr, unknown)),
+                        builtin=", ".join(ENTITIES),
+                        custom=custom,
+                    )
+                    errors.append(InitErrorDetails(type=error, loc=("rules", index, *field), input=names))
+        if errors:
+            raise ValidationError.from_exception_data("Policy", errors)
+        return self
+
+    @property
+    def entity_names(self) -> tuple[str, ...]:
+        """Every entity this policy's rules may name: the built-in ones, then the policy's own."""
+        return (*ENTITIES, *(e.name for e in self.entities))
+
+    @property
+    def recognizers(self) -> tuple[Recognizer, ...]:
+        """The policy's custom entities as recognizers: ``classify_frame(..., recognizers=...)``."""
+        return tuple(e.recognizer(self.source) for e in self.entities)
+
+    def entity_sensitivity(self, entity: str) -> Sensitivity:
+        """Sensitivity of built-in or custom ``entity``; ``KeyError`` for one the policy does not know."""
+        for custom in self.entities:
+            if custom.name == entity:
+                return custom.sensitivity
+        return ENTITY_SENSITIVITY[entity]
+
+    @property
+    def default_redact(self) -> tuple[str, ...]:
+        """What a ``redact`` rule without ``redact_entities`` removes: built-in and custom entities."""
+        return (*DEFAULT_REDACT, *(e.name for e in self.entities))
 
     def rule_for(
         self,
@@ -184,30 +251,34 @@ class Policy(_Strict):
 DEFAULT_REDACT: tuple[str, ...] = (*PATTERN_ENTITIES, "PERSON", "LOCATION")
 
 
-def _name_rules(problems: list[ConfigProblem], data: dict[str, Any]) -> list[ConfigProblem]:
-    """Add each rule's name to field paths like ``rules[2].action`` so errors name the rule."""
-    rules = data.get("rules") if isinstance(data.get("rules"), list) else []
+_NAMED_ITEMS = {"rules": "rule", "entities": "entity"}
+
+
+def _name_items(problems: list[ConfigProblem], data: dict[str, Any]) -> list[ConfigProblem]:
+    """Add the rule's or entity's name to field paths like ``rules[2].action`` so errors name it."""
     named = []
     for problem in problems:
         field = problem.field
-        if field.startswith("rules[") and "]" in field:
-            index = field[6 : field.index("]")]
-            if index.isdigit() and int(index) < len(rules) and isinstance(rules[int(index)], dict):
-                name = rules[int(index)].get("name")
+        key = field.split("[", 1)[0]
+        items = data.get(key)
+        if key in _NAMED_ITEMS and isinstance(items, list) and "]" in field:
+            index = field[len(key) + 1 : field.index("]")]
+            if index.isdigit() and int(index) < len(items) and isinstance(items[int(index)], dict):
+                name = items[int(index)].get("name")
                 if name:
-                    field = f"rules[{index}] (rule {name!r}){field[field.index(']') + 1 :]}"
+                    field = f"{key}[{index}] ({_NAMED_ITEMS[key]} {name!r}){field[field.index(']') + 1 :]}"
         named.append(ConfigProblem(problem.file, field, problem.message, problem.fix))
     return named
 
 
 def load_policy(path: Path | str) -> Policy:
-    """Load and validate a policy file; :class:`ConfigError` names file, rule and field on any problem."""
+    """Load and validate a policy file; :class:`ConfigError` names file, rule or entity, and field."""
     path = Path(path)
     data = read_yaml_mapping(path)
     try:
         policy = validate_mapping(str(path), data, Policy)
     except ConfigError as exc:
-        raise ConfigError(_name_rules(exc.problems, data)) from None
+        raise ConfigError(_name_items(exc.problems, data)) from None
     return policy.model_copy(update={"source": str(path)})
 
 
@@ -216,4 +287,4 @@ def policy_from_mapping(data: dict[str, Any], source: str = "<policy>") -> Polic
     try:
         return validate_mapping(source, data, Policy)
     except ConfigError as exc:
-        raise ConfigError(_name_rules(exc.problems, data)) from None
+        raise ConfigError(_name_items(exc.problems, data)) from None

@@ -146,7 +146,10 @@ def _load(policy_file: Path) -> Policy:
 def check(policy_file: Path = typer.Argument(..., help="Policy YAML file.")) -> None:
     """Validate a policy file; errors name file, rule, field and fix."""
     policy = _load(policy_file)
-    typer.echo(f"{policy_file}: OK ({len(policy.rules)} rules, {len(policy.residency)} residency rules)")
+    typer.echo(
+        f"{policy_file}: OK ({len(policy.rules)} rules, {len(policy.residency)} residency rules, "
+        f"{len(policy.entities)} custom entities)"
+    )
 
 
 @policy_app.command("apply")
@@ -171,7 +174,7 @@ def apply(
             if os.environ.get(TENANT_KEY_ENV)
             else None
         )
-        report = classify_frame(frame, sample=sample)
+        report = classify_frame(frame, sample=sample, recognizers=policy.recognizers)
         result = enforce(frame, policy, report, asset=asset or input_path.stem, keys=keys)
         write_frame(result.frame, output_path)
     except DataFileError as exc:
