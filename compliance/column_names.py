@@ -126,7 +126,7 @@ def name_signals(column: str, recognizers: Iterable[Recognizer] = ()) -> set[str
         if any(_fold(w) in squashed or _fold(w).replace("_", "") in flat for w in words):
             found.add(entity)
     for recognizer in recognizers:
-        if tokens.intersection(recognizer.words) or any(
+        if tokens.intersection(_fold(w) for w in recognizer.words) or any(
             _fold(w).replace("_", "") in flat for w in recognizer.substrings
         ):
             found.add(recognizer.entity)

@@ -33,6 +33,7 @@ from compliance.frames import to_polars
 from compliance.nested import DROP, LeafExpr, Node, rebuild
 from compliance.nlp import NlpEngines
 from compliance.policy import Policy
+from compliance.recognizers import Recognizer
 from compliance.redact import redact_text
 from compliance.reports import ColumnReport, FrameReport
 
@@ -117,7 +118,7 @@ def enforce(
         if d.leaves:
             node, values = shapes[d.column]
             leaf_reports = report.columns[d.column].leaves
-            new = _rebuild_nested(d, node, values, leaf_reports, keys, engines)
+            new = _rebuild_nested(d, node, values, leaf_reports, keys, engines, policy.recognizers)
             if isinstance(new, pl.Expr):
                 expressions.append(new.alias(d.column))
             elif new is DROP:
@@ -138,7 +139,10 @@ def enforce(
 
     def _polars_work() -> list[pl.Series]:
         """Masking and text redaction: Polars releases the GIL, so this overlaps the per-value crypto."""
-        out = [redact_text(df.get_column(d.column), d.redact_entities, engines) for d in texts]
+        out = [
+            redact_text(df.get_column(d.column), d.redact_entities, engines, policy.recognizers)
+            for d in texts
+        ]
         return out + (df.select(expressions).get_columns() if expressions else [])
 
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -168,6 +172,7 @@ def _rebuild_nested(
     reports: dict[str, ColumnReport],
     keys: Keys | None,
     engines: NlpEngines | None,
+    recognizers: tuple[Recognizer, ...],
 ) -> pl.Expr | object | None:
     """The expression rebuilding a nested column with its protected leaves, :data:`DROP`, or ``None``."""
     leaf_exprs: dict[str, LeafExpr] = {}
@@ -189,7 +194,7 @@ def _rebuild_nested(
             elif d.action == "tokenize":
                 mapped = tokenize_distinct(distinct, keys.token_key, keys.token_public_key)  # type: ignore[union-attr]
             else:
-                mapped = redact_text(distinct, d.redact_entities, engines)
+                mapped = redact_text(distinct, d.redact_entities, engines, recognizers)
             leaf_exprs[d.column] = lambda e, old=distinct, new=mapped: e.cast(
                 pl.String, strict=False
             ).replace_strict(old, new, default=None, return_dtype=pl.String)

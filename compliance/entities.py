@@ -1,8 +1,10 @@
-"""The PII entities KlikkFlow classifies and their sensitivity levels."""
+"""The PII entities KlikkFlow classifies and their sensitivity levels (ENTITIES.md: how each is found)."""
 
 from __future__ import annotations
 
 from typing import Literal
+
+from compliance.identifiers import IDENTIFIERS
 
 Sensitivity = Literal["public", "internal", "confidential", "restricted"]
 
@@ -18,20 +20,7 @@ ENTITY_SENSITIVITY: dict[str, Sensitivity] = {
     "US_SSN": "restricted",
     "CREDIT_CARD": "restricted",
     "IBAN_CODE": "restricted",
-    "UK_NINO": "restricted",
-    "UK_NHS": "restricted",
-    "ES_NIF": "restricted",
-    "ES_NIE": "restricted",
-    "IT_FISCAL_CODE": "restricted",
-    "PL_PESEL": "restricted",
-    "FI_PERSONAL_IDENTITY_CODE": "restricted",
-    "SE_PERSONNUMMER": "restricted",
-    "DE_TAX_ID": "restricted",
-    "US_PASSPORT": "restricted",
-    "US_ITIN": "restricted",
-    "US_DRIVER_LICENSE": "restricted",
-    "IN_AADHAAR": "restricted",
-    "IN_PAN": "restricted",
+    **{r.entity: r.sensitivity for r in IDENTIFIERS},  # national identifiers: restricted
 }
 
 ENTITIES: tuple[str, ...] = tuple(ENTITY_SENSITIVITY)
@@ -44,6 +33,7 @@ PATTERN_ENTITIES: tuple[str, ...] = (
     "CREDIT_CARD",
     "IBAN_CODE",
     "IP_ADDRESS",
+    *(r.entity for r in IDENTIFIERS),
 )
 
 # Entities found by named-entity recognition (needs a spaCy model).

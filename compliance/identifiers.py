@@ -313,10 +313,9 @@ IDENTIFIERS: tuple[Recognizer, ...] = (
         full=r"(?i)^\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y]$",
         span=r"\b\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y]\b",
         validator=fi_hetu_valid,
-        words=("hetu", "sotu", "henkilotunnus", "henkilötunnus"),
+        words=("hetu", "sotu", "henkilotunnus"),
         substrings=(
             "henkilotunnus",
-            "henkilötunnus",
             "sosiaaliturvatunnus",
             "personbeteckning",
             "personal_identity_code",

@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails
 
 from compliance.custom_entities import CustomEntity, invalid
-from compliance.entities import ENTITIES, ENTITY_SENSITIVITY, PATTERN_ENTITIES, Sensitivity
+from compliance.entities import ENTITIES, ENTITY_SENSITIVITY, NER_ENTITIES, PATTERN_ENTITIES, Sensitivity
 from compliance.recognizers import Recognizer
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, read_yaml_mapping, validate_mapping
 
@@ -248,7 +248,7 @@ class Policy(_Strict):
         return None
 
 
-DEFAULT_REDACT: tuple[str, ...] = (*PATTERN_ENTITIES, "PERSON", "LOCATION")
+DEFAULT_REDACT: tuple[str, ...] = (*PATTERN_ENTITIES, *NER_ENTITIES)
 
 
 _NAMED_ITEMS = {"rules": "rule", "entities": "entity"}

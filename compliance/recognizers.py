@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from compliance.entities import Sensitivity
+if TYPE_CHECKING:  # compliance.entities lists the identifiers built from this type
+    from compliance.entities import Sensitivity
 
 
 @dataclass(frozen=True)

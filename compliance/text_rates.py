@@ -10,7 +10,6 @@ import polars as pl
 from compliance import patterns, phones
 from compliance.recognizers import Recognizer
 
-
 _VERSION = re.compile(patterns.VERSION_LIKE)
 
 

@@ -76,7 +76,11 @@ def test_struct_email_is_hashed_and_ssn_tokenized_inside_the_struct(keys, engine
 
     contact = report.columns["contact"]
     assert set(report.columns) == {"id", "contact"}  # keyed by top-level names
-    assert contact.entity is None and contact.carried == {"EMAIL_ADDRESS", "US_SSN", "LOCATION"}  # the city leaf too
+    assert contact.entity is None and contact.carried == {
+        "EMAIL_ADDRESS",
+        "US_SSN",
+        "LOCATION",
+    }  # the city leaf too
     assert contact.sensitivity == "restricted"
     assert contact.leaves["contact.email"].entity == "EMAIL_ADDRESS"
     assert contact.leaves["contact.ssn"].entity == "US_SSN"
