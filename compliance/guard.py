@@ -30,6 +30,7 @@ from compliance.crypto import KeyMaterialError, Keys
 from compliance.enforce import ColumnDecision, PolicyBlocked, ResidencyViolation, check_residency, enforce
 from compliance.events import ComplianceEvent, record_events
 from compliance.nlp import build_engines
+from compliance.phones import country_of_data_region
 from compliance.policy import Policy, load_policy
 from resources.sql_engine import create_storage_engine
 
@@ -163,7 +164,13 @@ class FrameGuard:
         where = where or {}
         policy = self.policy()
         engines = build_engines(self.spacy_model)
-        report = classify_frame(frame, sample=self.sample, engines=engines, recognizers=policy.recognizers)
+        report = classify_frame(
+            frame,
+            sample=self.sample,
+            engines=engines,
+            recognizers=policy.recognizers,
+            region=country_of_data_region(region),
+        )
         events = [
             self._event(run_id, "classify", asset, name, {**col.to_json(), "rows": report.rows, **where})
             for name, col in report.columns.items()

@@ -54,6 +54,25 @@ def possible(value: str, region: str | None) -> bool:
     return number is not None and phonenumbers.is_possible_number(number)
 
 
+# Cloud data regions (AWS, GCP, Azure) and the country whose numbers a tenant there most likely holds.
+_DATA_REGION_COUNTRY: dict[str, str] = {
+    "eu-north-1": "SE", "eu-west-1": "IE", "eu-west-2": "GB", "eu-west-3": "FR", "eu-central-1": "DE",
+    "eu-central-2": "CH", "eu-south-1": "IT", "eu-south-2": "ES", "us-east-1": "US", "us-east-2": "US",
+    "us-west-1": "US", "us-west-2": "US", "ap-south-1": "IN", "ap-south-2": "IN", "europe-north1": "FI",
+    "europe-north2": "SE", "europe-west1": "BE", "europe-west2": "GB", "europe-west3": "DE",
+    "europe-west4": "NL", "europe-west6": "CH", "europe-west8": "IT", "europe-west9": "FR",
+    "europe-southwest1": "ES", "europe-central2": "PL", "norwayeast": "NO", "norwaywest": "NO",
+    "swedencentral": "SE", "germanywestcentral": "DE", "francecentral": "FR", "italynorth": "IT",
+    "spaincentral": "ES", "polandcentral": "PL", "uksouth": "GB", "ukwest": "GB", "westeurope": "NL",
+    "northeurope": "IE", "centralindia": "IN",
+}  # fmt: skip
+
+
+def country_of_data_region(region: str | None) -> str | None:
+    """The country a tenant's cloud data region points to (``eu-north-1`` -> ``SE``), or None."""
+    return _DATA_REGION_COUNTRY.get((region or "").strip().lower())
+
+
 def country_region(value: str) -> str | None:
     """The ISO 3166 alpha-2 region of a country cell (``NO`` or a name such as ``Norway``), or None."""
     text = value.strip()

@@ -33,6 +33,19 @@ _CAPITALISED_RUN = re.compile(
 )
 
 
+_PLACE = re.compile(
+    r"\b(?:in|to|from|at|near|i|til|fra|nach|aus|bei|à|au|en|da|di|w|we|z|ze|till|från|naar|uit|"
+    r"para|desde|em|kohti)\s+([A-ZÀ-ÖØ-ÞŁŚŻŹĆŃ][\w\-]+)\b(?!\s+[A-ZÀ-ÖØ-ÞŁŚŻŹĆŃ])"
+)
+_NOT_PLACES = frozenset(
+    {
+        "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+        "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+        "english", "german", "french", "spanish",
+    }
+)  # fmt: skip
+
+
 def redact_text(
     series: pl.Series,
     entities: Sequence[str],
@@ -103,6 +116,22 @@ def name_runs(text: str, ner_spans: Sequence[tuple[int, int, str]]) -> list[tupl
             start += len(words[0]) + 1
         if not is_company(text[start:end]):
             found.append((start, end, "PERSON"))
+    return found
+
+
+def places_after_prepositions(text: str, taken: Sequence[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """A lone capitalised word after a place preposition (``moved to Bergen``): a LOCATION span.
+
+    The English model knows few European towns; a preposition of place in any of
+    the tenants' languages before a capitalised word is the tell. Month and day
+    names are skipped; spans already taken by a name or place are left alone.
+    """
+    found = []
+    for match in _PLACE.finditer(text):
+        start, end = match.span(1)
+        if match.group(1).lower() in _NOT_PLACES or any(a < end and start < b for a, b, _ in taken):
+            continue
+        found.append((start, end, "LOCATION"))
     return found
 
 
@@ -182,6 +211,9 @@ def redact_names(texts: list[str], entities: list[str], engines: NlpEngines) -> 
         if "PERSON" in entities:
             spans = [_widen_person(text, s) if s[2] == "PERSON" else s for s in spans]
             spans += name_runs(text, all_spans)
+        if "LOCATION" in entities:
+            named = [s for s in all_spans if s[2] in NER_ENTITIES]
+            spans += places_after_prepositions(text, [*named, *spans])
         parts, last = [], 0
         for start, end, label in sorted(spans):
             if start < last:
