@@ -14,10 +14,12 @@ from rich.table import Table
 from compliance.classify import DEFAULT_SAMPLE, FrameReport, classify_frame
 from compliance.crypto import KeyMaterialError
 from compliance.enforce import PolicyBlocked, enforce
+from compliance.entities import ENTITIES
 from compliance.evaluate import ColumnOutcome, Labels, column_outcomes, evaluate, load_labels
 from compliance.files import DataFileError, read_frame, write_frame
 from compliance.nlp import build_engines
 from compliance.policy import Policy, load_policy
+from compliance.recognizers import Recognizer
 from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV
 from klikkflow_pipelines.cli.evaluation_tables import print_evaluation
 from klikkflow_pipelines.config_errors import ConfigError
@@ -68,11 +70,17 @@ def classify(
     min_f1: float | None = typer.Option(
         None, "--min-f1", min=0.0, max=1.0, help="With --evaluate: exit 1 when the column F1 is below this."
     ),
+    policy_file: Path | None = typer.Option(
+        None, "--policy", metavar="POLICY.yaml", help="Classify with this policy's custom entities too."
+    ),
 ) -> None:
     """Classify the columns of a data file for PII, or measure the classifier on labelled files."""
     paths = list(paths or [])
+    policy = _load(policy_file) if policy_file is not None else None
+    recognizers = policy.recognizers if policy is not None else ()
     if labels_file is not None:
-        _evaluate(labels_file, paths, output, sample, min_f1)
+        known = policy.entity_names if policy is not None else ENTITIES
+        _evaluate(labels_file, paths, output, sample, min_f1, recognizers, known)
         return
     if min_f1 is not None:
         raise _fail("--min-f1 needs --evaluate LABELS.yaml")
@@ -83,7 +91,7 @@ def classify(
         frame = read_frame(path)
     except DataFileError as exc:
         raise _fail(str(exc)) from None
-    report = classify_frame(frame, sample=sample)
+    report = classify_frame(frame, sample=sample, recognizers=recognizers)
     if output is OutputFormat.json:
         typer.echo(json.dumps(report.to_json()))
     else:
@@ -111,15 +119,21 @@ def _data_files(labels: Labels, paths: list[Path]) -> list[tuple[str, Path]]:
 
 
 def _evaluate(
-    labels_file: Path, paths: list[Path], output: OutputFormat, sample: int, min_f1: float | None
+    labels_file: Path,
+    paths: list[Path],
+    output: OutputFormat,
+    sample: int,
+    min_f1: float | None,
+    recognizers: tuple[Recognizer, ...],
+    known: tuple[str, ...],
 ) -> None:
     try:
-        labels = load_labels(labels_file)
+        labels = load_labels(labels_file, known=known)
         engines = build_engines()
         outcomes: list[ColumnOutcome] = []
         unlabelled: dict[str, list[str]] = {}
         for key, path in _data_files(labels, paths):
-            report = classify_frame(read_frame(path), sample=sample, engines=engines)
+            report = classify_frame(read_frame(path), sample=sample, engines=engines, recognizers=recognizers)
             found, rest = column_outcomes(labels, key, path, report)
             outcomes += found
             if rest:

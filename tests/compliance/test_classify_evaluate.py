@@ -213,3 +213,27 @@ def test_scores_with_nothing_to_find() -> None:
     nothing = evaluate([ColumnOutcome("a.csv", "amount", None, None, 0.0)])
     assert (nothing.overall.precision, nothing.overall.recall, nothing.overall.f1) == (None, None, 1.0)
     assert nothing.entities == {} and nothing.confusions == []
+
+
+def test_a_policys_custom_entities_are_classified_and_may_be_labels(tmp_path: Path) -> None:
+    from stdnum import luhn
+
+    bodies = [f"{100000 + i * 37}" for i in range(ROWS)]
+    pl.DataFrame({"staff": [f"EMP-{b}{luhn.calc_check_digit(b)}" for b in bodies]}).write_csv(
+        tmp_path / "staff.csv"
+    )
+    (tmp_path / "labels.yaml").write_text("version: 1\nfiles:\n  staff.csv:\n    staff: ACME_EMPLOYEE_ID\n")
+    (tmp_path / "policy.yaml").write_text(
+        "version: 1\nentities:\n  - name: ACME_EMPLOYEE_ID\n    regex: 'EMP-\\d{7}'\n    validator: luhn\n"
+        "    sensitivity: restricted\nrules: []\n"
+    )
+    labels, data, policy = (str(tmp_path / n) for n in ("labels.yaml", "staff.csv", "policy.yaml"))
+    without = runner.invoke(app, ["classify", "--evaluate", labels, data])
+    assert without.exit_code == 2 and "ACME_EMPLOYEE_ID" in without.output  # unknown without the policy
+    result = runner.invoke(
+        app, ["classify", "--evaluate", labels, data, "--policy", policy, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["overall"]["f1"] == 1.0
+    single = runner.invoke(app, ["classify", data, "--policy", policy, "--format", "json"])
+    assert json.loads(single.output)["columns"]["staff"]["entity"] == "ACME_EMPLOYEE_ID"
