@@ -4,16 +4,22 @@ How a column is labelled:
 
 1. A de-duplicated sample of its non-null values (``sample`` distinct values
    from a random row sample) is taken; SQL tables are sampled in SQL.
-2. Cheap vectorized passes run first: full-cell regexes in Polars for the
-   pattern entities, then validators (Luhn, IBAN mod-97, SSN rules, IP
-   parsing) on the candidates only. UUID and hex-hash columns are recognised
-   and skipped.
+2. Cheap vectorized passes run first (:mod:`compliance.value_rates`): the
+   full-cell regex of every recognizer — built-in, national identifier
+   (:mod:`compliance.identifiers`) or the tenant's custom entity — then its
+   validator on the candidates only; phone numbers are checked by region
+   (:mod:`compliance.phones`). UUID and hex-hash columns are skipped.
 3. Only candidate text columns (letters, no digits, not an enum, or free
    text) go to Presidio, batched, restricted to PERSON and LOCATION, with the
-   column name as context.
+   column name as context; a span counts only when it passes the context
+   rules of :mod:`compliance.ner_findings`.
 4. A column is labelled by the *share* of sampled values that match, never by
-   one hit; a matching column name lowers the share needed. Free-text columns
-   get no single entity but per-entity "contains" rates.
+   one hit; a matching column name lowers the share needed, and a name that
+   says the column holds something else (``order_id``, ``software_version``:
+   :func:`compliance.column_names.counter_signal`) outweighs values that only
+   look like PII. Free-text columns get no single entity but per-entity
+   "contains" rates of validated spans (:mod:`compliance.text_rates`).
+   Every rule is in ENTITIES.md.
 5. Nested columns (Struct, List, Map, JSON text) are classified by their
    leaves (:mod:`compliance.nested`); values the classifier cannot read are
    reported ``unclassifiable`` for the policy's ``unclassifiable`` action.
@@ -120,7 +126,7 @@ def classify_frame(
     )
     reports: dict[str, ColumnReport] = {}
     nested: dict[str, tuple[dict[str, ColumnReport], bool]] = {}
-    pending: list[tuple[ColumnReport, NerJob, set[str], bool, float, float]] = []
+    pending: list[_Candidate] = []
     for name in df.columns:
         try:
             node, leaf_values = read_column(name, df.get_column(name))
@@ -130,19 +136,19 @@ def classify_frame(
         leaves: dict[str, ColumnReport] = {}
         for path, values in leaf_values.items():
             signal_name = name if path == name else _leaf_name(path)
-            report, job = _classify_column(path, values, setup, signal_name)
+            report, candidate = _classify_column(path, values, setup, signal_name)
             leaves[path] = report
-            if job is not None:
-                pending.append((report, *job))
+            if candidate is not None:
+                pending.append(candidate)
         if node.kind == "leaf":
             reports[name] = leaves[name]
         else:
             nested[name] = (leaves, node.kind == "json")
             reports[name] = nested_report(name, {})  # keeps the column order; completed below
     if pending:
-        run_ner([job for _, job, *_ in pending], setup.engines)
-        for report, job, signals, countered, shape, full_shape in pending:
-            _finish_ner(report, job, signals, countered, shape, full_shape, setup)
+        run_ner([candidate.job for candidate in pending], setup.engines)
+        for candidate in pending:
+            _finish_ner(candidate, setup)
     for name, (leaves, json) in nested.items():
         reports[name] = nested_report(name, leaves, json)
     return FrameReport(rows=df.height if rows is None else rows, columns=reports)
@@ -219,28 +225,33 @@ def _finish_text(report: ColumnReport, setup: _Setup) -> ColumnReport:
     return report
 
 
-def _finish_ner(
-    report: ColumnReport,
-    job: NerJob,
-    signals: set[str],
-    countered: bool,
-    shape: float,
-    full_shape: float,
-    setup: _Setup,
-) -> None:
+@dataclass(frozen=True)
+class _Candidate:
+    """A column waiting for NER, with what its name and value shapes said."""
+
+    report: ColumnReport
+    job: NerJob
+    signals: set[str]
+    countered: bool
+    shape: float  # share of values shaped like a name or a place (capitalised words, no digits)
+    full_shape: float  # share shaped like a full name (two to four capitalised words)
+
+
+def _finish_ner(candidate: _Candidate, setup: _Setup) -> None:
     """Label a candidate column from its NER rates, its value shapes and its name."""
-    full, contains = job.rates()
+    report, signals, shape = candidate.report, candidate.signals, candidate.shape
+    full, contains = candidate.job.rates()
     if report.free_text:
         report.entities.update({e: r for e, r in contains.items() if r})
         _finish_text(report, setup)
         return
     best, best_rate = None, 0.0
     for entity in NER_ENTITIES:
-        if countered and entity not in signals:
+        if candidate.countered and entity not in signals:
             continue
         rate = full[entity]
         needed = NER_SIGNAL_THRESHOLD if entity in signals and shape >= 0.8 else NER_THRESHOLD
-        if entity == "PERSON" and full_shape >= 0.9:
+        if entity == "PERSON" and candidate.full_shape >= 0.9:
             needed = min(needed, NAME_SHAPE_NER_THRESHOLD)
         if rate >= needed and rate > best_rate:
             best, best_rate = entity, rate
@@ -278,12 +289,9 @@ def _as_text(series: pl.Series) -> pl.Series:
     return series.cast(pl.String, strict=False)
 
 
-_Pending = tuple[NerJob, set[str], bool, float, float]
-
-
 def _classify_column(
     name: str, series: pl.Series, setup: _Setup, signal_name: str
-) -> tuple[ColumnReport, _Pending | None]:
+) -> tuple[ColumnReport, _Candidate | None]:
     report = ColumnReport(name=name, entity=None, score=0.0, sensitivity="internal")
     dtype = series.dtype
     if series.len() == 0 or series.null_count() == series.len() or dtype == pl.Null:
@@ -343,7 +351,7 @@ def _classify_strings(
     drawn: int,
     distinct: int,
     setup: _Setup,
-) -> tuple[ColumnReport, _Pending | None]:
+) -> tuple[ColumnReport, _Candidate | None]:
     n = values.len()
     machine = (values.str.contains(patterns.UUID) | values.str.contains(patterns.HEX_HASH)).sum() / n
     if machine >= 0.8:
@@ -383,4 +391,4 @@ def _classify_strings(
     limit = min(setup.ner_sample, NER_TEXT_SAMPLE) if report.free_text else setup.ner_sample
     ner_values = values.head(limit).str.slice(0, NER_MAX_CHARS).to_list()
     job = NerJob(ner_values, context_words(report.name), report.free_text)
-    return report, (job, signals, countered, shape, full_shape)
+    return report, _Candidate(report, job, signals, countered, shape, full_shape)
