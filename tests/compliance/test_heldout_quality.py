@@ -4,6 +4,10 @@ The tables of ``heldout_set.py`` were written without looking at the
 classifier's vocabularies, patterns or tuning set, and were not changed after
 the classifier was first run on them. The score here is therefore a fairer
 estimate of what a tenant sees on its own exports than the tuning set's.
+
+First and only measured run (classifier of main at ceaa1a3): column F1 0.931,
+precision 0.926, recall 0.936 (tp 88, fp 7, fn 6 over 208 columns, 94 PII).
+No label was changed after it.
 """
 
 from __future__ import annotations
