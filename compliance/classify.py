@@ -65,6 +65,7 @@ THRESHOLD = 0.6  # share of values needed to label a column
 SIGNAL_THRESHOLD = 0.3  # ... when the column name points to the entity
 NER_THRESHOLD = 0.5
 NER_SIGNAL_THRESHOLD = 0.25
+NER_MIN_DISTINCT = 10  # fewer distinct values: too little evidence for a NER label the name does not back
 NAME_SHAPE_NER_THRESHOLD = 0.3  # ... for PERSON when nearly every value is shaped like a full name
 TEXT_MIN_TOKENS = 5.0  # mean words per value for a column to be free text
 ENUM_MAX_DISTINCT = 30
@@ -73,6 +74,8 @@ BUILTIN_RECOGNIZERS: tuple[Recognizer, ...] = (*BASE_RECOGNIZERS, *IDENTIFIERS)
 # Names may open with lower-case particles: van de Eerenbeemt, de la Cruz, da Silva.
 _NAME_SHAPE = r"^\s*(?:\p{Ll}{1,3}\s+){0,2}\p{Lu}[\p{L}'.\-]*(?:\s+[\p{L}'.\-]+){0,4}\s*$"
 _FULL_NAME_SHAPE = r"^\s*\p{Lu}[\p{L}'.\-]+(?:\s+(?:(?:\p{Ll}{1,3}|'t)\s+){0,2}\p{Lu}[\p{L}'.\-]+){1,3}\s*$"
+# "Doe, Jane" and "Doe, Jane Ann": a surname, a comma and given names, as many exports write people.
+_LAST_COMMA_FIRST = r"^(\p{Lu}[\p{L}'\-]+),\s*(\p{Lu}[\p{L}'\-]+(?:\s\p{Lu}[\p{L}'\-]+)?)$"
 # Entities a counter-signal name (order_id, software_version, product) outweighs.
 _WEAK = frozenset({"CREDIT_CARD", "US_SSN", "PHONE_NUMBER", "IP_ADDRESS", "PERSON", "LOCATION"})
 _COUNTRY_COLUMN = ("country", "land", "pays", "pais", "paese", "kraj", "maa", "country_code", "nation")
@@ -246,8 +249,9 @@ def _finish_ner(candidate: _Candidate, setup: _Setup) -> None:
         _finish_text(report, setup)
         return
     best, best_rate = None, 0.0
+    few = len(candidate.job.values) < NER_MIN_DISTINCT
     for entity in NER_ENTITIES:
-        if candidate.countered and entity not in signals:
+        if (candidate.countered or few) and entity not in signals:
             continue
         rate = full[entity]
         needed = NER_SIGNAL_THRESHOLD if entity in signals and shape >= 0.8 else NER_THRESHOLD
@@ -380,6 +384,8 @@ def _classify_strings(
         drawn >= ENUM_MIN_ROWS and distinct <= ENUM_MAX_DISTINCT and not signals & {"PERSON", "LOCATION"}
     )
     wordy = values.str.contains(_NO_DIGITS_WORDS).sum() / n >= 0.5
+    if not report.free_text:
+        values = values.str.replace(_LAST_COMMA_FIRST, "$2 $1")  # "Doe, Jane" reads as "Jane Doe"
     shape = values.str.contains(_NAME_SHAPE).sum() / n
     full_shape = values.str.contains(_FULL_NAME_SHAPE).sum() / n
     if not report.free_text and (enum_like or not wordy):

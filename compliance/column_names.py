@@ -23,7 +23,7 @@ _TOKENS: dict[str, tuple[str, ...]] = {
     "PHONE_NUMBER": (
         "tel", "tlf", "phone", "mobile", "mobil", "cell", "handy", "fax", "portable", "movil", "celular",
         "telemovel", "cellulare", "puhelin", "gsm", "telefon", "telefoon", "telefone", "telefono", "nr_tel",
-        "komorka", "matkapuhelin", "puh",
+        "komorka", "matkapuhelin", "puh", "msisdn",
     ),
     "PERSON": (
         "name", "nom", "navn", "nombre", "kunde", "customer", "client", "contact", "person", "vorname",
@@ -33,6 +33,7 @@ _TOKENS: dict[str, tuple[str, ...]] = {
         "etunimi", "sukunimi", "paziente", "cliente", "klant", "klient", "asiakas", "pasient", "patient",
         "potilas", "pacjent", "paciente", "dipendente", "medewerker", "pracownik", "funcionario", "anstalld",
         "tyontekija", "ansatt", "fullname", "firstname", "lastname", "givenname", "familyname",
+        "familienname", "zuname", "efternavn", "roepnaam", "tussenvoegsel", "fname", "lname", "nm",
     ),
     "US_SSN": ("ssn", "ssnr"),
     "CREDIT_CARD": ("card", "cc", "kort", "carte", "tarjeta", "kreditkarte", "carta", "kaart", "karta",
@@ -52,6 +53,7 @@ _TOKENS: dict[str, tuple[str, ...]] = {
         "dob", "birth", "birthday", "born", "geburtsdatum", "naissance", "nacimiento", "nascita",
         "geboortedatum", "geboorte", "urodzenia", "urodzin", "nascimento", "fodelsedatum", "fodelse",
         "syntymaaika", "syntymapaiva", "fodselsdato", "fodt", "foedselsdato", "fdato", "gebdat", "geb",
+        "brth", "bdate", "birthdt", "nasc", "nac", "fnac",
     ),
 }  # fmt: skip
 

@@ -49,9 +49,20 @@ def _parse(value: str, region: str | None) -> phonenumbers.PhoneNumber | None:
 
 
 def possible(value: str, region: str | None) -> bool:
-    """True when ``value`` has a possible length for its country (``region`` for national numbers)."""
-    number = _parse(value, None if _international(value) else region)
-    return number is not None and phonenumbers.is_possible_number(number)
+    """True when ``value`` has a possible length for its country (``region`` for national numbers).
+
+    Eleven or more digits that are no national number are tried as an international number written
+    without its ``+`` (``917131145919``, as telecom exports write MSISDNs).
+    """
+    international = _international(value)
+    number = _parse(value, None if international else region)
+    if number is not None and phonenumbers.is_possible_number(number):
+        return True
+    digits = "".join(c for c in value if c.isdigit())
+    if international or len(digits) < 11:
+        return False
+    number = _parse("+" + digits, None)
+    return number is not None and phonenumbers.is_valid_number(number)
 
 
 # Cloud data regions (AWS, GCP, Azure) and the country whose numbers a tenant there most likely holds.

@@ -35,6 +35,43 @@ def luhn_valid(value: str) -> bool:
     return total % 10 == 0
 
 
+# Card networks by issuer prefix (IIN) and the lengths they issue (ISO/IEC 7812 as the networks publish it).
+_CARD_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
+    (4, 4, frozenset({13, 16, 19})),  # Visa
+    (51, 55, frozenset({16})),  # Mastercard
+    (2221, 2720, frozenset({16})),  # Mastercard 2-series
+    (34, 34, frozenset({15})),  # American Express
+    (37, 37, frozenset({15})),
+    (6011, 6011, frozenset({16, 17, 18, 19})),  # Discover
+    (644, 649, frozenset({16, 17, 18, 19})),
+    (65, 65, frozenset({16, 17, 18, 19})),
+    (3528, 3589, frozenset({16, 17, 18, 19})),  # JCB
+    (300, 305, frozenset({14, 15, 16, 17, 18, 19})),  # Diners Club
+    (36, 36, frozenset({14, 15, 16, 17, 18, 19})),
+    (38, 39, frozenset({16, 17, 18, 19})),
+    (2200, 2204, frozenset({16, 17, 18, 19})),  # Mir
+    (62, 62, frozenset({16, 17, 18, 19})),  # UnionPay
+    (50, 50, frozenset(range(12, 20))),  # Maestro
+    (56, 69, frozenset(range(12, 20))),
+)
+
+
+def card_valid(value: str) -> bool:
+    """True when ``value`` is a payment card number: a network's prefix and length, and the Luhn checksum.
+
+    IMEIs (15 digits, Luhn) and SIM ICCIDs (19 digits from 89, Luhn) pass Luhn but no card network
+    issues them, so the prefix check keeps device and SIM numbers out.
+    """
+    digits = _NON_DIGIT.sub("", value)
+    if not luhn_valid(digits):
+        return False
+    for low, high, lengths in _CARD_RANGES:
+        prefix = int(digits[: len(str(low))])
+        if low <= prefix <= high and len(digits) in lengths:
+            return True
+    return False
+
+
 def iban_valid(value: str) -> bool:
     """True when ``value`` is an IBAN of the right length for its country with mod-97 remainder 1."""
     compact = value.replace(" ", "").replace("-", "").upper()

@@ -8,14 +8,16 @@ identifiers and a tenant's custom entities — goes through the same path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import polars as pl
 from stdnum import isbn
+from stdnum.pl import nip
 
 from compliance import patterns, phones
 from compliance.recognizers import Recognizer
-from compliance.validators import iban_valid, ip_valid, luhn_valid, ssn_valid
+from compliance.validators import card_valid, iban_valid, ip_valid, ssn_valid
 
 # The built-in pattern entities other than phone numbers (which are checked by region, below).
 BASE_RECOGNIZERS: tuple[Recognizer, ...] = (
@@ -25,13 +27,26 @@ BASE_RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer("US_SSN", "restricted", patterns.FULL["US_SSN"], patterns.SPAN["US_SSN"], ssn_valid,
                rule="NNN-NN-NNNN (or spaced) within SSA rules; 9 bare digits only under an SSN column name"),
     Recognizer("CREDIT_CARD", "restricted", patterns.FULL["CREDIT_CARD"], patterns.SPAN["CREDIT_CARD"],
-               luhn_valid, rule="12-19 digits, grouped or not, passing the Luhn checksum"),
+               card_valid, rule="12-19 digits, grouped or not, of a card network's prefix and length, Luhn"),
     Recognizer("IBAN_CODE", "restricted", patterns.FULL["IBAN_CODE"], patterns.SPAN["IBAN_CODE"], iban_valid,
                rule="country code, check digits and BBAN of the country's length, mod-97 = 1"),
     Recognizer("IP_ADDRESS", "confidential", patterns.FULL["IP_ADDRESS"], patterns.SPAN["IP_ADDRESS"],
                ip_valid, rule="an IPv4 or IPv6 address; columns of small dotted numbers are versions"),
 )  # fmt: skip
+_ISBN = re.compile(patterns.ISBN)
+_NIP = re.compile(r"^\d{3}-\d{3}-\d{2}-\d{2}$|^\d{3}-\d{2}-\d{2}-\d{3}$")
 VERSION_SHARE = 0.8  # share of IPv4 values with all parts <= 31 that makes the column versions, not addresses
+
+
+def _not_personal(value: str) -> bool:
+    """True for an identifier of a thing with its own checksum that a phone number can look like.
+
+    Book numbers (ISBN) and company tax numbers written in their national grouping (Polish NIP
+    ``312-912-05-72``) are read as phone numbers by a region's length rules alone.
+    """
+    return (bool(_ISBN.match(value)) and isbn.is_valid(value)) or (
+        bool(_NIP.match(value)) and nip.is_valid(value)
+    )
 
 
 def validated(values: pl.Series, mask: pl.Series, recognizer: Recognizer) -> list[str]:
@@ -62,7 +77,6 @@ def string_rates(
         date_like=pl.col("v").str.contains(patterns.DATE_LIKE),
         phone_shape=pl.col("v").str.contains(patterns.PHONE_SHAPE),
         version=pl.col("v").str.contains(patterns.VERSION_LIKE),
-        isbn=pl.col("v").str.contains(patterns.ISBN),
         digits=pl.col("v").str.count_matches(r"\d"),
     )
     rates: dict[str, float] = {}
@@ -80,8 +94,8 @@ def string_rates(
         bare = values.str.contains(r"^\d{9}$")
         ssn = next(r for r in BASE_RECOGNIZERS if r.entity == "US_SSN")
         rates["US_SSN"] = max(rates.get("US_SSN", 0.0), validated_share(values, bare, ssn))
-    isbns = [v for v in values.filter(masks["isbn"]) if isbn.is_valid(v)]
-    phone = masks["phone"] & ~masks["date_like"] & ~values.is_in(claimed + isbns)
+    phone = masks["phone"] & ~masks["date_like"] & ~values.is_in(claimed)
+    phone = phone & ~values.is_in([v for v in values.filter(phone) if _not_personal(v)])
     phone = phone & (masks["digits"] >= 7) & (masks["digits"] <= 15)
     if "PHONE_NUMBER" not in signals:
         phone = phone & masks["phone_shape"]

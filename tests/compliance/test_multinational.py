@@ -179,3 +179,46 @@ def test_free_text_identifier_claims_need_a_valid_checksum(engines: NlpEngines) 
     assert col.free_text and col.entities["PL_PESEL"] == pytest.approx(0.5)
     redacted = redact_text(pl.Series([valid, broken]), ("PL_PESEL",), engines).to_list()
     assert redacted == [valid.replace("44051401359", "<PL_PESEL>"), broken]
+
+
+def test_device_and_sim_numbers_are_not_cards_and_company_tax_numbers_are_not_phones(
+    engines: NlpEngines,
+) -> None:
+    from stdnum import imei
+    from stdnum.pl import nip
+
+    rng = random.Random(12)
+    imeis = []
+    while len(imeis) < ROWS:
+        body = f"35{rng.randrange(10**11, 10**12)}"
+        imeis.append(body + luhn.calc_check_digit(body))  # an IMEI is 14 digits and a Luhn check digit
+    iccids = [f"8991{rng.randrange(10**13, 10**14)}" for _ in range(ROWS)]
+    iccids = [i + luhn.calc_check_digit(i) for i in iccids]
+    nips: list[str] = []
+    while len(nips) < ROWS:  # a random ten-digit number passes the NIP check one time in eleven
+        n = str(rng.randrange(10**9, 10**10))
+        if nip.is_valid(n):
+            nips.append(f"{n[:3]}-{n[3:6]}-{n[6:8]}-{n[8:]}")
+    frame = pl.DataFrame({"col_1": imeis, "col_2": iccids, "col_3": nips})
+    assert all(imei.is_valid(i) and len(i) == 15 for i in imeis)
+    assert _labels(frame, engines) == dict.fromkeys(frame.columns)
+
+
+def test_msisdns_without_a_plus_and_last_comma_first_names(engines: NlpEngines) -> None:
+    fake = Faker("en_US")
+    Faker.seed(6)
+    rng = random.Random(6)
+    frame = pl.DataFrame(
+        {
+            "msisdn": [f"91{rng.choice('6789')}{rng.randrange(10**8, 10**9)}" for _ in range(ROWS)],
+            "insured": [f"{fake.last_name()}, {fake.first_name()}" for _ in range(ROWS)],
+        }
+    )
+    assert _labels(frame, engines) == {"msisdn": "PHONE_NUMBER", "insured": "PERSON"}
+
+
+def test_a_handful_of_category_words_gets_no_name_or_place_label(engines: NlpEngines) -> None:
+    rng = random.Random(4)
+    offices = ["Finanzamt Erfurt", "Finanzamt Bonn", "Finanzamt Köln-Mitte", "Finanzamt Jena"]
+    frame = pl.DataFrame({"amt": [rng.choice(offices) for _ in range(ROWS)]})
+    assert _labels(frame, engines) == {"amt": None}

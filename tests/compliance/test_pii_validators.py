@@ -96,3 +96,12 @@ def test_ip_accepts_v4_and_v6(ip: str) -> None:
 @pytest.mark.parametrize("ip", ["256.1.1.1", "1.2.3", "12:34:56", "abc"])
 def test_ip_rejects_lookalikes(ip: str) -> None:
     assert not ip_valid(ip)
+
+
+def test_card_numbers_need_a_network_prefix_and_length() -> None:
+    from compliance.validators import card_valid
+
+    assert all(card_valid(n) for n in ("4111 1111 1111 1111", "378282246310005", "5555555555554444"))
+    assert not card_valid("356938035643809")  # an IMEI: Luhn-valid, 15 digits, no network issues it
+    assert not card_valid("8991101200003204510")  # a SIM ICCID: Luhn-valid, prefix 89
+    assert not card_valid("4111 1111 1111 1112")  # Luhn fails
