@@ -212,9 +212,13 @@ def personnummers(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def aadhaars(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Indian Aadhaar numbers (first digit 2-9, Verhoeff check), 70% as ``2345 6789 0123``."""
+    """Indian Aadhaar numbers (first digit 2-9, Verhoeff check, no palindrome), 70% as ``2345 6789 0123``."""
     digits = np.column_stack([rng.integers(2, 10, n), rng.integers(0, 10, (n, 10))])
-    compact = text_rows(DIGITS[np.column_stack([digits, verhoeff_digit(digits)])])
+    full = np.column_stack([digits, verhoeff_digit(digits)])
+    while (palindrome := (full == full[:, ::-1]).all(axis=1)).any():  # never issued
+        digits[palindrome, 5] = (digits[palindrome, 5] + 1) % 10
+        full = np.column_stack([digits, verhoeff_digit(digits)])
+    compact = text_rows(DIGITS[full])
     return either(rng, 0.7, group(compact, (4, 4, 4), " "), compact)
 
 
