@@ -4,6 +4,10 @@
 vocabularies, patterns, tuning set or first held-out set, and is not to be
 changed after the classifier's first run on it except to correct a label
 that is wrong by the set's own rules (say which, in the commit).
+
+First and only measured run (classifier of main at e93f8fc): column F1 0.916,
+precision 0.947, recall 0.887 (tp 71, fp 4, fn 9 over 168 columns, 80 PII),
+classified in 5.8 s. No label was changed after it.
 """
 
 from __future__ import annotations
