@@ -28,6 +28,7 @@ How a column is labelled:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,8 @@ _NAME_SHAPE = r"^\s*(?:\p{Ll}{1,3}\s+){0,2}\p{Lu}[\p{L}'.\-]*(?:\s+[\p{L}'.\-]+)
 _FULL_NAME_SHAPE = r"^\s*\p{Lu}[\p{L}'.\-]+(?:\s+(?:(?:\p{Ll}{1,3}|'t)\s+){0,2}\p{Lu}[\p{L}'.\-]+){1,3}\s*$"
 # "Doe, Jane" and "Doe, Jane Ann": a surname, a comma and given names, as many exports write people.
 _LAST_COMMA_FIRST = r"^(\p{Lu}[\p{L}'\-]+),\s*(\p{Lu}[\p{L}'\-]+(?:\s\p{Lu}[\p{L}'\-]+)?)$"
+# "DOE/JANE MRS": surname, slash, given names and an optional title, upper case (passenger lists).
+_LAST_SLASH_FIRST = re.compile(r"^([A-Z][A-Z'\-]+)/([A-Z][A-Z'\- ]*?)(?: (?:MR|MRS|MS|MISS|MSTR|DR))?$")
 # Entities a counter-signal name (order_id, software_version, product) outweighs.
 _WEAK = frozenset({"CREDIT_CARD", "US_SSN", "PHONE_NUMBER", "IP_ADDRESS", "PERSON", "LOCATION"})
 _COUNTRY_COLUMN = ("country", "land", "pays", "pais", "paese", "kraj", "maa", "country_code", "nation")
@@ -325,6 +328,11 @@ def _classify_column(
     return _classify_strings(report, values, signals, countered, drawn, distinct, setup)
 
 
+def _slash_name(value: str) -> str:
+    match = _LAST_SLASH_FIRST.match(value)
+    return f"{match.group(2).title()} {match.group(1).title()}" if match else value
+
+
 def _leaf_name(path: str) -> str:
     """The name that carries a leaf's meaning: ``contacts[].email`` -> ``email``."""
     segments = [s for s in path.replace("[]", "").replace("{}", "").split(".") if s]
@@ -386,6 +394,8 @@ def _classify_strings(
     wordy = values.str.contains(_NO_DIGITS_WORDS).sum() / n >= 0.5
     if not report.free_text:
         values = values.str.replace(_LAST_COMMA_FIRST, "$2 $1")  # "Doe, Jane" reads as "Jane Doe"
+        # "DOE/JANE MRS" (travel and airline systems) reads as "Jane Doe"
+        values = pl.Series(values.name, [_slash_name(v) for v in values], dtype=pl.String)
     shape = values.str.contains(_NAME_SHAPE).sum() / n
     full_shape = values.str.contains(_FULL_NAME_SHAPE).sum() / n
     if not report.free_text and (enum_like or not wordy):

@@ -53,7 +53,7 @@ _TOKENS: dict[str, tuple[str, ...]] = {
         "dob", "birth", "birthday", "born", "geburtsdatum", "naissance", "nacimiento", "nascita",
         "geboortedatum", "geboorte", "urodzenia", "urodzin", "nascimento", "fodelsedatum", "fodelse",
         "syntymaaika", "syntymapaiva", "fodselsdato", "fodt", "foedselsdato", "fdato", "gebdat", "geb",
-        "brth", "bdate", "birthdt", "nasc", "nac", "fnac",
+        "brth", "bdate", "birthdt", "nasc", "nac", "fnac", "fodselsdag", "fodelsedag", "bursdag",
     ),
 }  # fmt: skip
 

@@ -47,7 +47,11 @@ SPAN: dict[str, str] = {
 }
 
 # Values that look like phone numbers but are dates or times.
-DATE_LIKE = r"^(?:\d{4}[./\-]\d{1,2}[./\-]\d{1,2}|\d{1,2}[./\-]\d{1,2}[./\-]\d{2,4})(?:[ T].*)?$"
+DATE_LIKE = (
+    r"^(?:\d{4}[./\-]\d{1,2}[./\-]\d{1,2}|\d{1,2}[./\-]\d{1,2}[./\-]\d{2,4}"
+    # ... and with a month name in any language: 11SEP1982, 11 Sep 1982, 3. März 1990, 22-mar-85
+    r"|\d{1,2}\.?[ \-/]?\p{L}{3,10}\.?[ \-/]?\d{2,4})(?:[ T].*)?$"
+)
 
 # Digit groups in a phone number: international prefix, parentheses or at least three groups.
 PHONE_SHAPE = r"^(?:\+|00|\(|.*\d[ .\-]\d+[ .\-]\d)"

@@ -222,3 +222,16 @@ def test_a_handful_of_category_words_gets_no_name_or_place_label(engines: NlpEng
     offices = ["Finanzamt Erfurt", "Finanzamt Bonn", "Finanzamt Köln-Mitte", "Finanzamt Jena"]
     frame = pl.DataFrame({"amt": [rng.choice(offices) for _ in range(ROWS)]})
     assert _labels(frame, engines) == {"amt": None}
+
+
+def test_travel_system_formats_names_and_birth_dates_with_month_names(engines: NlpEngines) -> None:
+    fake = Faker("en_US")
+    Faker.seed(8)
+    people = [(fake.last_name().upper(), fake.first_name().upper()) for _ in range(ROWS)]
+    frame = pl.DataFrame(
+        {
+            "pax": [f"{last}/{first} {'MRS' if i % 2 else 'MR'}" for i, (last, first) in enumerate(people)],
+            "birth": [fake.date_of_birth().strftime("%d%b%Y").upper() for _ in range(ROWS)],
+        }
+    )
+    assert _labels(frame, engines) == {"pax": "PERSON", "birth": "DATE_OF_BIRTH"}
