@@ -24,15 +24,17 @@ def luhn_valid(value: str) -> bool:
     digits = _NON_DIGIT.sub("", value)
     if not 12 <= len(digits) <= 19 or len(set(digits)) == 1:
         return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
+    return _luhn_sum(digits) % 10 == 0
+
+
+_DOUBLED = {str(d): (2 * d if d < 5 else 2 * d - 9) for d in range(10)}
+_DIGIT = {str(d): d for d in range(10)}
+
+
+def _luhn_sum(digits: str) -> int:
+    """The Luhn sum of a string of digits: every second digit from the right doubled (minus 9 over 9)."""
+    backwards = digits[::-1]
+    return sum(map(_DIGIT.__getitem__, backwards[0::2])) + sum(map(_DOUBLED.__getitem__, backwards[1::2]))
 
 
 # Card networks by issuer prefix (IIN) and the lengths they issue (ISO/IEC 7812 as the networks publish it).
@@ -56,6 +58,9 @@ _CARD_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
 )
 
 
+_CARD_RANGES_BY_WIDTH = tuple((low, high, lengths, len(str(low))) for low, high, lengths in _CARD_RANGES)
+
+
 def card_valid(value: str) -> bool:
     """True when ``value`` is a payment card number: a network's prefix and length, and the Luhn checksum.
 
@@ -63,13 +68,12 @@ def card_valid(value: str) -> bool:
     issues them, so the prefix check keeps device and SIM numbers out.
     """
     digits = _NON_DIGIT.sub("", value)
-    if not luhn_valid(digits):
+    if not any(
+        low <= int(digits[:width]) <= high and len(digits) in lengths
+        for low, high, lengths, width in _CARD_RANGES_BY_WIDTH
+    ):
         return False
-    for low, high, lengths in _CARD_RANGES:
-        prefix = int(digits[: len(str(low))])
-        if low <= prefix <= high and len(digits) in lengths:
-            return True
-    return False
+    return luhn_valid(digits)
 
 
 def iban_valid(value: str) -> bool:

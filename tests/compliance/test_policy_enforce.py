@@ -286,3 +286,14 @@ def test_ner_windows_cover_capitalised_words_with_context_and_skip_lowercase_tex
     assert text[low:high] == "spoke to Kari Nordmann yesterday about"
     two = ner_windows("Anna " + "x " * 20 + "Per", context=1)
     assert len(two) == 2  # far-apart capitals give separate windows
+
+
+@pytest.mark.parametrize("key", [b"k" * 32, b"q" * 64, b"long key " * 12])
+def test_column_hashing_gives_the_digests_of_hmac_sha256(key: bytes) -> None:
+    import hmac
+
+    from compliance.crypto import hash_distinct
+
+    values = ["a", "", "ø€ and 漢字", "x" * 5000]
+    expected = [hmac.new(key, v.encode(), "sha256").hexdigest() for v in values]
+    assert hash_distinct(pl.Series(values), key).to_list() == expected
