@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails
 
 from compliance.custom_entities import CustomEntity, invalid
-from compliance.entities import ENTITIES, ENTITY_SENSITIVITY, NER_ENTITIES, PATTERN_ENTITIES, Sensitivity
+from compliance.entities import ENTITIES, NER_ENTITIES, PATTERN_ENTITIES, Sensitivity
 from compliance.recognizers import Recognizer
 from klikkflow_pipelines.config_errors import ConfigError, ConfigProblem, read_yaml_mapping, validate_mapping
 
@@ -210,13 +210,6 @@ class Policy(_Strict):
     def recognizers(self) -> tuple[Recognizer, ...]:
         """The policy's custom entities as recognizers: ``classify_frame(..., recognizers=...)``."""
         return tuple(e.recognizer(self.source) for e in self.entities)
-
-    def entity_sensitivity(self, entity: str) -> Sensitivity:
-        """Sensitivity of built-in or custom ``entity``; ``KeyError`` for one the policy does not know."""
-        for custom in self.entities:
-            if custom.name == entity:
-                return custom.sensitivity
-        return ENTITY_SENSITIVITY[entity]
 
     @property
     def default_redact(self) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from compliance.checksums import VALIDATORS
 from compliance.custom_entities import span_pattern
 from compliance.decisions import plan
-from compliance.entities import ENTITIES
+from compliance.entities import ENTITIES, ENTITY_SENSITIVITY
 from compliance.policy import load_policy, policy_from_mapping
 from compliance.reports import ColumnReport, FrameReport
 from klikkflow_pipelines.cli.compliance import policy_app
@@ -107,15 +107,11 @@ def test_full_and_span_patterns_in_polars() -> None:
     assert folded.to_list() == [True]
 
 
-def test_entity_sensitivity_covers_built_in_and_custom_entities(tmp_path: Path) -> None:
+def test_custom_entities_carry_their_sensitivity_and_identifiers_are_restricted(tmp_path: Path) -> None:
     policy = load_policy(_write(tmp_path, VALID))
-    assert policy.entity_sensitivity("ACME_EMPLOYEE_ID") == "restricted"
-    assert policy.entity_sensitivity("ACME_BADGE") == "confidential"
-    assert policy.entity_sensitivity("US_SSN") == "restricted"
-    assert policy.entity_sensitivity("EMAIL_ADDRESS") == "confidential"
-    assert all(policy.entity_sensitivity(name) == "restricted" for name in NATIONAL_IDS)
-    with pytest.raises(KeyError):
-        policy.entity_sensitivity("ACME_UNKNOWN")
+    sensitivity = {r.entity: r.sensitivity for r in policy.recognizers}
+    assert sensitivity == {"ACME_EMPLOYEE_ID": "restricted", "ACME_BADGE": "confidential"}
+    assert all(ENTITY_SENSITIVITY[name] == "restricted" for name in NATIONAL_IDS)
 
 
 def test_rules_match_custom_entities_and_a_bare_redact_removes_them(tmp_path: Path) -> None:
