@@ -117,15 +117,20 @@ def served(tmp_path_factory: pytest.TempPathFactory, free_port) -> Iterator[tupl
         with open_gateway(settings, tenants) as gateway:
             yield gateway, ports, root
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+        # The environment first: a teardown error must not leave these set for the tests that follow.
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # a code server waits up to 60 s for RPCs in flight
+                process.kill()
+                process.wait()
 
 
 def test_the_gateway_opens_the_tenant_through_its_running_code_servers(served) -> None:
