@@ -11,7 +11,7 @@ type. Regexes are in the Rust dialect Polars runs vectorized.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,8 +46,3 @@ class Recognizer:
     def valid(self, value: str) -> bool:
         """True when ``value`` passes this recognizer's validator (always, without one)."""
         return self.validator is None or self.validator(value)
-
-
-def by_entity(recognizers: Iterable[Recognizer]) -> dict[str, Recognizer]:
-    """The recognizers keyed by entity name."""
-    return {r.entity: r for r in recognizers}

@@ -21,9 +21,9 @@ from stdnum.se import personnummer
 
 from compliance.column_names import name_signals, name_tokens
 from compliance.identifiers import IDENTIFIERS
-from compliance.recognizers import Recognizer, by_entity
+from compliance.recognizers import Recognizer
 
-RECOGNIZERS = by_entity(IDENTIFIERS)
+RECOGNIZERS = {r.entity: r for r in IDENTIFIERS}
 SAMPLES = 300
 _DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
 
