@@ -33,6 +33,7 @@ BASE_RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer("IP_ADDRESS", "confidential", patterns.FULL["IP_ADDRESS"], patterns.SPAN["IP_ADDRESS"],
                ip_valid, rule="an IPv4 or IPv6 address; columns of small dotted numbers are versions"),
 )  # fmt: skip
+_SSN = next(r for r in BASE_RECOGNIZERS if r.entity == "US_SSN")  # nine bare digits under an SSN name
 _ISBN = re.compile(patterns.ISBN)
 _NIP = re.compile(r"^\d{3}-\d{3}-\d{2}-\d{2}$|^\d{3}-\d{2}-\d{2}-\d{3}$")
 VERSION_SHARE = 0.8  # share of IPv4 values with all parts <= 31 that makes the column versions, not addresses
@@ -83,8 +84,10 @@ def string_rates(
     claimed: list[str] = []
     for i, recognizer in enumerate(checked):
         mask = masks[f"r{i}"]
-        versions = masks["version"].filter(mask).mean() or 0.0
-        if recognizer.entity == "IP_ADDRESS" and versions >= VERSION_SHARE:
+        if (
+            recognizer.entity == "IP_ADDRESS"
+            and (masks["version"].filter(mask).mean() or 0.0) >= VERSION_SHARE
+        ):
             continue
         found = validated(values, mask, recognizer)
         if found:
@@ -92,8 +95,7 @@ def string_rates(
             claimed += found
     if "US_SSN" in signals:
         bare = values.str.contains(r"^\d{9}$")
-        ssn = next(r for r in BASE_RECOGNIZERS if r.entity == "US_SSN")
-        rates["US_SSN"] = max(rates.get("US_SSN", 0.0), validated_share(values, bare, ssn))
+        rates["US_SSN"] = max(rates.get("US_SSN", 0.0), validated_share(values, bare, _SSN))
     phone = masks["phone"] & ~masks["date_like"] & ~values.is_in(claimed)
     phone = phone & ~values.is_in([v for v in values.filter(phone) if _not_personal(v)])
     phone = phone & (masks["digits"] >= 7) & (masks["digits"] <= 15)
@@ -128,7 +130,6 @@ def integer_rates(
     if "PHONE_NUMBER" in signals:
         rates["PHONE_NUMBER"] = ((digits >= 7) & (digits <= 15)).mean() or 0.0
     if "US_SSN" in signals:
-        ssn = next(r for r in BASE_RECOGNIZERS if r.entity == "US_SSN")
         padded = values.str.zfill(9)
-        rates["US_SSN"] = validated_share(padded, padded.str.contains(r"^\d{9}$"), ssn)
+        rates["US_SSN"] = validated_share(padded, padded.str.contains(r"^\d{9}$"), _SSN)
     return {e: r for e, r in rates.items() if r > 0}
