@@ -18,6 +18,7 @@ from compliance.classify import classify_frame
 from compliance.evaluate import ColumnOutcome, evaluate
 from compliance.nlp import build_engines
 from compliance.reports import FrameReport
+from tests.compliance import set_scoring
 from tests.compliance.labelled_set import LOCALE_OF_TABLE, LabelledTable, labelled_frames
 
 MIN_F1 = 0.97
@@ -36,12 +37,7 @@ def classified() -> list[tuple[LabelledTable, FrameReport]]:
 @pytest.fixture(scope="module")
 def outcomes(classified: list[tuple[LabelledTable, FrameReport]]) -> list[ColumnOutcome]:
     """One outcome per column of the set (``file`` is the table name)."""
-    found = []
-    for table, report in classified:
-        for column, expected in table.labels.items():
-            got = report.columns[column]
-            found.append(ColumnOutcome(table.name, column, expected, got.entity, got.score, got.free_text))
-    return found
+    return set_scoring.outcomes(classified)
 
 
 def _ratio(value: float | None) -> str:
