@@ -62,19 +62,6 @@ def nino(rng: random.Random) -> str:
     return f"{prefix}{digits}{suffix}"
 
 
-def nino_valid(value: str) -> bool:
-    """The structural NINO rules (python-stdnum has no NINO module)."""
-    v = value.replace(" ", "").upper()
-    return (
-        len(v) == 9
-        and v[0] in _NINO_FIRST
-        and v[1] in _NINO_SECOND
-        and v[:2] not in _NINO_BANNED_PREFIXES
-        and v[2:8].isdigit()
-        and v[8] in "ABCD"
-    )
-
-
 def nhs_number(rng: random.Random) -> str:
     """A 10-digit NHS number with its mod-11 check digit, as ``943 476 5919`` or plain."""
     while True:

@@ -3,41 +3,16 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
 import polars as pl
 import pytest
 from stdnum import iban, luhn
-from stdnum.de import idnr
-from stdnum.es import nie, nif
-from stdnum.fi import hetu
-from stdnum.gb import nhs
-from stdnum.in_ import aadhaar, pan
-from stdnum.it import codicefiscale
-from stdnum.pl import pesel
-from stdnum.se import personnummer
-from stdnum.us import itin, ssn
 
+from tests.compliance.identifier_checks import STDNUM_CHECKS
 from tests.compliance.labelled_set import LOCALE_OF_TABLE, LabelledTable, labelled_frames
-from tests.compliance.labelled_values import internal_ref, nino_valid
+from tests.compliance.labelled_values import internal_ref
 
-VALIDATORS: dict[str, Callable[[str], bool]] = {
-    "CREDIT_CARD": lambda s: luhn.is_valid(s.replace(" ", "")),
-    "IBAN_CODE": iban.is_valid,
-    "US_SSN": ssn.is_valid,
-    "US_ITIN": itin.is_valid,
-    "UK_NHS": nhs.is_valid,
-    "UK_NINO": nino_valid,  # python-stdnum has no NINO module: the structural rules
-    "DE_TAX_ID": idnr.is_valid,
-    "ES_NIF": nif.is_valid,
-    "ES_NIE": nie.is_valid,
-    "IT_FISCAL_CODE": codicefiscale.is_valid,
-    "PL_PESEL": pesel.is_valid,
-    "FI_PERSONAL_IDENTITY_CODE": hetu.is_valid,
-    "SE_PERSONNUMMER": personnummer.is_valid,
-    "IN_AADHAAR": aadhaar.is_valid,
-    "IN_PAN": pan.is_valid,
-}
+VALIDATORS = STDNUM_CHECKS
 
 
 @pytest.fixture(scope="module")
