@@ -46,13 +46,14 @@ def span_counts(text: str, start: int, end: int, entity: str, free_text: bool) -
         return False
     if not all(w[0].isupper() for w in words if w[0].isalpha()):
         return False
-    if free_text and len(words) < 2 and (entity == "PERSON" or _sentence_start(text, start)):
+    if free_text and len(words) < 2 and (entity == "PERSON" or sentence_start(text, start)):
         return False  # one capitalised word in prose is usually not a name, nor the first word of a sentence
     company = _COMPANY.search(f" {span} ") or (end < len(text) and _COMPANY.match(text[end : end + 8]))
     return not (entity == "PERSON" and company)
 
 
-def _sentence_start(text: str, start: int) -> bool:
+def sentence_start(text: str, start: int) -> bool:
+    """True when position ``start`` of ``text`` opens a sentence (or the text)."""
     before = text[:start].rstrip()
     return not before or before[-1] in ".!?:;\n"
 

@@ -119,8 +119,9 @@ def infer_region(values: Sequence[str], hints: Sequence[str] = ()) -> str | None
     for region in dict.fromkeys(ordered):
         if _possible_share(national, region) >= 0.5:
             return region
-    best = max(FALLBACK_REGIONS, key=lambda region: _possible_share(national, region))
-    return best if _possible_share(national, best) > 0 else None
+    shares = {region: _possible_share(national, region) for region in FALLBACK_REGIONS}
+    best = max(shares, key=shares.__getitem__)
+    return best if shares[best] > 0 else None
 
 
 def _possible_share(values: Sequence[str], region: str) -> float:

@@ -17,7 +17,7 @@ import polars as pl
 from compliance import patterns
 from compliance.entities import NER_ENTITIES
 from compliance.identifiers import IDENTIFIERS
-from compliance.ner_findings import is_company
+from compliance.ner_findings import is_company, sentence_start
 from compliance.nlp import SPACY_LABELS, NlpEngines, build_engines
 from compliance.recognizers import Recognizer
 from compliance.value_rates import BASE_RECOGNIZERS
@@ -27,15 +27,16 @@ NER_CHUNK = 100_000  # characters per NER call; spaCy refuses texts over nlp.max
 NER_CONTEXT = 3  # words of context kept on each side of a capitalised word
 _WORD = re.compile(r"\S+")
 # Capitalised words (with name particles between them): the candidates of name_runs.
+_CAPITAL = "[A-ZÀ-ÖØ-ÞŁŚŻŹĆŃ]"  # upper-case letters of the tenants' languages (Python re has no \p{Lu})
+_WORD_REST = r"[\w'\u2019\-]+"
 _CAPITALISED_RUN = re.compile(
-    r"\b[A-ZÀ-ÖØ-ÞŁŚŻŹĆŃ][\w'\u2019\-]+(?:\s+(?:(?:van|von|de|der|den|da|di|del|la|le)\s+)?"
-    r"[A-ZÀ-ÖØ-ÞŁŚŻŹĆŃ][\w'\u2019\-]+)+"
+    rf"\b{_CAPITAL}{_WORD_REST}(?:\s+(?:(?:van|von|de|der|den|da|di|del|la|le)\s+)?{_CAPITAL}{_WORD_REST})+"
 )
 
 
 _PLACE = re.compile(
     r"\b(?:in|to|from|at|near|i|til|fra|nach|aus|bei|à|au|en|da|di|w|we|z|ze|till|från|naar|uit|"
-    r"para|desde|em|kohti)\s+([A-ZÀ-ÖØ-ÞŁŚŻŹĆŃ][\w\-]+)\b(?!\s+[A-ZÀ-ÖØ-ÞŁŚŻŹĆŃ])"
+    rf"para|desde|em|kohti)\s+({_CAPITAL}[\w\-]+)\b(?!\s+{_CAPITAL})"
 )
 _NOT_PLACES = frozenset(
     {
@@ -91,11 +92,6 @@ def _replace_valid(text: pl.Series, recognizer: Recognizer) -> pl.Series:
     return text.str.replace_many(valid, [label] * len(valid))
 
 
-def _sentence_start(text: str, start: int) -> bool:
-    before = text[:start].rstrip()
-    return not before or before[-1] in ".!?:;\n"
-
-
 def name_runs(text: str, ner_spans: Sequence[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """Runs of two or more capitalised words the model did not call a person or a place: PERSON spans.
 
@@ -109,7 +105,7 @@ def name_runs(text: str, ner_spans: Sequence[tuple[int, int, str]]) -> list[tupl
         start, end = match.span()
         if any(a < end and start < b for a, b, label in ner_spans if label in NER_ENTITIES):
             continue
-        if _sentence_start(text, start):
+        if sentence_start(text, start):
             words = match.group().split()
             if len(words) < 3:
                 continue
@@ -139,8 +135,8 @@ def _widen_person(text: str, span: tuple[int, int, str]) -> tuple[int, int, str]
     """``span`` widened to the capitalised word right before it (a first name the model left out)."""
     start, end, label = span
     before = text[:start]
-    word = re.search(r"([A-ZÀ-ÖØ-ÞŁŚŻŹĆŃ][\w'\u2019\-]+)\s+$", before)
-    if word and not _sentence_start(text, word.start(1)):
+    word = re.search(rf"({_CAPITAL}{_WORD_REST})\s+$", before)
+    if word and not sentence_start(text, word.start(1)):
         start = word.start(1)
     return start, end, label
 
