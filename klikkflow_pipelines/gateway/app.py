@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -21,6 +22,7 @@ from klikkflow_pipelines.config_errors import ConfigError
 from klikkflow_pipelines.events.signing import webhook_secret
 from klikkflow_pipelines.events.webhook_app import create_webhook_app
 from klikkflow_pipelines.gateway.accounts import Accounts
+from klikkflow_pipelines.gateway.error_pages import http_exception, server_error
 from klikkflow_pipelines.gateway.forwarded import TrustedProxies
 from klikkflow_pipelines.gateway.gate import TenantGate, origin_of
 from klikkflow_pipelines.gateway.housekeeping import periodic_purge
@@ -116,6 +118,7 @@ class Gateway:
         )
         self.web = Starlette(
             routes=[*build_routes(self), Mount("/hooks", app=hooks)],
+            exception_handlers={HTTPException: http_exception, Exception: server_error},
             lifespan=lambda _app: periodic_purge(
                 self.store, settings.purge_interval_seconds, settings.group_role_max_age_seconds
             ),

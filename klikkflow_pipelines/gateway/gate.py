@@ -20,12 +20,12 @@ from starlette.types import Message, Receive, Scope, Send
 from klikkflow_pipelines.gateway.asgi_io import (
     read_body,
     replay_receive,
-    send_json,
     send_simple,
     source_address,
 )
 from klikkflow_pipelines.gateway.dagster_mount import ROLE_STATE_KEY
 from klikkflow_pipelines.gateway.detokenize_route import Detokenizer, handle_detokenize, is_detokenize_route
+from klikkflow_pipelines.gateway.error_pages import send_error, wants_html
 from klikkflow_pipelines.gateway.file_routes import file_route_verdict, is_file_route
 from klikkflow_pipelines.gateway.graphql_authz import Decision
 from klikkflow_pipelines.gateway.graphql_request import document_digest, inspect_frame, inspect_request
@@ -39,6 +39,7 @@ from klikkflow_pipelines.gateway.metrics import route_class
 from klikkflow_pipelines.gateway.principal import Principal, header
 from klikkflow_pipelines.gateway.ratelimit import retry_after_header
 from klikkflow_pipelines.gateway.roles import role_at_least
+from klikkflow_pipelines.gateway.tenant_bar import bar_html, injecting_send
 
 if TYPE_CHECKING:
     from klikkflow_pipelines.gateway.app import Gateway
@@ -47,6 +48,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_GRAPHQL_BODY = 4 * 1024 * 1024  # document plus variables, for HTTP bodies and websocket frames
 MFA_REQUIRED = "two-factor sign-in is required: enroll at /account/mfa"
 TOO_COSTLY = "GRAPHQL_DOCUMENT_TOO_COSTLY"
+PRINCIPAL_STATE_KEY = "klikkflow_principal"  # for the error pages' header
 WS_MESSAGE_TOO_BIG = 1009
 
 
@@ -89,7 +91,8 @@ class TenantGate:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 4000 + status % 1000 if status != 401 else 4401})
             return
-        await send_json(send, status, message, code=code)
+        principal = scope.get("state", {}).get(PRINCIPAL_STATE_KEY)
+        await send_error(scope, send, status, message, code=code, principal=principal)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, tenant_id: str) -> None:
         gw = self.gw
@@ -104,6 +107,7 @@ class TenantGate:
                 return
             await self._deny(scope, send, tenant_id, 401, "unauthenticated", "sign in first")
             return
+        scope.setdefault("state", {})[PRINCIPAL_STATE_KEY] = principal
         if gw.settings.require_mfa and await gw.offload(gw.mfa_enrollment_due, principal):
             if scope["type"] == "http" and scope["method"] == "GET":
                 await send_simple(send, 302, b"", b"text/plain", [(b"location", b"/account/mfa")])
@@ -131,9 +135,8 @@ class TenantGate:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4429})
                 return
-            await send_json(
-                send, 429, "rate limit exceeded", [(b"retry-after", retry_after_header(wait).encode())]
-            )
+            retry = [(b"retry-after", retry_after_header(wait).encode())]
+            await send_error(scope, send, 429, "rate limit exceeded", retry, principal=principal)
             return
         if detokenize:
             await handle_detokenize(gw, self.detokenizer, scope, receive, send, tenant_id, principal)
@@ -201,6 +204,9 @@ class TenantGate:
                 "allowed",
                 source_address(scope),
             )
+        elif wants_html(scope) and principal.session is not None:  # a page of the UI: add the tenant bar
+            names = {tid: gw.tenants[tid].name for tid in gw.tenant_apps if tid in gw.tenants}
+            send = injecting_send(send, bar_html(principal, tenant_id, names))
         await app(scope, receive, send)
 
     async def _graphql(

@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
+from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from klikkflow_pipelines.gateway.accounts import EnrollmentError
+from klikkflow_pipelines.gateway.error_pages import CSRF_FAILED, error_response
 from klikkflow_pipelines.gateway.forms import read_form, safe_next
-from klikkflow_pipelines.gateway.pages import render
+from klikkflow_pipelines.gateway.pages import render, signed_in_context
 from klikkflow_pipelines.gateway.principal import Principal
 from klikkflow_pipelines.gateway.sessions import CSRF_FIELD, SESSION_COOKIE
 from klikkflow_pipelines.gateway.store import SessionRecord
@@ -39,7 +42,7 @@ class SignInKit:
     form_with_csrf: Callable[[Request, Principal | None], Awaitable[dict | None]]
     start_session: Callable[..., Awaitable[None]]
     rate_limited: Callable[[Request], Response | None]
-    throttled: Callable[[Request, float], Response]
+    throttled: Callable[[Request, float], Awaitable[Response]]
 
 
 def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
@@ -63,13 +66,13 @@ def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
             return RedirectResponse("/login", status_code=303)
         form = await read_form(request)
         if not gw.sessions.tokens_match(record.csrf_token, str(form.get(CSRF_FIELD, ""))):
-            return PlainTextResponse("CSRF check failed", status_code=403)
+            return error_response(request, 403, CSRF_FAILED)
         code, username, source = str(form.get("code", "")), record.username, kit.client_ip(request)
         wait = await gw.offload(gw.accounts.begin_attempt, username, source)
         if wait > 0:
             await gw.offload(gw.sessions.revoke, record.id_hash)
             await kit.audit(request, username, "signin.throttled", "failure", step="mfa")
-            return kit.throttled(request, wait)
+            return await kit.throttled(request, wait)
         ok = await gw.offload(gw.accounts.verify_totp, username, code)
         how = "totp"
         if not ok and "-" in code:
@@ -89,18 +92,22 @@ def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
         return response
 
     async def enrol_page(
-        username: str, session: SessionRecord, sealed: str | None = None, error: str | None = None
+        principal: Principal, sealed: str | None = None, error: str | None = None
     ) -> Response:
-        offer = gw.accounts.offer_enrollment(username, session.id_hash, sealed)
-        enabled = await gw.offload(gw.accounts.totp_enabled, username)
+        session = principal.session
+        assert session is not None
+        offer = gw.accounts.offer_enrollment(principal.username, session.id_hash, sealed)
+        enabled = await gw.offload(gw.accounts.totp_enabled, principal.username)
         html = render(
             "mfa_enroll.html",
             title=TITLE,
             enabled=enabled,
             uri=offer.uri,
+            qr=qr_svg(offer.uri),
+            key=authenticator_key(offer.uri),
             pending=offer.sealed,
-            csrf=session.csrf_token,
             error=error,
+            **signed_in_context(principal),
         )
         return HTMLResponse(html, status_code=400 if error else 200)
 
@@ -110,14 +117,14 @@ def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
         if principal is None or session is None:
             return RedirectResponse("/login", status_code=303)
         if session.method != "local":
-            return PlainTextResponse(
-                "two-factor sign-in is managed by your identity provider", status_code=400
+            return error_response(
+                request, 400, "two-factor sign-in is managed by your identity provider", principal=principal
             )
         if request.method == "GET":
-            return await enrol_page(principal.username, session)
+            return await enrol_page(principal)
         form = await kit.form_with_csrf(request, principal)
         if form is None:
-            return PlainTextResponse("CSRF check failed", status_code=403)
+            return error_response(request, 403, CSRF_FAILED, principal=principal)
         username, sealed = principal.username, str(form.get("pending", ""))
         try:
             codes = await gw.offload(
@@ -131,13 +138,31 @@ def build_mfa_routes(gw: Gateway, kit: SignInKit) -> list[Route]:
             )
         except EnrollmentError as error:
             await kit.audit(request, username, "mfa.enrolled", "failure", reason=str(error))
-            return await enrol_page(username, session, sealed, str(error))
+            return await enrol_page(principal, sealed, str(error))
         gw.forget_mfa_state(username)
         await kit.audit(request, username, "mfa.enrolled", "success")
-        return HTMLResponse(render("mfa_enroll.html", title=TITLE, codes=codes))
+        page = render("mfa_enroll.html", title=TITLE, codes=codes, **signed_in_context(principal))
+        return HTMLResponse(page)
 
     return [
         Route("/login/mfa", code_page, methods=["GET"]),
         Route("/login/mfa", code_post, methods=["POST"]),
         Route("/account/mfa", enrol, methods=["GET", "POST"]),
     ]
+
+
+def qr_svg(uri: str) -> Markup:
+    """The otpauth URI as an inline SVG QR code (drawn on the server: the page runs no script and its
+    Content-Security-Policy loads no image)."""
+    import segno
+
+    svg = segno.make(uri, error="m").svg_inline(
+        scale=5, dark="#000", light="#fff", title="QR code of your authenticator key", svgclass="qr-code"
+    )
+    return Markup(svg.replace("<svg ", '<svg role="img" aria-label="QR code of your authenticator key" ', 1))
+
+
+def authenticator_key(uri: str) -> str:
+    """The base32 secret of an otpauth URI, in groups of four for typing into an app."""
+    secret = parse_qs(urlsplit(uri).query).get("secret", [""])[0]
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))

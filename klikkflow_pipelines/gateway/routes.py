@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from klikkflow_pipelines.gateway.error_pages import CSRF_FAILED, error_response
 from klikkflow_pipelines.gateway.forms import read_form
 from klikkflow_pipelines.gateway.forms import safe_next as _safe_next
 from klikkflow_pipelines.gateway.forwarded import source_network
 from klikkflow_pipelines.gateway.gate import MFA_REQUIRED
 from klikkflow_pipelines.gateway.mfa_routes import SignInKit, build_mfa_routes
 from klikkflow_pipelines.gateway.oidc import OidcError
-from klikkflow_pipelines.gateway.pages import render
+from klikkflow_pipelines.gateway.pages import render, signed_in_context
 from klikkflow_pipelines.gateway.principal import TOKEN_PREFIX, Principal
 from klikkflow_pipelines.gateway.ratelimit import retry_after_header
 from klikkflow_pipelines.gateway.roles import ROLES, role_at_least
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("klikkflow.gateway")
 MAX_TOKEN_ID = 2**63 - 1
 THROTTLED = "Too many failed attempts from your address: wait a few minutes, then try again."
+ADD_USER_COMMAND = "klikkflow gateway add-user admin --owner"
 
 
 def build_routes(gw: Gateway) -> list[Route]:
@@ -89,15 +91,18 @@ def build_routes(gw: Gateway) -> list[Route]:
         if not mfa_pending:
             response.delete_cookie(PREAUTH_COOKIE, path="/")
 
-    def login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+    async def login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
         raw, fresh = preauth(request)
         next_url = _safe_next(request.query_params.get("next"))
+        sso = [settings.oidc.display_name or "single sign-on"] if settings.oidc else []
         html = render(
             "login.html",
             title="Sign in",
             csrf=gw.sessions.preauth_csrf(raw),
             next=next_url,
-            oidc=gw.oidc is not None,
+            sso=sso,
+            first_run=not sso and not await gw.offload(gw.store.has_users),
+            add_user_command=ADD_USER_COMMAND,
             error=error,
         )
         response = HTMLResponse(html, status_code=status)
@@ -105,8 +110,8 @@ def build_routes(gw: Gateway) -> list[Route]:
             set_cookie(response, PREAUTH_COOKIE, gw.sessions.sign(raw), 3600)
         return response
 
-    def forbidden(message: str = "forbidden") -> Response:
-        return PlainTextResponse(message, status_code=403)
+    def forbidden(request: Request, message: str, principal: Principal | None = None) -> Response:
+        return error_response(request, 403, message, principal=principal)
 
     async def form_with_csrf(request: Request, principal: Principal | None) -> dict | None:
         form = await read_form(request)
@@ -126,35 +131,27 @@ def build_routes(gw: Gateway) -> list[Route]:
         if await gw.offload(gw.mfa_enrollment_due, principal):
             return RedirectResponse("/account/mfa", status_code=302)
         tenants = [
-            {"id": tid, "name": gw.tenants[tid].name, "role": role}
+            {"id": tid, "name": gw.tenants[tid].name, "role": role, "audit": role_at_least(role, "admin")}
             for tid, role in sorted(principal.roles.items())
             if tid in gw.tenant_apps
         ]
-        html = render(
-            "home.html",
-            title="KlikkFlow",
-            user=principal.username,
-            owner=principal.is_owner,
-            tenants=tenants,
-            csrf=principal.session.csrf_token,
-            local=principal.session.method == "local",
-        )
+        html = render("home.html", title="Your tenants", tenants=tenants, **signed_in_context(principal))
         return HTMLResponse(html)
 
     async def login_get(request: Request) -> Response:
-        return login_page(request)
+        return await login_page(request)
 
     def signin_throttled(request: Request) -> Response | None:
         wait = gw.signin_buckets.take(source_network(client_ip(request)))
         if wait <= 0:
             return None
         gw.metrics.signin_failures.labels("any", "rate_limit").inc()
-        return PlainTextResponse(
-            "too many sign-in attempts", status_code=429, headers={"retry-after": retry_after_header(wait)}
+        return error_response(
+            request, 429, "too many sign-in attempts", headers={"retry-after": retry_after_header(wait)}
         )
 
-    def throttled_answer(request: Request, wait: float) -> Response:
-        response = login_page(request, THROTTLED, 429)
+    async def throttled_answer(request: Request, wait: float) -> Response:
+        response = await login_page(request, THROTTLED, 429)
         response.headers["retry-after"] = retry_after_header(wait)
         return response
 
@@ -165,7 +162,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         form = await form_with_csrf(request, None)
         if form is None:
             gw.metrics.signin_failures.labels("local", "csrf").inc()
-            return forbidden("CSRF check failed")
+            return forbidden(request, CSRF_FAILED)
         username = str(form.get("username", "")).strip()
         password = str(form.get("password", ""))
         next_url = _safe_next(str(form.get("next", "/")))
@@ -175,8 +172,8 @@ def build_routes(gw: Gateway) -> list[Route]:
             action = "signin.throttled" if result.status == "throttled" else "signin.password"
             await audit(request, username or "(empty)", action, "failure")
             if result.status == "throttled":
-                return throttled_answer(request, result.retry_after)
-            return login_page(request, "Wrong user name or password.", 401)
+                return await throttled_answer(request, result.retry_after)
+            return await login_page(request, "Wrong user name or password.", 401)
         user = await gw.offload(gw.store.get_user, username)
         if settings.require_mfa and not result.mfa_required:
             next_url = "/account/mfa"  # MFA is mandatory here: enrolling comes first
@@ -210,7 +207,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         if principal is None or principal.session is None:
             return RedirectResponse("/login", status_code=303)
         if await form_with_csrf(request, principal) is None:
-            return forbidden("CSRF check failed")
+            return forbidden(request, CSRF_FAILED, principal)
         await gw.offload(gw.sessions.revoke, principal.session.id_hash)
         await audit(request, principal.username, "signout", "success")
         target = "/login"
@@ -226,7 +223,7 @@ def build_routes(gw: Gateway) -> list[Route]:
     # OIDC --------------------------------------------------------------------
     async def oidc_start(request: Request) -> Response:
         if gw.oidc is None:
-            return PlainTextResponse("single sign-on is not configured", status_code=404)
+            return error_response(request, 404, "single sign-on is not configured")
         throttled = signin_throttled(request)
         if throttled:
             return throttled
@@ -235,9 +232,10 @@ def build_routes(gw: Gateway) -> list[Route]:
         if pending >= settings.oidc_pending_per_address:  # bounds the rows one address can leave
             gw.metrics.signin_failures.labels("oidc", "pending_limit").inc()
             wait = (oldest or time.time()) + OIDC_TRANSACTION_SECONDS - time.time()
-            return PlainTextResponse(
+            return error_response(
+                request,
+                429,
                 "too many unfinished sign-ins from your address; try again later",
-                status_code=429,
                 headers={"retry-after": retry_after_header(wait)},
             )
         raw, fresh = preauth(request)
@@ -245,7 +243,7 @@ def build_routes(gw: Gateway) -> list[Route]:
             auth = await gw.oidc.authorization_request()
         except (httpx.HTTPError, OidcError, ValueError) as exc:
             log.error("identity provider unreachable: %s", exc)
-            return PlainTextResponse("the identity provider is unreachable; try again later", status_code=502)
+            return error_response(request, 502, "the identity provider is unreachable; try again later")
         await gw.offload(
             gw.store.signin.insert_transaction,
             auth.state,
@@ -262,7 +260,7 @@ def build_routes(gw: Gateway) -> list[Route]:
 
     async def oidc_callback(request: Request) -> Response:
         if gw.oidc is None:
-            return PlainTextResponse("single sign-on is not configured", status_code=404)
+            return error_response(request, 404, "single sign-on is not configured")
         throttled = signin_throttled(request)
         if throttled:
             return throttled
@@ -270,7 +268,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         async def fail(reason: str, status: int = 400) -> Response:
             gw.metrics.signin_failures.labels("oidc", reason.split(":")[0][:40]).inc()
             await audit(request, "(oidc)", "signin.oidc", "failure", reason=reason)
-            return PlainTextResponse(f"sign-in failed: {reason}", status_code=status)
+            return error_response(request, status, f"sign-in failed: {reason}")
 
         params = request.query_params
         if params.get("error"):
@@ -307,12 +305,12 @@ def build_routes(gw: Gateway) -> list[Route]:
         ):  # a token would outlive the missing second factor
             if request.method == "POST":
                 await audit(request, principal.username, "token.create", "denied", target="mfa_required")
-            return forbidden(MFA_REQUIRED)
+            return forbidden(request, MFA_REQUIRED, principal)
         new_token = None
         if request.method == "POST":
             form = await form_with_csrf(request, principal)
             if form is None:
-                return forbidden("CSRF check failed")
+                return forbidden(request, CSRF_FAILED, principal)
             tenant, role = str(form.get("tenant", "")), str(form.get("role", ""))
             name = str(form.get("name", "")).strip()[:128] or "token"
             try:
@@ -321,7 +319,7 @@ def build_routes(gw: Gateway) -> list[Route]:
                 days = 90
             if role not in ROLES or not role_at_least(principal.roles.get(tenant), role):
                 await audit(request, principal.username, "token.create", "denied", target=f"{tenant}:{role}")
-                return forbidden("you cannot grant a role above your own in that tenant")
+                return forbidden(request, "you cannot grant a role above your own in that tenant", principal)
             new_token = TOKEN_PREFIX + secrets.token_urlsafe(32)
             token_id = await gw.offload(
                 gw.store.tokens.insert,
@@ -347,8 +345,8 @@ def build_routes(gw: Gateway) -> list[Route]:
             title="API tokens",
             tokens=held,
             roles=principal.roles,
-            csrf=principal.session.csrf_token,
             new_token=new_token,
+            **signed_in_context(principal),
         )
         return HTMLResponse(html, status_code=201 if new_token else 200)
 
@@ -357,7 +355,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         if principal is None or principal.session is None:
             return RedirectResponse("/login", status_code=303)
         if await form_with_csrf(request, principal) is None:
-            return forbidden("CSRF check failed")
+            return forbidden(request, CSRF_FAILED, principal)
         token_id = int(request.path_params["token_id"])
         token = (
             await gw.offload(gw.store.tokens.revoke, token_id, principal.username)
@@ -365,7 +363,7 @@ def build_routes(gw: Gateway) -> list[Route]:
             else None  # no database integer holds it: there is no such token
         )
         if token is None:
-            return PlainTextResponse("no such token", status_code=404)
+            return error_response(request, 404, "no such token", principal=principal)
         await audit(
             request,
             principal.username,
@@ -388,7 +386,7 @@ def build_routes(gw: Gateway) -> list[Route]:
             bool(token) and gw.sessions.tokens_match(f"Bearer {token}", auth)
         )
         if not allowed:
-            return PlainTextResponse("sign in as platform owner or send the metrics token", status_code=401)
+            return error_response(request, 401, "sign in as platform owner or send the metrics token")
         return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return [

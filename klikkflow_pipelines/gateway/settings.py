@@ -24,6 +24,7 @@ class OidcSettings(BaseModel):
     groups_claim: str = "groups"
     scopes: str = "openid email groups"
     owner_groups: tuple[str, ...] = ()
+    display_name: str = ""  # the sign-in button's label: "Sign in with <display_name>"
 
 
 class GatewaySettings(BaseModel):
@@ -115,7 +116,8 @@ def settings_from_env() -> GatewaySettings:
     (sqlite under ``$KLIKKFLOW_HOME`` by default, a Postgres URL in production),
     ``KLIKKFLOW_PUBLIC_URL`` is the external URL. OIDC is enabled when
     ``KLIKKFLOW_OIDC_ISSUER``, ``KLIKKFLOW_OIDC_CLIENT_ID`` and
-    ``KLIKKFLOW_OIDC_CLIENT_SECRET`` are all set. ``KLIKKFLOW_GATEWAY_REQUIRE_MFA=true``
+    ``KLIKKFLOW_OIDC_CLIENT_SECRET`` are all set; ``KLIKKFLOW_OIDC_DISPLAY_NAME`` (e.g. Okta) labels
+    its sign-in button. ``KLIKKFLOW_GATEWAY_REQUIRE_MFA=true``
     makes TOTP mandatory for local accounts: until one is enrolled, its session
     opens only the enrollment page.
 
@@ -144,6 +146,7 @@ def settings_from_env() -> GatewaySettings:
             client_secret=env.get("KLIKKFLOW_OIDC_CLIENT_SECRET", ""),
             groups_claim=env.get("KLIKKFLOW_OIDC_GROUPS_CLAIM", "groups"),
             owner_groups=tuple(g for g in env.get("KLIKKFLOW_OWNER_GROUPS", "").split(",") if g),
+            display_name=env.get("KLIKKFLOW_OIDC_DISPLAY_NAME", "").strip(),
         )
     return GatewaySettings(
         secret_key=env.get("KLIKKFLOW_GATEWAY_SECRET") or _secret_from_file("gateway.key"),

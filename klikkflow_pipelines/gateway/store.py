@@ -148,6 +148,11 @@ class GatewayStore:
             row = conn.execute(select(users).where(users.c.username == username)).first()
         return row._asdict() if row else None
 
+    def has_users(self) -> bool:
+        """True when at least one local account exists."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(users.c.username).limit(1)).first() is not None
+
     def upsert_user(self, username: str, **values: object) -> None:
         """Create the user or update the given columns."""
         with self.engine.begin() as conn:
