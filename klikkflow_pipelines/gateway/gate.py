@@ -36,7 +36,7 @@ from klikkflow_pipelines.gateway.graphql_responses import (
 )
 from klikkflow_pipelines.gateway.launch_audit import LAUNCH_FIELDS, launch_outcomes, launch_requests
 from klikkflow_pipelines.gateway.metrics import route_class
-from klikkflow_pipelines.gateway.principal import Principal, header
+from klikkflow_pipelines.gateway.principal import Principal, bearer_token, header
 from klikkflow_pipelines.gateway.ratelimit import retry_after_header
 from klikkflow_pipelines.gateway.roles import role_at_least
 from klikkflow_pipelines.gateway.tenant_bar import bar_html, injecting_send
@@ -99,7 +99,8 @@ class TenantGate:
         principal = await gw.offload(gw.authenticate, scope)
         if principal is None:
             accept = header(scope, b"accept") or ""
-            if scope["type"] == "http" and scope["method"] == "GET" and "text/html" in accept:
+            navigation = "text/html" in accept and bearer_token(scope) is None  # not an API client
+            if scope["type"] == "http" and scope["method"] == "GET" and navigation:
                 target = quote(scope["path"], safe="/")
                 await send_simple(
                     send, 302, b"", b"text/plain", [(b"location", f"/login?next={target}".encode())]

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from klikkflow_pipelines.gateway.audit_routes import build_audit_routes
 from klikkflow_pipelines.gateway.error_pages import CSRF_FAILED, error_response
 from klikkflow_pipelines.gateway.forms import read_form
 from klikkflow_pipelines.gateway.forms import safe_next as _safe_next
@@ -401,6 +402,7 @@ def build_routes(gw: Gateway) -> list[Route]:
         ),
         Route("/account/tokens", tokens, methods=["GET", "POST"]),
         Route("/account/tokens/{token_id:int}/revoke", token_revoke, methods=["POST"]),
+        *build_audit_routes(gw),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
     ]

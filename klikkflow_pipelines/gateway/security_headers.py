@@ -8,9 +8,9 @@ A tenant's Dagster UI under ``/t/<tenant>/`` keeps its own policy (it needs
 its scripts and already sends ``Cache-Control``/``Referrer-Policy``); it gets a
 second policy that only forbids framing (browsers enforce every policy sent),
 ``X-Frame-Options: DENY`` and ``nosniff``. ``Strict-Transport-Security`` goes
-on everything when the public URL is https. An app that fails before it answered gets a plain
-500 with these headers here (uvicorn's own 500 would carry none), and the error goes on to the
-server's log.
+on everything when the public URL is https. An app that fails before it answered gets a 500 with
+these headers here (uvicorn's own 500 would carry none): the HTML error page for a browser, else
+plain text, neither naming the error, which goes on to the server's log.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from klikkflow_pipelines.gateway.error_pages import error_html, wants_html
 from klikkflow_pipelines.gateway.pages import STYLE_SOURCE
 
 TENANT_PREFIX = "/t/"
@@ -67,13 +68,19 @@ class SecurityHeaders:
             await self.app(scope, receive, send_with_headers)
         except Exception:
             if not started:
-                await send_with_headers(_server_error_start())
-                await send_with_headers({"type": "http.response.body", "body": SERVER_ERROR_BODY})
+                html = wants_html(scope)
+                body = error_html(500).encode() if html else SERVER_ERROR_BODY
+                await send_with_headers(_server_error_start(body, html))
+                await send_with_headers({"type": "http.response.body", "body": body})
             raise
 
 
-def _server_error_start() -> Message:
-    """The start of a plain 500 answer (a new message each time: the headers are added to it)."""
-    headers = [(b"content-type", b"text/plain; charset=utf-8")]
-    headers += [(b"content-length", str(len(SERVER_ERROR_BODY)).encode()), (b"connection", b"close")]
+def _server_error_start(body: bytes, html: bool) -> Message:
+    """The start of a 500 answer (a new message each time: the headers are added to it)."""
+    kind = b"text/html; charset=utf-8" if html else b"text/plain; charset=utf-8"
+    headers = [
+        (b"content-type", kind),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     return {"type": "http.response.start", "status": 500, "headers": headers}

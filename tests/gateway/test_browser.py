@@ -4,10 +4,8 @@ site (another loopback origin) try to turn MFA off with a link and to frame the 
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
 from starlette.applications import Starlette
@@ -18,28 +16,6 @@ from .conftest import LiveGateway
 from .helpers import PASSWORD, enroll_totp, sign_in
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("KLIKKFLOW_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def sign_in_and_open_asset(browser, live_gateway: LiveGateway, user: str):  # type: ignore[no-untyped-def]
