@@ -72,15 +72,20 @@ def build_audit_routes(gw: Gateway) -> list[Route]:
         if refused is not None:
             return refused
         assert principal is not None and log is not None
+        params = request.query_params
         try:
-            filters = parse_filters(request.query_params)
-        except FilterError as error:
-            return problem(request, 400, str(error), principal)
-        entries, more = await gw.offload(audit_view.page_of, log, filters)
-        if not wants_html(request.scope):
-            records = [entry.as_record() for entry in entries]
-            return JSONResponse({"entries": records, "page": filters.page, "more": more})
-        check = await gw.offload(audit_view.verify_range, log, entries)
+            filters, error = parse_filters(params), None
+        except FilterError as problem_found:
+            if not wants_html(request.scope):
+                return problem(request, 400, str(problem_found), principal)
+            filters, error = audit_view.as_entered(params), str(problem_found)  # the form, to fix it
+        entries, more, check = [], False, None
+        if error is None:
+            entries, more = await gw.offload(audit_view.page_of, log, filters)
+            if not wants_html(request.scope):
+                records = [entry.as_record() for entry in entries]
+                return JSONResponse({"entries": records, "page": filters.page, "more": more})
+            check = await gw.offload(audit_view.verify_range, log, entries)
         log_id = request.path_params["log_id"]
         base = f"/audit/{log_id}?"
         html = render(
@@ -98,9 +103,10 @@ def build_audit_routes(gw: Gateway) -> list[Route]:
             else None,
             older=base + urlencode({**filters.query_items(), "page": filters.page + 1}) if more else None,
             export_limit=f"{audit_view.EXPORT_LIMIT:,}",
+            error=error,
             **signed_in_context(principal),
         )
-        return HTMLResponse(html)
+        return HTMLResponse(html, status_code=400 if error else 200)
 
     async def export(request: Request) -> Response:
         principal, log, refused = await readable_log(request)

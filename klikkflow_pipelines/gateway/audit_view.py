@@ -103,6 +103,12 @@ def parse_filters(params: Mapping[str, str]) -> AuditFilters:
     return AuditFilters(actor, action, outcome, since, until, int(raw_page), bounds)
 
 
+def as_entered(params: Mapping[str, str]) -> AuditFilters:
+    """The filters as entered (cut to a form field's length), to show a form with a bad value again."""
+    values = [str(params.get(name, ""))[:MAX_ACTOR] for name in ("actor", "action", "outcome", "from", "to")]
+    return AuditFilters(*values)
+
+
 def _filtered(filters: AuditFilters) -> Select:
     table = audit_log_table
     query = select(table).order_by(table.c.seq.desc())

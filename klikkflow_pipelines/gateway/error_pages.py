@@ -22,7 +22,7 @@ from klikkflow_pipelines.gateway.principal import Principal, bearer_token, heade
 CSRF_FAILED = "CSRF check failed: the form was old or came from another site; reload the page and try again"
 EXPLANATIONS = {
     400: ("Bad request", "The gateway could not use what was sent."),
-    401: ("Sign in required", "You need to sign in before you can open this page."),
+    401: ("Sign in required", "Sign in, with an account that may open this page, to continue."),
     403: (
         "Not allowed",
         "Your account may not do this here. If you need it, ask an admin of the tenant for a role "

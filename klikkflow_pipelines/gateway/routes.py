@@ -387,7 +387,8 @@ def build_routes(gw: Gateway) -> list[Route]:
             bool(token) and gw.sessions.tokens_match(f"Bearer {token}", auth)
         )
         if not allowed:
-            return error_response(request, 401, "sign in as platform owner or send the metrics token")
+            detail = "sign in as platform owner or send the metrics token"
+            return error_response(request, 401, detail, principal=principal)
         return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return [

@@ -77,7 +77,9 @@ def test_a_get_changes_nothing(live_gateway: LiveGateway) -> None:
 def test_bad_filters_get_a_clear_400(live_gateway: LiveGateway, query: dict[str, str], field: str) -> None:
     ada = live_gateway.login("ada")
     page = ada.get("/audit/acme", params=query, headers=HTML)
-    assert page.status_code == 400 and field in page.text and "Fix:" in page.text
+    assert (
+        page.status_code == 400 and field in page.text and "Fix:" in page.text and 'role="alert"' in page.text
+    )
     api = ada.get("/audit/acme", params=query)
     assert api.status_code == 400 and api.json()["errors"][0]["message"].startswith(field)
 
