@@ -205,7 +205,7 @@ class TenantGate:
                 "allowed",
                 source_address(scope),
             )
-        elif wants_html(scope) and principal.session is not None:  # a page of the UI: add the tenant bar
+        elif method == "GET" and wants_html(scope) and principal.session:  # a UI page: add the tenant bar
             names = {tid: gw.tenants[tid].name for tid in gw.tenant_apps if tid in gw.tenants}
             send = injecting_send(send, bar_html(principal, tenant_id, names))
         await app(scope, receive, send)
