@@ -111,6 +111,17 @@ def test_mfa_enrolment_shows_a_qr_code_and_completes(browser, live_gateway: Live
     assert page.locator("#recovery-codes code").count() == 10
     shot(page, "mfa-recovery-codes")
     page.context.close()
+    again = browser.new_page()
+    again.goto(f"{live_gateway.url}/login")
+    again.fill("#username", "quinn")
+    again.fill("#password", PASSWORD)
+    again.get_by_role("button", name="Sign in").click()
+    again.wait_for_url("**/login/mfa")
+    again.fill("#code", "000000")
+    again.get_by_role("button", name="Verify").click()
+    assert again.get_by_role("alert").inner_text() == "Wrong code."
+    shot(again, "mfa-code-step")
+    again.close()
     live_gateway.gateway.accounts.create_user("rhea", PASSWORD)
     _, codes = enroll_totp(live_gateway.login("rhea"))  # the pages' markup still serves the helper
     assert len(codes) == 10
