@@ -21,12 +21,16 @@ audit_app = typer.Typer(
 _console = Console(stderr=True)
 
 
-def _open_log(tenant: str) -> AuditLog:
+def _open_log(tenant: str, *, nothing: str | None = None) -> AuditLog:
+    """The audit log of ``tenant``; with ``nothing`` (a read command), exit 0 saying it when there is none."""
     from compliance.audit import audit_log_for_tenant
     from klikkflow_pipelines.cli.known_tenants import require_known_tenant
+    from klikkflow_pipelines.cli.local_state import exit_if_no_store
     from klikkflow_pipelines.gateway.store import platform_audit_log
 
     require_known_tenant(tenant, also_allowed=["platform"])
+    if nothing is not None:
+        exit_if_no_store(tenant, nothing)
 
     return platform_audit_log() if tenant == "platform" else audit_log_for_tenant(tenant)
 
@@ -55,7 +59,7 @@ def verify(
     """Check the HMAC chain, the signed checkpoints and the witness; exit 1 on any problem."""
     from compliance.audit import verify_log
 
-    report = verify_log(_open_log(tenant))
+    report = verify_log(_open_log(tenant, nothing="no audit log yet, nothing to verify"))
     for problem in report.problems:
         _console.print(f"[red]{problem.kind}[/red] at entry {problem.seq}: {problem.message}")
     first = report.first_problem()
@@ -154,7 +158,7 @@ def export(
 
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
-    log = _open_log(tenant)
+    log = _open_log(tenant, nothing="no audit log yet, exported 0 entries")
     start, end = _iso(since, "--since"), _iso(until, "--until")
     if output is None:
         count = export_entries(log, sys.stdout, fmt, start, end)

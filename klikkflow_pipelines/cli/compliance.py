@@ -6,24 +6,19 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from compliance.classify import DEFAULT_SAMPLE, FrameReport, classify_frame
-from compliance.crypto import KeyMaterialError
-from compliance.enforce import PolicyBlocked, enforce
-from compliance.entities import ENTITIES
-from compliance.evaluate import ColumnOutcome, Labels, column_outcomes, evaluate, load_labels
-from compliance.files import DataFileError, read_frame, write_frame
-from compliance.nlp import build_engines
-from compliance.policy import Policy, load_policy
-from compliance.recognizers import Recognizer
-from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV
-from klikkflow_pipelines.cli.evaluation_tables import print_evaluation
-from klikkflow_pipelines.config_errors import ConfigError
-from resources.secrets import TENANT_KEY_ENV, SecretsResource
+if TYPE_CHECKING:  # the compliance layer (polars, Dagster) loads when a command runs, not for --help
+    from compliance.classify import FrameReport
+    from compliance.evaluate import ColumnOutcome, Labels
+    from compliance.policy import Policy
+    from compliance.recognizers import Recognizer
+
+DEFAULT_SAMPLE = 1000  # compliance.classify.DEFAULT_SAMPLE (a test keeps them equal)
 
 policy_app = typer.Typer(
     help="Check compliance policy files and apply them to data files.", no_args_is_help=True
@@ -75,6 +70,10 @@ def classify(
     ),
 ) -> None:
     """Classify the columns of a data file for PII, or measure the classifier on labelled files."""
+    from compliance.classify import classify_frame
+    from compliance.entities import ENTITIES
+    from compliance.files import DataFileError, read_frame
+
     paths = list(paths or [])
     policy = _load(policy_file) if policy_file is not None else None
     recognizers = policy.recognizers if policy is not None else ()
@@ -127,6 +126,13 @@ def _evaluate(
     recognizers: tuple[Recognizer, ...],
     known: tuple[str, ...],
 ) -> None:
+    from compliance.classify import classify_frame
+    from compliance.evaluate import column_outcomes, evaluate, load_labels
+    from compliance.files import DataFileError, read_frame
+    from compliance.nlp import build_engines
+    from klikkflow_pipelines.cli.evaluation_tables import print_evaluation
+    from klikkflow_pipelines.config_errors import ConfigError
+
     try:
         labels = load_labels(labels_file, known=known)
         engines = build_engines()
@@ -150,6 +156,9 @@ def _evaluate(
 
 
 def _load(policy_file: Path) -> Policy:
+    from compliance.policy import load_policy
+    from klikkflow_pipelines.config_errors import ConfigError
+
     try:
         return load_policy(policy_file)
     except ConfigError as exc:
@@ -177,6 +186,13 @@ def apply(
     ),
 ) -> None:
     """Classify IN, apply the policy and write OUT; a block rule writes nothing and exits 3."""
+    from compliance.classify import classify_frame
+    from compliance.crypto import KeyMaterialError
+    from compliance.enforce import PolicyBlocked, enforce
+    from compliance.files import DataFileError, read_frame, write_frame
+    from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV
+    from resources.secrets import TENANT_KEY_ENV, SecretsResource
+
     policy = _load(policy_file)
     try:
         frame = read_frame(input_path)

@@ -9,17 +9,15 @@ new gateway password. `render` writes the platform namespace's manifests.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg2
 import typer
 from rich.console import Console
-from sqlalchemy.exc import DBAPIError
 
-from klikkflow_pipelines.tenancy.db_roles import RoleConflict
-from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
-from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
-from klikkflow_pipelines.tenancy.secret_files import OPTIONAL_KEYS, PodDatabase, SecretFile
-from klikkflow_pipelines.tenancy.tenant_database import init_platform
+if TYPE_CHECKING:  # imported when a command runs: `klikkflow --help` stays fast
+    from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
+    from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
+    from klikkflow_pipelines.tenancy.secret_files import PodDatabase, SecretFile
 
 platform_app = typer.Typer(
     help="The platform: gateway database and secrets, and its Kubernetes files.", no_args_is_help=True
@@ -36,6 +34,8 @@ POD_PORT_HELP = "Postgres port the pods use (default: KLIKKFLOW_K8S_PG_PORT or 5
 
 def admin_server(pg_url: str | None) -> PostgresServer:
     """The admin connection from ``--pg-url`` or the environment."""
+    from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
+
     try:
         return PostgresServer.from_url(pg_url) if pg_url else PostgresServer.from_env()
     except ValueError as exc:
@@ -44,11 +44,15 @@ def admin_server(pg_url: str | None) -> PostgresServer:
 
 def pod_database(host: str | None, port: int | None, settings: DeploySettings) -> PodDatabase:
     """Where pods reach Postgres: the options, else the deploy settings."""
+    from klikkflow_pipelines.tenancy.secret_files import PodDatabase
+
     return PodDatabase(host or settings.postgres_host, port or settings.postgres_port)
 
 
 def print_secret_files(console: Console, files: list[SecretFile]) -> None:
     """Each file's path, the kubectl command that makes its Secret, and the keys to fill in (no values)."""
+    from klikkflow_pipelines.tenancy.secret_files import OPTIONAL_KEYS
+
     for secret in files:
         console.print(f"[bold]Secret {secret.secret}[/] (namespace {secret.namespace}): {secret.path}")
         console.print(f"  {secret.kubectl()}", soft_wrap=True)
@@ -77,6 +81,13 @@ def init(
     pod_pg_port: int | None = typer.Option(None, help=POD_PORT_HELP),
 ) -> None:
     """Create (or keep) role kf_gateway, database kf_platform and its tables, and the gateway's secrets."""
+    import psycopg2
+    from sqlalchemy.exc import DBAPIError
+
+    from klikkflow_pipelines.tenancy.db_roles import RoleConflict
+    from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
+    from klikkflow_pipelines.tenancy.tenant_database import init_platform
+
     settings = DeploySettings.from_env()
     try:
         result = init_platform(
@@ -101,6 +112,7 @@ def render(
     Settings come from ``KLIKKFLOW_*`` variables (see ``DeploySettings.from_env``); `klikkflow tenant
     create` and `delete` render the same file.
     """
+    from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
     from klikkflow_pipelines.tenancy.provisioning import render_platform_files
 
     try:

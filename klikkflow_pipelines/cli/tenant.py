@@ -7,12 +7,11 @@ file, field and fix, and never hides or stops the other tenants.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg2
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import DBAPIError
 
 from klikkflow_pipelines.cli.known_tenants import require_known_tenant
 from klikkflow_pipelines.cli.platform import (
@@ -24,15 +23,13 @@ from klikkflow_pipelines.cli.platform import (
     report_provisioning,
 )
 from klikkflow_pipelines.cli.tenant_code import init_code
-from klikkflow_pipelines.config_errors import ConfigError, load_yaml_model, validate_mapping
 from klikkflow_pipelines.paths import klikkflow_home, tenants_config_dir
-from klikkflow_pipelines.tenancy.config import CodeLocation, TenantConfig, load_all_tenants, load_tenant_file
-from klikkflow_pipelines.tenancy.db_roles import RoleConflict, tenant_audit_role
-from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings, tenant_namespace
-from klikkflow_pipelines.tenancy.instance import tenant_database_name
-from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
-from klikkflow_pipelines.tenancy.provisioning import TenantLocation, delete_tenant, provision_tenant
-from klikkflow_pipelines.tenancy.tenant_database import TenantDatabaseMissing, migrate_tenant_database
+
+if TYPE_CHECKING:  # imported when a command runs: `klikkflow --help` stays fast
+    from klikkflow_pipelines.config_errors import ConfigError
+    from klikkflow_pipelines.tenancy.config import CodeLocation, TenantConfig
+    from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
+    from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 
 tenant_app = typer.Typer(help="Create, list, show, migrate and delete tenants.", no_args_is_help=True)
 tenant_app.command("init-code")(init_code)
@@ -52,6 +49,8 @@ def _server(storage: str, pg_url: str | None) -> PostgresServer | None:
 
 def _deploy_settings() -> DeploySettings:
     """The platform settings from ``KLIKKFLOW_*``; a malformed one stops the command with its name."""
+    from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
+
     try:
         return DeploySettings.from_env()
     except ValueError as exc:
@@ -61,6 +60,9 @@ def _deploy_settings() -> DeploySettings:
 
 def _config_from_options(tenant_id: str, options: dict[str, object]) -> TenantConfig:
     """Build and validate a new tenant config from command-line options."""
+    from klikkflow_pipelines.config_errors import validate_mapping
+    from klikkflow_pipelines.tenancy.config import TenantConfig
+
     plan = {
         k: v for k, v in options.items() if k in {"max_concurrent_runs", "run_priority"} and v is not None
     }
@@ -98,6 +100,14 @@ def create(
     With ``--storage postgres`` (on the admin connection): the tenant's login and audit roles, its
     database, its migrations, and its secret env files under ``$KLIKKFLOW_HOME/platform/secrets``.
     """
+    import psycopg2
+    from sqlalchemy.exc import DBAPIError
+
+    from klikkflow_pipelines.config_errors import ConfigError, load_yaml_model
+    from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant_file
+    from klikkflow_pipelines.tenancy.db_roles import RoleConflict
+    from klikkflow_pipelines.tenancy.provisioning import provision_tenant
+
     if storage not in ("sqlite", "postgres"):
         raise typer.BadParameter("use sqlite or postgres", param_hint="--storage")
     directory = tenants_dir or tenants_config_dir()
@@ -152,6 +162,13 @@ def migrate(
     Production processes create no tables; run this after `tenant create` made the database and
     after upgrading KlikkFlow or Dagster. Changes nothing that is in place.
     """
+    import psycopg2
+    from sqlalchemy.exc import DBAPIError
+
+    from klikkflow_pipelines.config_errors import ConfigError
+    from klikkflow_pipelines.tenancy.config import load_tenant_file
+    from klikkflow_pipelines.tenancy.tenant_database import TenantDatabaseMissing, migrate_tenant_database
+
     directory = tenants_dir or tenants_config_dir()
     require_known_tenant(tenant_id, tenants_dir=directory)
     try:
@@ -172,6 +189,9 @@ def list_tenants(
     tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
 ) -> None:
     """List every tenant with its plan; broken tenant files are listed with what to fix."""
+    from klikkflow_pipelines.tenancy.config import load_all_tenants
+    from klikkflow_pipelines.tenancy.deploy_settings import tenant_namespace
+
     loaded, failed = load_all_tenants(tenants_dir)
     table = Table(title="Tenants")
     for column in ("id", "name", "plan", "max runs", "priority", "region", "namespace", "status"):
@@ -204,6 +224,12 @@ def show(
     tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
 ) -> None:
     """Show one tenant's configuration and where its storage and deployment files are."""
+    from klikkflow_pipelines.config_errors import ConfigError
+    from klikkflow_pipelines.tenancy.config import load_tenant_file
+    from klikkflow_pipelines.tenancy.deploy_settings import tenant_namespace
+    from klikkflow_pipelines.tenancy.instance import tenant_database_name
+    from klikkflow_pipelines.tenancy.provisioning import TenantLocation
+
     directory = tenants_dir or tenants_config_dir()
     require_known_tenant(tenant_id, tenants_dir=directory)
     try:
@@ -290,6 +316,13 @@ def delete(
     tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
 ) -> None:
     """Delete one tenant's file, local storage, k8s files and optionally its database (asks first)."""
+    import psycopg2
+
+    from klikkflow_pipelines.config_errors import ConfigError
+    from klikkflow_pipelines.tenancy.db_roles import tenant_audit_role
+    from klikkflow_pipelines.tenancy.instance import tenant_database_name
+    from klikkflow_pipelines.tenancy.provisioning import TenantLocation, delete_tenant
+
     directory = tenants_dir or tenants_config_dir()
     if not (klikkflow_home(create=False) / "tenants" / tenant_id).exists():  # a leftover home may be deleted
         require_known_tenant(tenant_id, tenants_dir=directory)

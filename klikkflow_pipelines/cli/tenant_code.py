@@ -8,7 +8,6 @@ import typer
 from rich.console import Console
 
 from klikkflow_pipelines.cli.known_tenants import require_known_tenant
-from klikkflow_pipelines.config_errors import ConfigError
 from klikkflow_pipelines.paths import tenants_config_dir
 
 _out = Console()
@@ -22,6 +21,7 @@ def init_code(
     tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
 ) -> None:
     """Create a ready dg project (definitions, a sample asset, its test) and add it to the tenant file."""
+    from klikkflow_pipelines.config_errors import ConfigError
     from klikkflow_pipelines.tenant_code.scaffold import init_code as scaffold
 
     folder = tenants_dir or tenants_config_dir()

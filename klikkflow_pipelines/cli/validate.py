@@ -8,13 +8,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from klikkflow_pipelines.validation import validate_project
-
 
 def validate(
     tenants_dir: Path | None = typer.Option(None, help="tenant files folder (default deploy/tenants)"),
 ) -> None:
     """Load every tenant's definitions and every config; exit 1 with file/field/fix messages on errors."""
+    from klikkflow_pipelines.validation import validate_project
+
     console = Console()
     report = validate_project(tenants_dir)
     table = Table("file", "field", "problem", "fix", title="Problems", show_lines=True)
