@@ -26,16 +26,32 @@ _out = Console()
 _err = Console(stderr=True)
 
 PG_URL_HELP = (
-    "postgresql://user:pw@host:port/ (default: KLIKKFLOW_PG_ADMIN_URL, KLIKKFLOW_PG_URL, KLIKKFLOW_PG_*)."
+    "postgresql://user@host:port/, without a password (from PGPASSWORD or ~/.pgpass, or "
+    "put the whole URL in KLIKKFLOW_PG_ADMIN_URL); default: KLIKKFLOW_PG_ADMIN_URL, KLIKKFLOW_PG_URL, "
+    "KLIKKFLOW_PG_*."
 )
 POD_HOST_HELP = "Postgres host the pods use, written into the secrets (default: KLIKKFLOW_K8S_PG_HOST)."
 POD_PORT_HELP = "Postgres port the pods use (default: KLIKKFLOW_K8S_PG_PORT or 5432)."
 
 
+def refuse_password_in_url(url: str | None, option: str) -> None:
+    """Stop when a URL given as an argument carries a password (``ps`` and shell history would show it)."""
+    from urllib.parse import urlsplit
+
+    if url and urlsplit(url).password:
+        raise typer.BadParameter(
+            "the URL carries a password, which other users see in `ps` and which stays in shell "
+            "history. Fix: leave it out (postgresql://user@host:port/) and export PGPASSWORD or keep it in "
+            "~/.pgpass, or export KLIKKFLOW_PG_ADMIN_URL with the full URL instead of passing the option",
+            param_hint=option,
+        )
+
+
 def admin_server(pg_url: str | None) -> PostgresServer:
-    """The admin connection from ``--pg-url`` or the environment."""
+    """The admin connection from ``--pg-url`` (no password in it) or the environment."""
     from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 
+    refuse_password_in_url(pg_url, "--pg-url")
     try:
         return PostgresServer.from_url(pg_url) if pg_url else PostgresServer.from_env()
     except ValueError as exc:

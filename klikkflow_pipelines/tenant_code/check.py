@@ -80,7 +80,7 @@ def _governance_findings(tenant: TenantConfig, name: str, defs: object, report: 
         (report.errors if strict else report.warnings).append(problem)
 
 
-def _origin(exc: Exception) -> str:
+def error_origin(exc: Exception) -> str:
     """``file:line`` where the tenant's code failed (a syntax error's own place, not the importer's)."""
     if isinstance(exc, SyntaxError):
         return f"{exc.filename}:{exc.lineno}"
@@ -108,7 +108,7 @@ def check_location_here(tenant: TenantConfig, name: str) -> LocationReport:
             ConfigProblem(
                 file,
                 where,
-                f"does not load: {type(exc).__name__}: {exc} (at {_origin(exc)})",
+                f"does not load: {type(exc).__name__}: {exc} (at {error_origin(exc)})",
                 "fix the error in the location's code, then run `klikkflow validate` again",
             )
         )
