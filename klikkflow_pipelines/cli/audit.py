@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from compliance.audit.log import AuditLog
@@ -61,7 +62,9 @@ def verify(
 
     report = verify_log(_open_log(tenant, nothing="no audit log yet, nothing to verify"))
     for problem in report.problems:
-        _console.print(f"[red]{problem.kind}[/red] at entry {problem.seq}: {problem.message}")
+        _console.print(
+            f"[red]{problem.kind}[/red] at entry {problem.seq}: {escape(problem.message)}", soft_wrap=True
+        )
     first = report.first_problem()
     if first is None:
         _console.print(
@@ -85,7 +88,9 @@ def _all_logs(tenants: list[str]) -> Callable[[], Iterator[AuditLog]]:
             try:
                 yield _open_log(tenant_id)
             except Exception as exc:  # one unreachable database must not stop the others
-                _console.print(f"[red]{tenant_id}[/red]: cannot open its audit log: {exc}")
+                _console.print(
+                    f"[red]{escape(tenant_id)}[/red]: cannot open its audit log: {escape(str(exc))}"
+                )
 
     return open_logs
 
@@ -123,7 +128,7 @@ def checkpoint(
         try:
             signed = checkpoint_log(log, key)
         except Exception as exc:  # reported per log; the others are still checkpointed
-            _console.print(f"[red]{log.tenant}[/red]: checkpoint failed: {exc}")
+            _console.print(f"[red]{escape(log.tenant)}[/red]: checkpoint failed: {escape(str(exc))}")
             failed = True
         else:
             assert signed is not None

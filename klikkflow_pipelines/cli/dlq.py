@@ -78,16 +78,24 @@ def list_entries(
     show_all: bool = typer.Option(False, "--all", help="Include entries that were already replayed."),
 ) -> None:
     """List dead-lettered events (not yet replayed, unless --all)."""
+    from rich.markup import escape
     from rich.table import Table
 
     console = _console()
     letters, _ = _store(tenant, store_url)
     entries = letters.list(workflow=workflow, include_replayed=show_all)
-    table = Table(
-        "id", "workflow", "event", "failed run", "attempts", "dead-lettered (UTC)", "replayed as", "reason"
+    columns = (
+        "id",
+        "workflow",
+        "event",
+        "failed run",
+        "attempts",
+        "dead-lettered (UTC)",
+        "replayed as",
+        "reason",
     )
-    for e in entries:
-        table.add_row(
+    rows = [
+        (
             str(e.id),
             e.workflow,
             e.event_id,
@@ -97,7 +105,19 @@ def list_entries(
             e.replayed_event_id or "",
             e.reason[:80],
         )
-    console.print(table)
+        for e in entries
+    ]
+    if console.width >= 140:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
+        console.print(table)
+    else:  # narrow: one block per entry, ids and run ids whole
+        for row in rows:
+            console.print(f"[bold]{row[0]}[/] {escape(row[1])}", soft_wrap=True)
+            for name, cell in zip(columns[2:], row[2:], strict=True):
+                if cell:
+                    console.print(f"  {name}: {escape(cell)}", soft_wrap=True)
     console.print(f"{len(entries)} dead letter(s)")
 
 

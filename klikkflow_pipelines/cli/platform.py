@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:  # imported when a command runs: `klikkflow --help` stays fast
     from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
@@ -83,9 +84,9 @@ def print_secret_files(console: Console, files: list[SecretFile]) -> None:
 def report_provisioning(actions: list[str], warnings: list[str], secrets: list[SecretFile]) -> None:
     """Print what provisioning did, its warnings, and the secret files to turn into Secrets."""
     for action in actions:
-        _out.print(f"[green]✓[/] {action}")
+        _out.print(f"[green]✓[/] {escape(action)}", soft_wrap=True)
     for warning in warnings:
-        _err.print(f"[yellow]warning[/] {warning}")
+        _err.print(f"[yellow]warning[/] {escape(warning)}", soft_wrap=True)
     print_secret_files(_out, secrets)
 
 
@@ -113,7 +114,7 @@ def init(
             pod_database=pod_database(pod_pg_host, pod_pg_port, settings),
         )
     except (psycopg2.Error, DBAPIError, OSError, RoleConflict) as exc:
-        _err.print(f"[bold red]error[/] platform init failed: {exc}")
+        _err.print(f"[bold red]error[/] platform init failed: {escape(str(exc))}")
         raise typer.Exit(1) from None
     report_provisioning(result.actions, result.warnings, result.secrets)
 
@@ -134,7 +135,7 @@ def render(
     try:
         settings = DeploySettings.from_env()
     except ValueError as exc:
-        _err.print(f"[bold red]error[/] {exc}")
+        _err.print(f"[bold red]error[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     path, broken = render_platform_files(tenants_dir, settings=settings)
     _out.print(f"[green]✓[/] wrote {path}")

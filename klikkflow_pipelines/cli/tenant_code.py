@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from klikkflow_pipelines.cli.known_tenants import require_known_tenant
 from klikkflow_pipelines.paths import tenants_config_dir
@@ -30,8 +31,12 @@ def init_code(
         created = scaffold(folder / f"{tenant_id}.yaml", directory, name)
     except ConfigError as exc:
         for problem in exc.problems:
-            _err.print(f"[bold red]error[/] {problem.file}: [bold]{problem.field}[/]: {problem.message}")
-            _err.print(f"      fix: {problem.fix}")
+            _err.print(
+                f"[bold red]error[/] {escape(problem.file)}: [bold]{escape(problem.field)}[/]: "
+                f"{escape(problem.message)}",
+                soft_wrap=True,
+            )
+            _err.print(f"      fix: {escape(problem.fix)}", soft_wrap=True)
         raise typer.Exit(1) from None
     for path in created.files:
         _out.print(f"[green]✓[/] wrote {path}")
