@@ -129,6 +129,7 @@ def check_location(
     argv = [sys.executable, "-m", __name__, str(Path(file).resolve()), name]
     home = klikkflow_home(create=False) / "tenants" / tenant.id
     child_env = tenant_environment(tenant.id, {**os.environ, **(env or {})}, home)
+    child_env["PYTHONDONTWRITEBYTECODE"] = "1"  # checking reads the code: no __pycache__ in its folder
     try:
         done = subprocess.run(
             argv, cwd=PROJECT_ROOT, env=child_env, capture_output=True, text=True, timeout=timeout
