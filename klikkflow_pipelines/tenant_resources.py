@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
@@ -76,6 +77,25 @@ def tenant_storage(tenant: TenantConfig) -> tuple[ParquetFrameIOManager, TenantD
     return ParquetFrameIOManager(base_dir=frames_dir), store
 
 
+def tenant_secrets(home: Path) -> SecretsResource:
+    """The tenant's keys as its runs get them (``klikkflow policy apply --tenant`` uses the same).
+
+    ``KLIKKFLOW_TENANT_KEY`` when set; in production nothing else (hash and tokenize rules then
+    fail with "set KLIKKFLOW_TENANT_KEY"); locally the key file in the tenant's ``home``.
+    The token public key: from the environment, else the file the platform publishes (local).
+    """
+    public: dict[str, object] = (
+        {"token_public_key": dg.EnvVar(TOKEN_PUBLIC_KEY_ENV)}
+        if os.environ.get(TOKEN_PUBLIC_KEY_ENV)
+        else {"token_public_key_file": str(local_token_public_key_file(home))}
+    )
+    if os.environ.get(TENANT_KEY_ENV):
+        return SecretsResource(tenant_key=dg.EnvVar(TENANT_KEY_ENV), **public)
+    if is_production():
+        return SecretsResource(**public)
+    return SecretsResource(tenant_key_file=str(local_tenant_key_file(home)), **public)
+
+
 def build_resources(tenant: TenantConfig) -> dict[str, object]:
     """Resources for the tenant, chosen per environment.
 
@@ -97,18 +117,7 @@ def build_resources(tenant: TenantConfig) -> dict[str, object]:
         else f"sqlite:///{home / 'warehouse.db'}"
     )
     frames, default_store = tenant_storage(tenant)
-    # The token public key: from the run environment, else the file the platform publishes (local).
-    public: dict[str, object] = (
-        {"token_public_key": dg.EnvVar(TOKEN_PUBLIC_KEY_ENV)}
-        if os.environ.get(TOKEN_PUBLIC_KEY_ENV)
-        else {"token_public_key_file": str(local_token_public_key_file(home))}
-    )
-    if os.environ.get(TENANT_KEY_ENV):
-        secrets = SecretsResource(tenant_key=dg.EnvVar(TENANT_KEY_ENV), **public)
-    elif is_production():
-        secrets = SecretsResource(**public)  # hash/tokenize rules then fail with "set KLIKKFLOW_TENANT_KEY"
-    else:
-        secrets = SecretsResource(tenant_key_file=str(local_tenant_key_file(home)), **public)
+    secrets = tenant_secrets(home)
     policy_path = str(tenant.policy_path() or DEFAULT_POLICY)
     events = TenantEvents(tenant.id)
     governed = CompliantIOManager(

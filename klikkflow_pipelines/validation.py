@@ -37,7 +37,7 @@ from klikkflow_pipelines.tenancy.config import TenantConfig, load_all_tenants
 from klikkflow_pipelines.tenancy.instance import EMBEDDED_CONFIG, PRODUCTION_CONFIG, render_instance_config
 from klikkflow_pipelines.tenancy.run_coordinator import TenantRunCoordinator
 from klikkflow_pipelines.tenancy.run_tags import TENANT_TAG
-from klikkflow_pipelines.tenant_code.check import LocationReport, check_location
+from klikkflow_pipelines.tenant_code.check import LocationReport, check_location, error_origin
 from klikkflow_pipelines.tenant_code.importing import location_field, location_source, tenant_file_of
 
 TenantCheck = Callable[[TenantConfig], list[ConfigProblem]]
@@ -170,6 +170,16 @@ def check_tenant(tenant: TenantConfig) -> list[ConfigProblem]:
                 file, "workflows", f"definitions do not load: {exc}", "correct the workflow parameters"
             )
         )
+    except Exception as exc:  # a workflow's code: reported for this tenant, the others are still checked
+        problems.append(
+            ConfigProblem(
+                file,
+                "workflows",
+                f"definitions do not load: {type(exc).__name__}: {exc} (at {error_origin(exc)})",
+                "fix the error in the workflow's code or parameters, then run `klikkflow validate` again",
+            )
+        )
+        return problems
     rendered = render_instance_config(tenant)
     problems += check_instance_config(f"{file} (rendered dagster.yaml)", rendered)
     problems += check_run_coordinator(f"{file} (rendered dagster.yaml)", tenant, rendered)

@@ -78,9 +78,9 @@ def signing_key_path() -> Path:
     return Path(configured) if configured else platform_home() / SIGNING_KEY_NAME
 
 
-def public_key_path() -> Path:
-    """Where the checkpointer publishes its public key on a local install."""
-    return platform_home() / PUBLIC_KEY_NAME
+def public_key_path(create: bool = True) -> Path:
+    """Where the checkpointer publishes its public key on a local install (``create``: its folder too)."""
+    return (platform_home() if create else klikkflow_home(create=False) / "platform") / PUBLIC_KEY_NAME
 
 
 def _raw_public_hex(private: Ed25519PrivateKey) -> str:
@@ -125,7 +125,7 @@ def load_public_key() -> Ed25519PublicKey | None:
     if configured:
         text, where = configured.strip(), PUBLIC_KEY_ENV
     else:
-        path = public_key_path()
+        path = public_key_path(create=False)  # a reader creates nothing
         if not path.exists():
             return None
         text, where = path.read_text(encoding="utf-8").strip(), str(path)

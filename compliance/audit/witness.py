@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from compliance.audit.chain import Checkpoint
-from compliance.home import platform_home
+from compliance.home import klikkflow_home, platform_home
 
 WITNESS_DIR_ENV = "KLIKKFLOW_AUDIT_WITNESS_DIR"
 _LOG_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -31,11 +31,15 @@ class WitnessError(ValueError):
     """A witness file cannot be read."""
 
 
-def witness_dir() -> Path:
-    """The witness directory (created 0700 if missing)."""
+def witness_dir(create: bool = True) -> Path:
+    """The witness directory (``create``: made 0700 if missing; readers pass False and create nothing)."""
     configured = os.environ.get(WITNESS_DIR_ENV)
-    path = Path(configured) if configured else platform_home() / "witness"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if configured:
+        path = Path(configured)
+    else:
+        path = (platform_home() if create else klikkflow_home(create=False) / "platform") / "witness"
+    if create:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
@@ -46,7 +50,8 @@ class FileWitness:
         if not _LOG_NAME.match(tenant):
             raise WitnessError(f"{tenant!r} is not a tenant id usable as a witness file name")
         self.tenant = tenant
-        directory = directory or witness_dir()
+        self._default_directory = directory is None  # made on the first write, never by a reader
+        directory = directory or witness_dir(create=False)
         self.path = directory / f"{tenant}.jsonl"
         self._lock_path = directory / f"{tenant}.lock"
 
@@ -71,6 +76,8 @@ class FileWitness:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the witness lock (one checkpointer at a time per log)."""
+        if self._default_directory:
+            witness_dir(create=True)
         with self._lock_path.open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:

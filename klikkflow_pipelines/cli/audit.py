@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from compliance.audit.log import AuditLog
@@ -21,12 +22,16 @@ audit_app = typer.Typer(
 _console = Console(stderr=True)
 
 
-def _open_log(tenant: str) -> AuditLog:
+def _open_log(tenant: str, *, nothing: str | None = None) -> AuditLog:
+    """The audit log of ``tenant``; with ``nothing`` (a read command), exit 0 saying it when there is none."""
     from compliance.audit import audit_log_for_tenant
     from klikkflow_pipelines.cli.known_tenants import require_known_tenant
+    from klikkflow_pipelines.cli.local_state import exit_if_no_store
     from klikkflow_pipelines.gateway.store import platform_audit_log
 
     require_known_tenant(tenant, also_allowed=["platform"])
+    if nothing is not None:
+        exit_if_no_store(tenant, nothing)
 
     return platform_audit_log() if tenant == "platform" else audit_log_for_tenant(tenant)
 
@@ -55,9 +60,11 @@ def verify(
     """Check the HMAC chain, the signed checkpoints and the witness; exit 1 on any problem."""
     from compliance.audit import verify_log
 
-    report = verify_log(_open_log(tenant))
+    report = verify_log(_open_log(tenant, nothing="no audit log yet, nothing to verify"))
     for problem in report.problems:
-        _console.print(f"[red]{problem.kind}[/red] at entry {problem.seq}: {problem.message}")
+        _console.print(
+            f"[red]{problem.kind}[/red] at entry {problem.seq}: {escape(problem.message)}", soft_wrap=True
+        )
     first = report.first_problem()
     if first is None:
         _console.print(
@@ -81,7 +88,9 @@ def _all_logs(tenants: list[str]) -> Callable[[], Iterator[AuditLog]]:
             try:
                 yield _open_log(tenant_id)
             except Exception as exc:  # one unreachable database must not stop the others
-                _console.print(f"[red]{tenant_id}[/red]: cannot open its audit log: {exc}")
+                _console.print(
+                    f"[red]{escape(tenant_id)}[/red]: cannot open its audit log: {escape(str(exc))}"
+                )
 
     return open_logs
 
@@ -119,7 +128,7 @@ def checkpoint(
         try:
             signed = checkpoint_log(log, key)
         except Exception as exc:  # reported per log; the others are still checkpointed
-            _console.print(f"[red]{log.tenant}[/red]: checkpoint failed: {exc}")
+            _console.print(f"[red]{escape(log.tenant)}[/red]: checkpoint failed: {escape(str(exc))}")
             failed = True
         else:
             assert signed is not None
@@ -154,7 +163,7 @@ def export(
 
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
-    log = _open_log(tenant)
+    log = _open_log(tenant, nothing="no audit log yet, exported 0 entries")
     start, end = _iso(since, "--since"), _iso(until, "--until")
     if output is None:
         count = export_entries(log, sys.stdout, fmt, start, end)

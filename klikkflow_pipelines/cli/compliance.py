@@ -6,24 +6,20 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from compliance.classify import DEFAULT_SAMPLE, FrameReport, classify_frame
-from compliance.crypto import KeyMaterialError
-from compliance.enforce import PolicyBlocked, enforce
-from compliance.entities import ENTITIES
-from compliance.evaluate import ColumnOutcome, Labels, column_outcomes, evaluate, load_labels
-from compliance.files import DataFileError, read_frame, write_frame
-from compliance.nlp import build_engines
-from compliance.policy import Policy, load_policy
-from compliance.recognizers import Recognizer
-from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV
-from klikkflow_pipelines.cli.evaluation_tables import print_evaluation
-from klikkflow_pipelines.config_errors import ConfigError
-from resources.secrets import TENANT_KEY_ENV, SecretsResource
+if TYPE_CHECKING:  # the compliance layer (polars, Dagster) loads when a command runs, not for --help
+    from compliance.classify import FrameReport
+    from compliance.crypto import Keys
+    from compliance.evaluate import ColumnOutcome, Labels
+    from compliance.policy import Policy
+    from compliance.recognizers import Recognizer
+
+DEFAULT_SAMPLE = 1000  # compliance.classify.DEFAULT_SAMPLE (a test keeps them equal)
 
 policy_app = typer.Typer(
     help="Check compliance policy files and apply them to data files.", no_args_is_help=True
@@ -75,6 +71,10 @@ def classify(
     ),
 ) -> None:
     """Classify the columns of a data file for PII, or measure the classifier on labelled files."""
+    from compliance.classify import classify_frame
+    from compliance.entities import ENTITIES
+    from compliance.files import DataFileError, read_frame
+
     paths = list(paths or [])
     policy = _load(policy_file) if policy_file is not None else None
     recognizers = policy.recognizers if policy is not None else ()
@@ -127,6 +127,13 @@ def _evaluate(
     recognizers: tuple[Recognizer, ...],
     known: tuple[str, ...],
 ) -> None:
+    from compliance.classify import classify_frame
+    from compliance.evaluate import column_outcomes, evaluate, load_labels
+    from compliance.files import DataFileError, read_frame
+    from compliance.nlp import build_engines
+    from klikkflow_pipelines.cli.evaluation_tables import print_evaluation
+    from klikkflow_pipelines.config_errors import ConfigError
+
     try:
         labels = load_labels(labels_file, known=known)
         engines = build_engines()
@@ -150,6 +157,9 @@ def _evaluate(
 
 
 def _load(policy_file: Path) -> Policy:
+    from compliance.policy import load_policy
+    from klikkflow_pipelines.config_errors import ConfigError
+
     try:
         return load_policy(policy_file)
     except ConfigError as exc:
@@ -175,19 +185,32 @@ def apply(
     sample: int = typer.Option(
         DEFAULT_SAMPLE, "--sample", min=1, help="Distinct values examined per column."
     ),
+    tenant: str | None = typer.Option(
+        None,
+        "--tenant",
+        "-t",
+        help="Hash and tokenize with this tenant's key, as its pipelines do (default: KLIKKFLOW_TENANT_KEY).",
+        show_default=False,
+    ),
 ) -> None:
-    """Classify IN, apply the policy and write OUT; a block rule writes nothing and exits 3."""
+    """Classify IN, apply the policy and write OUT; a block rule writes nothing and exits 3.
+
+    With ``--tenant`` the hashes and tokens equal those the tenant's own runs write.
+    """
+    from compliance.classify import classify_frame
+    from compliance.crypto import KeyMaterialError
+    from compliance.enforce import PolicyBlocked, enforce
+    from compliance.files import DataFileError, read_frame, write_frame
+    from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV
+    from klikkflow_pipelines.cli.known_tenants import require_known_tenant
+    from resources.secrets import TENANT_KEY_ENV
+
+    if tenant is not None:
+        require_known_tenant(tenant)
     policy = _load(policy_file)
     try:
         frame = read_frame(input_path)
-        keys = (
-            SecretsResource(
-                tenant_key=os.environ.get(TENANT_KEY_ENV),
-                token_public_key=os.environ.get(TOKEN_PUBLIC_KEY_ENV),
-            ).compliance_keys()
-            if os.environ.get(TENANT_KEY_ENV)
-            else None
-        )
+        keys = _tenant_keys(tenant) if tenant is not None else _env_keys()
         report = classify_frame(frame, sample=sample, recognizers=policy.recognizers)
         result = enforce(frame, policy, report, asset=asset or input_path.stem, keys=keys)
         write_frame(result.frame, output_path)
@@ -198,8 +221,35 @@ def apply(
     except KeyMaterialError as exc:
         if TOKEN_PUBLIC_KEY_ENV in str(exc):  # the message names its fix
             raise _fail(str(exc)) from None
-        raise _fail(f"{exc}. Fix: export {TENANT_KEY_ENV} (hex or base64, 32+ bytes)") from None
+        where = f"run `klikkflow demo --tenant {tenant}` once to make its key, or " if tenant else ""
+        raise _fail(f"{exc}. Fix: {where}export {TENANT_KEY_ENV} (hex or base64, 32+ bytes)") from None
     for decision in result.decisions:
         if decision.action != "allow":
             typer.echo(f"{decision.column}: {decision.action} (rule {decision.rule})")
     typer.echo(f"wrote {result.frame.height} rows to {output_path}")
+
+
+def _env_keys() -> Keys | None:
+    """Keys from ``KLIKKFLOW_TENANT_KEY`` (and ``KLIKKFLOW_TOKEN_PUBLIC_KEY``), or None when unset."""
+    from compliance.token_keys import TOKEN_PUBLIC_KEY_ENV
+    from resources.secrets import TENANT_KEY_ENV, SecretsResource
+
+    if not os.environ.get(TENANT_KEY_ENV):
+        return None
+    return SecretsResource(
+        tenant_key=os.environ.get(TENANT_KEY_ENV), token_public_key=os.environ.get(TOKEN_PUBLIC_KEY_ENV)
+    ).compliance_keys()
+
+
+def _tenant_keys(tenant: str) -> Keys | None:
+    """The keys the tenant's runs use; None (hash/tokenize rules then say so) when it has none yet.
+
+    Reads the tenant's key file without creating it (or its home): only a run makes the key.
+    """
+    from klikkflow_pipelines.paths import klikkflow_home
+    from klikkflow_pipelines.tenant_resources import tenant_secrets
+
+    secrets = tenant_secrets(klikkflow_home(create=False) / "tenants" / tenant)
+    if secrets.tenant_key_file is not None and not Path(secrets.tenant_key_file).exists():
+        return None
+    return secrets.process_config_and_initialize().compliance_keys()

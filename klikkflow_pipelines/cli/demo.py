@@ -10,14 +10,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from klikkflow_pipelines.cli.known_tenants import require_known_tenant
-from klikkflow_pipelines.tenancy.config import load_tenant
-from klikkflow_pipelines.tenancy.instance import tenant_instance
 
 
 def demo(tenant: str = typer.Option("default", help="tenant to run the demo for")) -> None:
     """Run the sample workflows on the tenant's embedded instance and print a summary."""
     require_known_tenant(tenant)  # before the import below, which builds definitions
     from klikkflow_pipelines.demo import demo_warehouse, run_demo
+    from klikkflow_pipelines.tenancy.config import load_tenant
+    from klikkflow_pipelines.tenancy.instance import tenant_instance
 
     console = Console()
     config = load_tenant(tenant)

@@ -10,19 +10,24 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from klikkflow_pipelines.cli.known_tenants import require_known_tenant
-from klikkflow_pipelines.events.dead_letters import DeadLetter, DeadLetters
-from klikkflow_pipelines.events.outbox import Outbox
+
+if TYPE_CHECKING:  # imported when a command runs: `klikkflow --help` stays fast
+    from rich.console import Console
+
+    from klikkflow_pipelines.events.dead_letters import DeadLetter, DeadLetters
+    from klikkflow_pipelines.events.outbox import Outbox
 
 dlq_app = typer.Typer(help="Dead-lettered events: list, show, replay, purge.", no_args_is_help=True)
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     return Console()  # created per command so the terminal width (COLUMNS) is read when printing
 
 
@@ -38,9 +43,15 @@ StoreOption = typer.Option(
 
 
 def _store(tenant: str | None, store_url: str | None) -> tuple[DeadLetters, Outbox]:
+    """The tenant's dead letters and outbox; exits 0 (creating nothing) when the tenant has no store yet."""
+    from klikkflow_pipelines.cli.local_state import exit_if_no_store
+    from klikkflow_pipelines.events.dead_letters import DeadLetters
+    from klikkflow_pipelines.events.outbox import Outbox
     from klikkflow_pipelines.tenancy.storage import create_storage_engine, tenant_storage_url
 
     tenant = require_known_tenant(tenant or os.environ.get("KLIKKFLOW_TENANT", "default"))
+    if store_url is None:
+        exit_if_no_store(tenant, "no dead letters")
     engine = create_storage_engine(store_url or tenant_storage_url(tenant))
     return DeadLetters(engine), Outbox(engine)
 
@@ -67,14 +78,24 @@ def list_entries(
     show_all: bool = typer.Option(False, "--all", help="Include entries that were already replayed."),
 ) -> None:
     """List dead-lettered events (not yet replayed, unless --all)."""
+    from rich.markup import escape
+    from rich.table import Table
+
     console = _console()
     letters, _ = _store(tenant, store_url)
     entries = letters.list(workflow=workflow, include_replayed=show_all)
-    table = Table(
-        "id", "workflow", "event", "failed run", "attempts", "dead-lettered (UTC)", "replayed as", "reason"
+    columns = (
+        "id",
+        "workflow",
+        "event",
+        "failed run",
+        "attempts",
+        "dead-lettered (UTC)",
+        "replayed as",
+        "reason",
     )
-    for e in entries:
-        table.add_row(
+    rows = [
+        (
             str(e.id),
             e.workflow,
             e.event_id,
@@ -84,7 +105,19 @@ def list_entries(
             e.replayed_event_id or "",
             e.reason[:80],
         )
-    console.print(table)
+        for e in entries
+    ]
+    if console.width >= 140:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
+        console.print(table)
+    else:  # narrow: one block per entry, ids and run ids whole
+        for row in rows:
+            console.print(f"[bold]{row[0]}[/] {escape(row[1])}", soft_wrap=True)
+            for name, cell in zip(columns[2:], row[2:], strict=True):
+                if cell:
+                    console.print(f"  {name}: {escape(cell)}", soft_wrap=True)
     console.print(f"{len(entries)} dead letter(s)")
 
 

@@ -21,7 +21,8 @@ def rehearse(
     pg_admin_url: str | None = typer.Option(
         None,
         "--pg-admin-url",
-        help="Use this PostgreSQL server (postgresql://admin:pw@host:port/) instead of a private cluster; "
+        help="Use this PostgreSQL server (postgresql://admin@host:port/; the password "
+        "from PGPASSWORD or ~/.pgpass, never in the option) instead of a private cluster; "
         "it must not have the rehearsal's roles and databases, which are dropped afterwards.",
     ),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for the triggered runs."),
@@ -30,9 +31,11 @@ def rehearse(
     private PostgreSQL with per-tenant roles, an S3-compatible server, Secrets as env files, the
     gateway, daemons, code servers, run workers and the audit checkpointer; runs triggered by
     schedule, webhook, file drop and a launch through the gateway. Exits 1 if a check fails."""
+    from klikkflow_pipelines.cli.platform import refuse_password_in_url
     from klikkflow_pipelines.rehearsal.run import RehearsalOptions
     from klikkflow_pipelines.rehearsal.run import rehearse as run
 
+    refuse_password_in_url(pg_admin_url, "--pg-admin-url")
     console = Console() if sys.stdout.isatty() else Console(width=160)  # a log keeps whole rows
     console.print("[bold]KlikkFlow production rehearsal[/bold] — Ctrl-C stops every process")
     result = run(RehearsalOptions(workdir=workdir, keep=keep, pg_admin_url=pg_admin_url, run_timeout=timeout))

@@ -7,12 +7,12 @@ file, field and fix, and never hides or stops the other tenants.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg2
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.exc import DBAPIError
 
 from klikkflow_pipelines.cli.known_tenants import require_known_tenant
 from klikkflow_pipelines.cli.platform import (
@@ -24,16 +24,15 @@ from klikkflow_pipelines.cli.platform import (
     report_provisioning,
 )
 from klikkflow_pipelines.cli.tenant_code import init_code
-from klikkflow_pipelines.config_errors import ConfigError, load_yaml_model, validate_mapping
 from klikkflow_pipelines.paths import klikkflow_home, tenants_config_dir
-from klikkflow_pipelines.tenancy.config import CodeLocation, TenantConfig, load_all_tenants, load_tenant_file
-from klikkflow_pipelines.tenancy.db_roles import RoleConflict, tenant_audit_role
-from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings, tenant_namespace
-from klikkflow_pipelines.tenancy.instance import tenant_database_name
-from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
-from klikkflow_pipelines.tenancy.provisioning import TenantLocation, delete_tenant, provision_tenant
-from klikkflow_pipelines.tenancy.tenant_database import TenantDatabaseMissing, migrate_tenant_database
 
+if TYPE_CHECKING:  # imported when a command runs: `klikkflow --help` stays fast
+    from klikkflow_pipelines.config_errors import ConfigError
+    from klikkflow_pipelines.tenancy.config import CodeLocation, TenantConfig
+    from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
+    from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
+
+NARROW_WIDTH = 100  # below this many columns, lists print one block per entry instead of a table
 tenant_app = typer.Typer(help="Create, list, show, migrate and delete tenants.", no_args_is_help=True)
 tenant_app.command("init-code")(init_code)
 _out = Console()
@@ -42,8 +41,12 @@ _err = Console(stderr=True)
 
 def _report_config_error(error: ConfigError) -> None:
     for problem in error.problems:
-        _err.print(f"[bold red]error[/] {problem.file}: [bold]{problem.field}[/]: {problem.message}")
-        _err.print(f"      fix: {problem.fix}")
+        _err.print(
+            f"[bold red]error[/] {escape(problem.file)}: [bold]{escape(problem.field)}[/]: "
+            f"{escape(problem.message)}",
+            soft_wrap=True,
+        )
+        _err.print(f"      fix: {escape(problem.fix)}", soft_wrap=True)
 
 
 def _server(storage: str, pg_url: str | None) -> PostgresServer | None:
@@ -52,15 +55,20 @@ def _server(storage: str, pg_url: str | None) -> PostgresServer | None:
 
 def _deploy_settings() -> DeploySettings:
     """The platform settings from ``KLIKKFLOW_*``; a malformed one stops the command with its name."""
+    from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
+
     try:
         return DeploySettings.from_env()
     except ValueError as exc:
-        _err.print(f"[bold red]error[/] {exc}")
+        _err.print(f"[bold red]error[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
 def _config_from_options(tenant_id: str, options: dict[str, object]) -> TenantConfig:
     """Build and validate a new tenant config from command-line options."""
+    from klikkflow_pipelines.config_errors import validate_mapping
+    from klikkflow_pipelines.tenancy.config import TenantConfig
+
     plan = {
         k: v for k, v in options.items() if k in {"max_concurrent_runs", "run_priority"} and v is not None
     }
@@ -98,6 +106,14 @@ def create(
     With ``--storage postgres`` (on the admin connection): the tenant's login and audit roles, its
     database, its migrations, and its secret env files under ``$KLIKKFLOW_HOME/platform/secrets``.
     """
+    import psycopg2
+    from sqlalchemy.exc import DBAPIError
+
+    from klikkflow_pipelines.config_errors import ConfigError, load_yaml_model
+    from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant_file
+    from klikkflow_pipelines.tenancy.db_roles import RoleConflict
+    from klikkflow_pipelines.tenancy.provisioning import provision_tenant
+
     if storage not in ("sqlite", "postgres"):
         raise typer.BadParameter("use sqlite or postgres", param_hint="--storage")
     directory = tenants_dir or tenants_config_dir()
@@ -135,7 +151,10 @@ def create(
         _report_config_error(exc)
         raise typer.Exit(1) from None
     except (psycopg2.Error, DBAPIError, OSError, RoleConflict) as exc:  # unreachable, denied, unwritable
-        _err.print(f"[bold red]error[/] provisioning tenant {tenant_id!r} failed: {exc}")
+        _err.print(
+            f"[bold red]error[/] provisioning tenant {escape(repr(tenant_id))} failed: {escape(str(exc))}",
+            soft_wrap=True,
+        )
         raise typer.Exit(1) from None
     report_provisioning(result.actions, result.warnings, result.secrets)
     _out.print(f"Tenant [bold]{tenant_id}[/] is ready. Start it locally with `klikkflow dev`.")
@@ -152,6 +171,13 @@ def migrate(
     Production processes create no tables; run this after `tenant create` made the database and
     after upgrading KlikkFlow or Dagster. Changes nothing that is in place.
     """
+    import psycopg2
+    from sqlalchemy.exc import DBAPIError
+
+    from klikkflow_pipelines.config_errors import ConfigError
+    from klikkflow_pipelines.tenancy.config import load_tenant_file
+    from klikkflow_pipelines.tenancy.tenant_database import TenantDatabaseMissing, migrate_tenant_database
+
     directory = tenants_dir or tenants_config_dir()
     require_known_tenant(tenant_id, tenants_dir=directory)
     try:
@@ -161,10 +187,13 @@ def migrate(
         _report_config_error(exc)
         raise typer.Exit(1) from None
     except (psycopg2.Error, DBAPIError, OSError, TenantDatabaseMissing) as exc:
-        _err.print(f"[bold red]error[/] migrating tenant {tenant_id!r} failed: {exc}")
+        _err.print(
+            f"[bold red]error[/] migrating tenant {escape(repr(tenant_id))} failed: {escape(str(exc))}",
+            soft_wrap=True,
+        )
         raise typer.Exit(1) from None
     for action in actions:
-        _out.print(f"[green]✓[/] {action}")
+        _out.print(f"[green]✓[/] {escape(action)}", soft_wrap=True)
 
 
 @tenant_app.command("list")
@@ -172,26 +201,31 @@ def list_tenants(
     tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
 ) -> None:
     """List every tenant with its plan; broken tenant files are listed with what to fix."""
+    from klikkflow_pipelines.tenancy.config import load_all_tenants
+    from klikkflow_pipelines.tenancy.deploy_settings import tenant_namespace
+
     loaded, failed = load_all_tenants(tenants_dir)
-    table = Table(title="Tenants")
-    for column in ("id", "name", "plan", "max runs", "priority", "region", "namespace", "status"):
-        table.add_column(column)
+    columns = ("id", "name", "plan", "max runs", "priority", "region", "namespace", "status")
+    rows = []
     for tenant_id in sorted({*loaded, *failed}):
         if tenant_id in loaded:
             t = loaded[tenant_id]
-            table.add_row(
-                t.id,
-                t.name,
-                t.plan.name,
-                str(t.plan.max_concurrent_runs),
-                str(t.plan.run_priority),
-                t.region,
-                tenant_namespace(t.id),
-                "[green]ok[/]",
-            )
+            values = (t.plan.name, str(t.plan.max_concurrent_runs), str(t.plan.run_priority), t.region)
+            rows.append((t.id, t.name, *values, tenant_namespace(t.id), "[green]ok[/]"))
         else:
-            table.add_row(tenant_id, "", "", "", "", "", "", "[bold red]BROKEN[/] (see below)")
-    _out.print(table)
+            rows.append((tenant_id, "", "", "", "", "", "", "[bold red]BROKEN[/] (see below)"))
+    console = Console()  # per call: the width (COLUMNS) chooses the layout
+    if console.width >= NARROW_WIDTH:
+        table = Table(*columns, title="Tenants")
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row[:-1]), row[-1])
+        console.print(table)
+    else:  # a narrow terminal: one block per tenant, every value whole
+        for row in rows:
+            console.print(f"[bold]{escape(row[0])}[/] {row[-1]}", soft_wrap=True)
+            for name, cell in zip(columns[1:-1], row[1:-1], strict=True):
+                if cell:
+                    console.print(f"  {name}: {escape(cell)}", soft_wrap=True)
     for error in failed.values():
         _report_config_error(error)
     if failed:
@@ -204,6 +238,12 @@ def show(
     tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
 ) -> None:
     """Show one tenant's configuration and where its storage and deployment files are."""
+    from klikkflow_pipelines.config_errors import ConfigError
+    from klikkflow_pipelines.tenancy.config import load_tenant_file
+    from klikkflow_pipelines.tenancy.deploy_settings import tenant_namespace
+    from klikkflow_pipelines.tenancy.instance import tenant_database_name
+    from klikkflow_pipelines.tenancy.provisioning import TenantLocation
+
     directory = tenants_dir or tenants_config_dir()
     require_known_tenant(tenant_id, tenants_dir=directory)
     try:
@@ -249,7 +289,7 @@ def show(
         ("k8s files", f"{where.k8s_dir}{'' if where.k8s_dir.exists() else ' (not rendered)'}"),
     ]
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(key, escape(value))
     _out.print(table)
     _show_location_checks(tenant)
 
@@ -261,20 +301,25 @@ def _describe(location: CodeLocation) -> str:
 
 def _show_location_checks(tenant: TenantConfig) -> None:
     """Load each of the tenant's own locations (as `klikkflow validate` does); exit 1 if one fails."""
+    from klikkflow_pipelines.config_errors import ConfigError
     from klikkflow_pipelines.validation import check_locations
 
     failed = False
     for report in check_locations(tenant):
         if report.errors:
             failed = True
-            _err.print(f"[bold red]code location {report.location} does not load[/]")
-            for problem in report.errors:
-                _err.print(f"[bold red]error[/] {problem.file}: [bold]{problem.field}[/]: {problem.message}")
-                _err.print(f"      fix: {problem.fix}")
+            _err.print(f"[bold red]code location {escape(report.location)} does not load[/]")
+            _report_config_error(ConfigError(report.errors))
         else:
-            _out.print(f"[green]✓[/] code location {report.location} loads: {len(report.assets)} assets")
+            _out.print(
+                f"[green]✓[/] code location {escape(report.location)} loads: {len(report.assets)} assets"
+            )
         for problem in report.warnings:
-            _err.print(f"[yellow]warning[/] {problem.file}: [bold]{problem.field}[/]: {problem.message}")
+            _err.print(
+                f"[yellow]warning[/] {escape(problem.file)}: [bold]{escape(problem.field)}[/]: "
+                f"{escape(problem.message)}",
+                soft_wrap=True,
+            )
     if failed:
         raise typer.Exit(1)
 
@@ -290,6 +335,13 @@ def delete(
     tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
 ) -> None:
     """Delete one tenant's file, local storage, k8s files and optionally its database (asks first)."""
+    import psycopg2
+
+    from klikkflow_pipelines.config_errors import ConfigError
+    from klikkflow_pipelines.tenancy.db_roles import tenant_audit_role
+    from klikkflow_pipelines.tenancy.instance import tenant_database_name
+    from klikkflow_pipelines.tenancy.provisioning import TenantLocation, delete_tenant
+
     directory = tenants_dir or tenants_config_dir()
     if not (klikkflow_home(create=False) / "tenants" / tenant_id).exists():  # a leftover home may be deleted
         require_known_tenant(tenant_id, tenants_dir=directory)
@@ -316,7 +368,7 @@ def delete(
             settings=_deploy_settings(),
         )
     except (ValueError, ConfigError, psycopg2.Error) as exc:
-        _err.print(f"[bold red]error[/] {exc}")
+        _err.print(f"[bold red]error[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
     for action in result.actions:
-        _out.print(f"[green]✓[/] {action}")
+        _out.print(f"[green]✓[/] {escape(action)}", soft_wrap=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from klikkflow_pipelines.cli.known_tenants import require_known_tenant
-from klikkflow_pipelines.config_errors import ConfigError
 from klikkflow_pipelines.paths import tenants_config_dir
 
 _out = Console()
@@ -22,6 +22,7 @@ def init_code(
     tenants_dir: Path | None = typer.Option(None, help="Tenants directory (default: deploy/tenants)."),
 ) -> None:
     """Create a ready dg project (definitions, a sample asset, its test) and add it to the tenant file."""
+    from klikkflow_pipelines.config_errors import ConfigError
     from klikkflow_pipelines.tenant_code.scaffold import init_code as scaffold
 
     folder = tenants_dir or tenants_config_dir()
@@ -30,8 +31,12 @@ def init_code(
         created = scaffold(folder / f"{tenant_id}.yaml", directory, name)
     except ConfigError as exc:
         for problem in exc.problems:
-            _err.print(f"[bold red]error[/] {problem.file}: [bold]{problem.field}[/]: {problem.message}")
-            _err.print(f"      fix: {problem.fix}")
+            _err.print(
+                f"[bold red]error[/] {escape(problem.file)}: [bold]{escape(problem.field)}[/]: "
+                f"{escape(problem.message)}",
+                soft_wrap=True,
+            )
+            _err.print(f"      fix: {escape(problem.fix)}", soft_wrap=True)
         raise typer.Exit(1) from None
     for path in created.files:
         _out.print(f"[green]✓[/] wrote {path}")

@@ -80,7 +80,7 @@ def _governance_findings(tenant: TenantConfig, name: str, defs: object, report: 
         (report.errors if strict else report.warnings).append(problem)
 
 
-def _origin(exc: Exception) -> str:
+def error_origin(exc: Exception) -> str:
     """``file:line`` where the tenant's code failed (a syntax error's own place, not the importer's)."""
     if isinstance(exc, SyntaxError):
         return f"{exc.filename}:{exc.lineno}"
@@ -108,7 +108,7 @@ def check_location_here(tenant: TenantConfig, name: str) -> LocationReport:
             ConfigProblem(
                 file,
                 where,
-                f"does not load: {type(exc).__name__}: {exc} (at {_origin(exc)})",
+                f"does not load: {type(exc).__name__}: {exc} (at {error_origin(exc)})",
                 "fix the error in the location's code, then run `klikkflow validate` again",
             )
         )
@@ -129,6 +129,7 @@ def check_location(
     argv = [sys.executable, "-m", __name__, str(Path(file).resolve()), name]
     home = klikkflow_home(create=False) / "tenants" / tenant.id
     child_env = tenant_environment(tenant.id, {**os.environ, **(env or {})}, home)
+    child_env["PYTHONDONTWRITEBYTECODE"] = "1"  # checking reads the code: no __pycache__ in its folder
     try:
         done = subprocess.run(
             argv, cwd=PROJECT_ROOT, env=child_env, capture_output=True, text=True, timeout=timeout

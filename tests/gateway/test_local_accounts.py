@@ -391,7 +391,7 @@ def test_a_local_account_cannot_take_the_name_of_an_sso_subject(
     database = tmp_path / "gateway.db"
     monkeypatch.setenv("KLIKKFLOW_HOME", str(tmp_path))
     monkeypatch.setenv("KLIKKFLOW_GATEWAY_DB_URL", f"sqlite:///{database}")
-    result = CliRunner().invoke(app, ["gateway", "add-user", name, "--password", PASSWORD])
+    result = CliRunner().invoke(app, ["gateway", "add-user", name, "--password-stdin"], input=f"{PASSWORD}\n")
     assert result.exit_code != 0
     assert "oidc:" in result.output and "single sign-on" in result.output, result.output
     with pytest.raises(ValueError, match="oidc:"):

@@ -39,6 +39,7 @@ INVOCATIONS: dict[str, list[str]] = {
     "tenant delete": ["tenant", "delete", "nosuch", "--confirm", "nosuch"],
     "tenant init-code": ["tenant", "init-code", "nosuch", "nosuch-code"],
     "token-public-key": ["token-public-key", "nosuch"],
+    "policy apply": ["policy", "apply", "policy.yaml", "in.csv", "out.parquet", "--tenant", "nosuch"],
 }
 NEW_TENANT_COMMANDS = {"tenant create"}  # names a tenant that does not exist yet, by design
 # asks the gateway, which knows the tenants (the CLI may run where no tenant files are)
