@@ -1,16 +1,20 @@
 """Local development: every tenant's Dagster daemon (and webserver), supervised.
 
-``run_dev`` starts, per tenant, one ``dagster-daemon run`` with
+``build_supervisor`` prepares, per tenant, one ``dagster-daemon run`` with
 ``DAGSTER_HOME=<tenant home>`` and ``KLIKKFLOW_TENANT=<id>`` (so it serves only
 that tenant's instance and run queue) and, unless the gateway serves the UIs,
-one ``dagster-webserver``, plus one audit checkpointer for all tenants (a
+one ``dagster-webserver``; ``checkpointer_spec`` is the audit checkpointer of all tenants (a
 platform process: the only one that reads the checkpoint signing key, which
 the tenant processes do not inherit). Before a tenant starts, the platform
 publishes the tenant's detokenize public key into its home; the variables naming
 private keys (:data:`compliance.token_keys.PRIVATE_KEY_ENVS`) are not inherited
 either. Output lines are prefixed with ``[<tenant>/<role>]``.
-A process that dies is restarted with exponential back-off. A broken tenant
-file is reported loudly and skipped; the other tenants still start.
+A process that dies is restarted with exponential back-off; one that dies within
+seconds of starting several times in a row (a crash loop) is given up with its last
+lines. Lines for which ``quiet(line)`` is true (the daemon's per-tick sensor chatter in
+``klikkflow dev``) are not shown, and ANSI colour codes are stripped when the output is
+not a terminal. A broken tenant file is reported loudly and skipped; the other tenants
+still start.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +45,9 @@ from klikkflow_pipelines.tenancy.provisioning import write_workspace
 from resources.secrets import local_token_public_key_file
 
 log = logging.getLogger("klikkflow.supervisor")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+QUICK_EXIT_SECONDS = 15.0  # a process that dies sooner than this after starting counts as a quick failure
+MAX_QUICK_FAILURES = 3  # that many quick failures in a row: it is given up (a crash loop)
 
 
 def _executable(name: str) -> str:
@@ -81,6 +90,9 @@ class SupervisedProcess:
     restart_at: float | None = None
     backoff: float = 1.0
     pids: list[int] = field(default_factory=list)
+    quick_failures: int = 0
+    given_up: bool = False
+    last_lines: deque[str] = field(default_factory=lambda: deque(maxlen=12))
 
 
 class Supervisor:
@@ -92,21 +104,30 @@ class Supervisor:
         output: TextIO | None = None,
         min_backoff: float = 1.0,
         max_backoff: float = 30.0,
+        quiet: Callable[[str], bool] | None = None,
+        max_quick_failures: int = MAX_QUICK_FAILURES,
     ) -> None:
         self.processes = {spec.name: SupervisedProcess(spec, backoff=min_backoff) for spec in specs}
         self._output = output or sys.stdout
         self._lock = threading.Lock()
         self._min_backoff, self._max_backoff = min_backoff, max_backoff
+        self._quiet = quiet
+        self._max_quick_failures = max_quick_failures
+        isatty = getattr(self._output, "isatty", None)
+        self.strip_ansi = not (callable(isatty) and isatty())
 
     def log(self, name: str, line: str) -> None:
-        """Write one line prefixed with the process name."""
+        """Write one line prefixed with the process name (colour codes stripped unless on a terminal)."""
+        text = ANSI_ESCAPE.sub("", line.rstrip()) if self.strip_ansi else line.rstrip()
         with self._lock:
-            self._output.write(f"[{name}] {line.rstrip()}\n")
+            self._output.write(f"[{name}] {text}\n")
             self._output.flush()
 
-    def _pump(self, name: str, stream: TextIO) -> None:
+    def _pump(self, process: SupervisedProcess, stream: TextIO) -> None:
         for line in stream:
-            self.log(name, line)
+            process.last_lines.append(ANSI_ESCAPE.sub("", line.rstrip()))
+            if self._quiet is None or not self._quiet(line):
+                self.log(process.spec.name, line)
 
     def _start(self, process: SupervisedProcess) -> None:
         spec = process.spec
@@ -124,7 +145,7 @@ class Supervisor:
         process.started_at = time.monotonic()
         process.restart_at = None
         assert process.popen.stdout is not None
-        threading.Thread(target=self._pump, args=(spec.name, process.popen.stdout), daemon=True).start()
+        threading.Thread(target=self._pump, args=(process, process.popen.stdout), daemon=True).start()
         self.log(spec.name, f"started (pid {process.popen.pid})")
 
     def start(self, names: Iterable[str] | None = None) -> None:
@@ -144,12 +165,35 @@ class Supervisor:
                 continue
             code = process.popen.returncode
             _signal_group(process.popen, signal.SIGTERM)  # children it left behind (code servers)
+            process.popen = None
             if now - process.started_at > 60:
                 process.backoff = self._min_backoff  # it ran fine for a while: restart promptly
-            process.popen = None
+            quick = now - process.started_at < QUICK_EXIT_SECONDS
+            process.quick_failures = process.quick_failures + 1 if quick else 0
+            if process.quick_failures >= self._max_quick_failures:
+                self._give_up(process, code)
+                continue
             process.restart_at = now + process.backoff
             self.log(process.spec.name, f"exited with code {code}; restarting in {process.backoff:.0f}s")
             process.backoff = min(process.backoff * 2, self._max_backoff)
+
+    def _give_up(self, process: SupervisedProcess, code: int) -> None:
+        """Stop restarting a process that keeps dying right after it starts; say so with its last lines."""
+        process.given_up = True
+        name = process.spec.name
+        self.log(
+            name,
+            f"GIVEN UP: exited with code {code} within {QUICK_EXIT_SECONDS:.0f}s of starting, "
+            f"{process.quick_failures} times in a row; not restarting it. Its last lines:",
+        )
+        for line in process.last_lines:
+            self.log(name, f"  | {line}")
+        self.log(name, "Fix the cause above, then restart klikkflow dev.")
+
+    @property
+    def given_up(self) -> list[str]:
+        """Names of the processes given up after a crash loop."""
+        return [name for name, process in self.processes.items() if process.given_up]
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate every process group (SIGTERM, then SIGKILL after ``timeout``)."""
@@ -261,10 +305,12 @@ def build_supervisor(
     base_port: int = 3001,
     output: TextIO | None = None,
     extra: Sequence[ProcessSpec] = (),
+    quiet: Callable[[str], bool] | None = None,
 ) -> Supervisor:
     """A supervisor for the tenants' daemons and (with ``webservers``) webservers on consecutive ports.
 
-    ``extra`` processes (for example the gateway) are supervised alongside.
+    ``extra`` processes (for example the checkpointer) are supervised alongside; lines for which
+    ``quiet(line)`` is true are not shown.
     """
     output = output or sys.stdout
     specs: list[ProcessSpec] = list(extra)
@@ -273,27 +319,4 @@ def build_supervisor(
         specs.extend(tenant_process_specs(tenant, port, host))
         if port is not None:
             output.write(f"[{tenant.id}] UI on http://{host}:{port}\n")
-    return Supervisor(specs, output=output)
-
-
-def run_dev(
-    tenants: Iterable[str | TenantConfig] | None = None,
-    *,
-    webservers: bool = True,
-    host: str = "127.0.0.1",
-    base_port: int = 3001,
-    stop_event: threading.Event | None = None,
-    output: TextIO | None = None,
-    extra: Sequence[ProcessSpec] = (),
-    checkpointer: bool = True,
-) -> None:
-    """Run every tenant locally until Ctrl-C (or ``stop_event``): what ``klikkflow dev`` calls.
-
-    Pass ``webservers=False`` and the gateway as an ``extra`` process when the gateway serves the
-    tenants' UIs itself. ``checkpointer`` also runs the audit checkpointer.
-    """
-    extra = [*extra, checkpointer_spec()] if checkpointer else list(extra)
-    supervisor = build_supervisor(
-        tenants, webservers=webservers, host=host, base_port=base_port, output=output, extra=extra
-    )
-    supervisor.run(stop_event)
+    return Supervisor(specs, output=output, quiet=quiet)
