@@ -4,11 +4,11 @@ Example::
 
     sensor_interval_seconds: 5
     audit_chain_interval_seconds: 60  # how often compliance events are chained into the audit log
-    webhooks: [orders_job]            # jobs reachable at POST /hooks/<tenant>/<job>; default: all
+    webhooks: [customer_onboarding]   # workflows reachable at POST /hooks/<tenant>/<workflow>; default: all
     rabbitmq:
       url_env: KLIKKFLOW_RABBITMQ_URL
       queues:
-        - {queue: orders, workflow: orders_job}
+        - {queue: claims, workflow: claims_processing}
     notifier:
       slack_webhook_url_env: ACME_SLACK_WEBHOOK_URL
       smtp_host: smtp.acme.example
@@ -39,7 +39,7 @@ class _Strict(BaseModel):
 
 
 class QueueBinding(_Strict):
-    """A RabbitMQ queue whose messages become events of ``workflow`` (a job name)."""
+    """A RabbitMQ queue whose messages become events of ``workflow`` (a workflow or its job's name)."""
 
     queue: str = Field(min_length=1)
     workflow: str = Field(min_length=1)

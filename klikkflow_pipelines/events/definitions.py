@@ -16,7 +16,7 @@ from klikkflow_pipelines.events.config import (
 )
 from klikkflow_pipelines.events.resources import EventStoreResource, TriggerEventResource
 from klikkflow_pipelines.tenancy.config import TenantConfig
-from klikkflow_pipelines.tenancy.run_tags import tenant_run_tags
+from klikkflow_pipelines.tenancy.run_tags import WORKFLOW_TAG, tenant_run_tags
 from resources.notifier import NotifierResource
 from resources.rabbitmq import RabbitMQResource
 from sensors.event_partitions import DropSource
@@ -48,28 +48,31 @@ def notifier_resource(settings: NotifierSettings) -> NotifierResource:
     )
 
 
-def _check_workflows(tenant_id: str, config: EventsConfig, job_names: set[str]) -> None:
+def job_workflow_name(job: Any) -> str:
+    """The workflow a job belongs to: its ``klikkflow/workflow`` tag (a template's job), else its name."""
+    declared = (getattr(job, "tags", None) or {}).get(WORKFLOW_TAG)
+    return declared if isinstance(declared, str) and declared else job.name
+
+
+def _jobs_by_name(tenant_id: str, config: EventsConfig, jobs: Sequence[Any]) -> dict[str, Any]:
+    """Each job by its workflow's name and by its own; the config's names must be one of them."""
+    by_name = {name: job for job in jobs for name in (job.name, job_workflow_name(job))}
     problems = []
-    fix = f"use one of the tenant's jobs: {', '.join(sorted(job_names)) or '(none)'}"
-    for index, name in enumerate(config.webhooks or []):
-        if name not in job_names:
+    known = sorted({job_workflow_name(job) for job in jobs})
+    fix = f"use one of the tenant's workflows: {', '.join(known) or '(none)'}"
+    named = [(f"webhooks[{i}]", name) for i, name in enumerate(config.webhooks or [])]
+    named += [
+        (f"rabbitmq.queues[{i}].workflow", binding.workflow)
+        for i, binding in enumerate(config.rabbitmq.queues if config.rabbitmq else [])
+    ]
+    for field, name in named:
+        if name not in by_name:
             problems.append(
-                ConfigProblem(
-                    str(events_config_path(tenant_id)), f"webhooks[{index}]", f"no job {name!r}", fix
-                )
-            )
-    for index, binding in enumerate(config.rabbitmq.queues if config.rabbitmq else []):
-        if binding.workflow not in job_names:
-            problems.append(
-                ConfigProblem(
-                    str(events_config_path(tenant_id)),
-                    f"rabbitmq.queues[{index}].workflow",
-                    f"no job {binding.workflow!r}",
-                    fix,
-                )
+                ConfigProblem(str(events_config_path(tenant_id)), field, f"no workflow {name!r}", fix)
             )
     if problems:
         raise ConfigError(problems)
+    return by_name
 
 
 def build_event_definitions(
@@ -80,7 +83,8 @@ def build_event_definitions(
 ) -> dg.Definitions:
     """Sensors and resources making ``jobs`` event-driven for ``tenant`` (merge into its Definitions).
 
-    * one outbox sensor per webhook/queue workflow (``run_key`` = event id),
+    * one outbox sensor per webhook/queue workflow (``run_key`` = event id); ``webhooks`` and
+      queue bindings name a workflow (``customer_onboarding``) or its job (``customer_onboarding_job``),
     * one RabbitMQ sensor per configured queue,
     * the failure-alert, success-resolve and delivery-retry sensors,
     * resources ``event_store``, ``trigger_event``, ``notifier`` and, with queues, ``rabbitmq``.
@@ -89,20 +93,22 @@ def build_event_definitions(
     partitions definition name) lets an event name the drop file of a dynamically partitioned job.
     """
     config = config or load_events_config(tenant.id)
-    by_name = {job.name: job for job in jobs}
-    _check_workflows(tenant.id, config, set(by_name))
+    by_name = _jobs_by_name(tenant.id, config, jobs)
     queues = config.rabbitmq.queues if config.rabbitmq else []
-    triggered = list(config.webhooks) if config.webhooks is not None else list(by_name)
-    triggered += [b.workflow for b in queues if b.workflow not in triggered]
+    names = list(config.webhooks) if config.webhooks is not None else [job.name for job in jobs]
+    triggered = {by_name[n].name: by_name[n] for n in [*names, *(b.workflow for b in queues)]}
     run_tags = tenant_run_tags(tenant)
     sensors: list[dg.SensorDefinition] = [
         build_outbox_sensor(
-            by_name[name],
+            job,
+            # Events are recorded by workflow name; ones recorded by job name (a queue binding
+            # naming the job, events from before webhook paths took workflow names) count too.
+            workflows=list(dict.fromkeys([job_workflow_name(job), job.name])),
             tags=run_tags,
             minimum_interval_seconds=config.sensor_interval_seconds,
             drop_sources=drop_sources,
         )
-        for name in triggered
+        for job in triggered.values()
     ]
     sensors += [
         build_rabbitmq_sensor(

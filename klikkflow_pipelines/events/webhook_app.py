@@ -1,10 +1,14 @@
 """The signed-webhook receiver: ``POST /<tenant>/<workflow>`` records a verified event in the outbox.
 
-The gateway mounts :func:`create_webhook_app` at ``/hooks``. A request is
-accepted (202 with the event id) only when the workflow has a secret, the body
+The gateway mounts :func:`create_webhook_app` at ``/hooks`` and resolves the
+path's name to a workflow of the tenant (:mod:`klikkflow_pipelines.events.routing`).
+A request is accepted (202 with the event id) only when the name resolves to a
+workflow that has a secret, the body
 is within the size limit, the timestamp is inside the replay window, the
 HMAC-SHA256 signature matches and the body is a JSON object. Anything else is
-answered with a 4xx and a reason, and nothing is stored. Re-sending an
+answered with a 4xx and a reason, and nothing is stored. An unknown tenant, an
+unknown workflow and a workflow without a secret get the same 404, so the
+answer tells no one which tenants or workflows exist. Re-sending an
 accepted request (same timestamp and body, so the same verified signature) is
 answered 409 with the original event id: the de-duplication key is the
 signature the server computed, never the header text, and a header that is not
@@ -44,6 +48,7 @@ DEFAULT_MAX_BODY_BYTES = 256 * 1024
 DEFAULT_REPLAY_WINDOW_SECONDS = 300
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII unix seconds (str.isdigit also takes other scripts' digits)
+_NO_WEBHOOK = "no webhook is configured at this path; use POST /<tenant>/<workflow> with the workflow's name"
 
 
 class _TooLarge(Exception):
@@ -117,6 +122,7 @@ def create_webhook_app(
     *,
     outbox_for_tenant: Callable[[str], Outbox] | None = None,
     secret_lookup: Callable[[str, str], bytes | None] = webhook_secret,
+    workflow_lookup: Callable[[str, str], str | None] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     replay_window_seconds: int = DEFAULT_REPLAY_WINDOW_SECONDS,
     clock: Callable[[], float] = time.time,
@@ -124,20 +130,22 @@ def create_webhook_app(
     """Build the webhook ASGI app (routes ``POST /{tenant}/{workflow}`` and ``GET /healthz``).
 
     ``outbox_for_tenant`` maps a tenant id to its outbox (default: the tenant's
-    storage database); ``secret_lookup`` returns the workflow's secret or None
-    when the workflow has no webhook.
+    storage database); ``workflow_lookup`` maps a tenant and the path's name to
+    the workflow it stands for, or None (default: the name itself);
+    ``secret_lookup`` returns the workflow's secret or None when it has no webhook.
     """
     resolve = outbox_for_tenant or default_outbox_resolver()
     committers: dict[str, GroupCommit] = {}
 
     async def receive(request: Request) -> JSONResponse:
         tenant = request.path_params["tenant"]
-        workflow = request.path_params["workflow"]
-        if not (_NAME.match(tenant) and _NAME.match(workflow)):
+        name = request.path_params["workflow"]
+        if not (_NAME.match(tenant) and _NAME.match(name)):
             return _reject(404, "unknown_webhook", "tenant and workflow must be simple names")
-        secret = secret_lookup(tenant, workflow)
-        if secret is None:
-            return _reject(404, "unknown_webhook", f"no webhook secret is configured for {tenant}/{workflow}")
+        workflow = workflow_lookup(tenant, name) if workflow_lookup else name
+        secret = secret_lookup(tenant, workflow) if workflow is not None else None
+        if workflow is None or secret is None:
+            return _reject(404, "unknown_webhook", _NO_WEBHOOK)
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > max_body_bytes):
             return _reject(413, "body_too_large", f"body exceeds the limit of {max_body_bytes} bytes")

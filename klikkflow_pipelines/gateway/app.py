@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from compliance.audit.log import AuditLog
 from klikkflow_pipelines.config_errors import ConfigError
-from klikkflow_pipelines.events.signing import webhook_secret
+from klikkflow_pipelines.events.routing import TenantWebhooks
 from klikkflow_pipelines.events.webhook_app import create_webhook_app
 from klikkflow_pipelines.gateway.accounts import Accounts
 from klikkflow_pipelines.gateway.error_pages import http_exception, server_error
@@ -110,12 +110,14 @@ class Gateway:
         self._tenants_checked_at = time.monotonic()
         self._limiter: anyio.CapacityLimiter | None = None
         self.gate = TenantGate(self)
+
         # Signed webhooks (HMAC per workflow, no session) for the tenants this gateway serves.
-        hooks = create_webhook_app(
-            secret_lookup=lambda tenant, workflow: (
-                webhook_secret(tenant, workflow) if tenant in self.tenants else None
-            )
-        )
+        def served_tenants() -> Mapping[str, TenantConfig]:
+            self.refresh_tenants()
+            return self.tenants
+
+        routes = TenantWebhooks(served_tenants)
+        hooks = create_webhook_app(secret_lookup=routes.secret, workflow_lookup=routes.workflow)
         self.web = Starlette(
             routes=[*build_routes(self), Mount("/hooks", app=hooks)],
             exception_handlers={HTTPException: http_exception, Exception: server_error},

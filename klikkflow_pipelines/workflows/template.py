@@ -40,10 +40,15 @@ def run_workflow(run: dg.DagsterRun) -> str:
     return run.tags.get(WORKFLOW_TAG, run.job_name)
 
 
+def workflow_job_name(workflow: str) -> str:
+    """The name of a workflow's job (``customer_onboarding`` -> ``customer_onboarding_job``)."""
+    return f"{workflow}_job"
+
+
 def workflow_job(tenant: TenantConfig, workflow: str, group: str, description: str) -> Any:
     """The asset job of one workflow: its asset group, with the tenant's run tags and the workflow tag."""
     return dg.define_asset_job(
-        f"{workflow}_job",
+        workflow_job_name(workflow),
         selection=dg.AssetSelection.groups(group),
         tags={**tenant_run_tags(tenant), WORKFLOW_TAG: workflow},
         description=description,

@@ -98,3 +98,28 @@ def test_the_audit_chain_interval_comes_from_the_events_file(tmp_path, monkeypat
     (tmp_path / "events" / "acme.yaml").unlink()
     repo = build_definitions(TENANT).get_repository_def()
     assert repo.get_sensor_def("compliance_audit_chain").minimum_interval_seconds == 60
+
+
+@pytest.mark.parametrize("named", ["orders", "orders_job"])
+def test_webhooks_name_a_workflow_or_its_job_and_its_sensor_takes_both(tmp_path, monkeypatch, named) -> None:
+    """A template's job (``workflow_job``) is triggered by events of its workflow, also under the job name."""
+    from klikkflow_pipelines.events.outbox import Outbox
+    from klikkflow_pipelines.events.resources import EventStoreResource
+    from klikkflow_pipelines.workflows.template import workflow_job
+
+    _write_events_config(tmp_path, monkeypatch, f"webhooks: [{named}]\n")
+    job = workflow_job(TENANT, "orders", "orders_group", "Orders.")
+    events = build_event_definitions(TENANT, [job, order_job])
+    assert {s.name for s in events.sensors if "outbox" in s.name} == {"orders_job_outbox_sensor"}
+    store = EventStoreResource(url=f"sqlite:///{tmp_path / 'events.db'}")
+    outbox: Outbox = store.outbox()
+    ids = {
+        workflow: outbox.record(
+            tenant="acme", workflow=workflow, source="webhook", payload={}, dedupe_key=workflow
+        ).event_id
+        for workflow in ("orders", "orders_job", "order_job", "other")
+    }
+    sensor = next(s for s in events.sensors if s.name == "orders_job_outbox_sensor")
+    with dg.instance_for_test() as instance:
+        result = sensor(dg.build_sensor_context(instance=instance, resources={"event_store": store}))
+    assert [r.run_key for r in result.run_requests] == [ids["orders"], ids["orders_job"]]
