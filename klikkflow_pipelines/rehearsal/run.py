@@ -41,6 +41,7 @@ from klikkflow_pipelines.rehearsal.tenants import (
     SCHEDULE_NAME,
     TENANTS,
     WEBHOOK_JOB,
+    WEBHOOK_WORKFLOW,
     member_name,
     write_rehearsal_tenants,
 )
@@ -104,9 +105,9 @@ def _fire(stage: Stage, say: Callable[[str], None]) -> tuple[list[triggers.Trigg
             )
             fired.append(triggers.drop_trigger(tenant.id, DROP_JOB, path))
         if "webhook" in plan:
-            secret = stage.webhook_secrets[secret_env_name(tenant.id, WEBHOOK_JOB)]
+            secret = stage.webhook_secrets[secret_env_name(tenant.id, WEBHOOK_WORKFLOW)]
             payload = {"business_date": triggers.business_date(tenant)}
-            event = triggers.post_webhook(stage.gateway_url, tenant.id, WEBHOOK_JOB, secret, payload)
+            event = triggers.post_webhook(stage.gateway_url, tenant.id, WEBHOOK_WORKFLOW, secret, payload)
             fired.append(triggers.webhook_trigger(tenant.id, WEBHOOK_JOB, event))
         if "gateway launch" in plan:
             run_id = triggers.gateway_launch(client, tenant.id, LAUNCH_JOB)

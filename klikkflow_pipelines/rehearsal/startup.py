@@ -42,7 +42,7 @@ from klikkflow_pipelines.rehearsal.provision import (
 )
 from klikkflow_pipelines.rehearsal.secrets_map import forbidden_secrets
 from klikkflow_pipelines.rehearsal.stage import Stage
-from klikkflow_pipelines.rehearsal.tenants import TENANTS, WEBHOOK_JOB, member_name
+from klikkflow_pipelines.rehearsal.tenants import TENANTS, WEBHOOK_WORKFLOW, member_name
 from klikkflow_pipelines.tenancy.config import load_tenant_file
 from klikkflow_pipelines.tenancy.deploy_settings import GATEWAY_ENV_SECRET
 from klikkflow_pipelines.tenancy.secret_files import read_env_file
@@ -119,7 +119,7 @@ def provision_stage(stage: Stage, say: Say) -> None:
     _fill_object_stores(stage)
     cluster = stage.database.cluster
     stage.log_offset = cluster.log_file.stat().st_size if cluster and cluster.log_file.exists() else 0
-    stage.webhook_secrets = {secret_env_name(t, WEBHOOK_JOB): secrets.token_urlsafe(24) for t in TENANTS}
+    stage.webhook_secrets = {secret_env_name(t, WEBHOOK_WORKFLOW): secrets.token_urlsafe(24) for t in TENANTS}
     fill_env_file(
         secret_env_file(layout, GATEWAY_ENV_SECRET), stage.webhook_secrets
     )  # envFrom loads every key

@@ -22,7 +22,7 @@ from klikkflow_pipelines.paths import PROJECT_ROOT
 
 TENANTS = ("acme", "globex")
 SCHEDULE_JOB, SCHEDULE_NAME = "operations_report_job", "operations_report_daily"
-WEBHOOK_JOB = "claims_processing_job"
+WEBHOOK_WORKFLOW, WEBHOOK_JOB = "claims_processing", "claims_processing_job"
 DROP_JOB, DROP_SENSOR = "customer_onboarding_job", "customer_drop_arrival"
 LAUNCH_JOB = "operations_report_job"
 EVERY_MINUTE = "* * * * *"
@@ -37,7 +37,7 @@ through GraphQL after the first scheduled run)."""
 EVENTS = {
     "sensor_interval_seconds": 2,
     "audit_chain_interval_seconds": 5,
-    "webhooks": [WEBHOOK_JOB],
+    "webhooks": [WEBHOOK_WORKFLOW],
 }
 
 

@@ -3,7 +3,7 @@
 - **schedule**: nothing to do; the tenant's daemon fires ``operations_report_daily`` (every
   minute in the rehearsal) at the next minute; once its run exists, the tenant's member stops the
   schedule through the gateway, so it starts no more runs;
-- **webhook**: a correctly signed ``POST /hooks/<tenant>/claims_processing_job`` to the gateway
+- **webhook**: a correctly signed ``POST /hooks/<tenant>/claims_processing`` to the gateway
   with the tenant's business date; the outbox sensor turns the event into a run;
 - **file drop**: a sample onboarding CSV moved (atomically) into the tenant's onboarding inbox;
   the file-arrival sensor picks it up;
@@ -101,17 +101,17 @@ def drop_file(inbox: Path, staging: Path) -> Path:
     return target
 
 
-def post_webhook(base_url: str, tenant: str, job: str, secret: str, payload: dict) -> str:
-    """Send a signed event to the gateway's webhook route; the accepted event's id."""
+def post_webhook(base_url: str, tenant: str, workflow: str, secret: str, payload: dict) -> str:
+    """Send a signed event to the gateway's webhook route of ``workflow``; the accepted event's id."""
     body = json.dumps(payload).encode()
     answer = httpx.post(
-        f"{base_url}/hooks/{tenant}/{job}",
+        f"{base_url}/hooks/{tenant}/{workflow}",
         content=body,
         headers=signed_headers(secret.encode(), body),
         timeout=30,
     )
     if answer.status_code != 202:
-        raise TriggerFailed(f"webhook {tenant}/{job} answered {answer.status_code}: {answer.text}")
+        raise TriggerFailed(f"webhook {tenant}/{workflow} answered {answer.status_code}: {answer.text}")
     return answer.json()["event_id"]
 
 
