@@ -1,9 +1,9 @@
-"""PII classification of data frames and SQL tables, one report per column.
+"""PII classification of data frames, one report per column (SQL tables: :mod:`compliance.classify_sql`).
 
 How a column is labelled:
 
 1. A de-duplicated sample of its non-null values (``sample`` distinct values
-   from a random row sample) is taken; SQL tables are sampled in SQL.
+   from a random row sample) is taken.
 2. Cheap vectorized passes run first (:mod:`compliance.value_rates`): the
    full-cell regex of every recognizer — built-in, national identifier
    (:mod:`compliance.identifiers`) or the tenant's custom entity — then its
@@ -28,7 +28,6 @@ How a column is labelled:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +35,11 @@ from typing import Any
 import polars as pl
 
 from compliance import patterns
-from compliance.column_names import context_words, counter_signal, name_signals, name_tokens
+from compliance.column_names import context_words, counter_word, name_evidence, name_tokens
 from compliance.entities import ENTITY_SENSITIVITY, NER_ENTITIES, Sensitivity, max_sensitivity
 from compliance.frames import to_polars
 from compliance.identifiers import IDENTIFIERS
+from compliance.name_shapes import FULL_NAME_SHAPE, NAME_SHAPE, given_name_first
 from compliance.ner_findings import NerJob, run_ner
 from compliance.nested import Unreadable, read_column, unreadable_reason
 from compliance.nlp import NlpEngines, build_engines
@@ -53,6 +53,7 @@ from compliance.reports import (
     unclassifiable_report,
 )
 from compliance.text_rates import text_rates
+from compliance.trace import ColumnTrace, decide, record_shape
 from compliance.value_rates import BASE_RECOGNIZERS, integer_rates, string_rates
 
 logger = logging.getLogger(__name__)
@@ -72,13 +73,6 @@ TEXT_MIN_TOKENS = 5.0  # mean words per value for a column to be free text
 ENUM_MAX_DISTINCT = 30
 ENUM_MIN_ROWS = 500
 BUILTIN_RECOGNIZERS: tuple[Recognizer, ...] = (*BASE_RECOGNIZERS, *IDENTIFIERS)
-# Names may open with lower-case particles: van de Eerenbeemt, de la Cruz, da Silva.
-_NAME_SHAPE = r"^\s*(?:\p{Ll}{1,3}\s+){0,2}\p{Lu}[\p{L}'.\-]*(?:\s+[\p{L}'.\-]+){0,4}\s*$"
-_FULL_NAME_SHAPE = r"^\s*\p{Lu}[\p{L}'.\-]+(?:\s+(?:(?:\p{Ll}{1,3}|'t)\s+){0,2}\p{Lu}[\p{L}'.\-]+){1,3}\s*$"
-# "Doe, Jane" and "Doe, Jane Ann": a surname, a comma and given names, as many exports write people.
-_LAST_COMMA_FIRST = r"^(\p{Lu}[\p{L}'\-]+),\s*(\p{Lu}[\p{L}'\-]+(?:\s\p{Lu}[\p{L}'\-]+)?)$"
-# "DOE/JANE MRS": surname, slash, given names and an optional title, upper case (passenger lists).
-_LAST_SLASH_FIRST = re.compile(r"^([A-Z][A-Z'\-]+)/([A-Z][A-Z'\- ]*?)(?: (?:MR|MRS|MS|MISS|MSTR|DR))?$")
 # Entities a counter-signal name (order_id, software_version, product) outweighs.
 _WEAK = frozenset({"CREDIT_CARD", "US_SSN", "PHONE_NUMBER", "IP_ADDRESS", "PERSON", "LOCATION"})
 _COUNTRY_COLUMN = ("country", "land", "pays", "pais", "paese", "kraj", "maa", "country_code", "nation")
@@ -96,6 +90,7 @@ class _Setup:
     sample: int
     row_sample: int
     ner_sample: int
+    explain: bool = False
 
 
 def classify_frame(
@@ -108,6 +103,7 @@ def classify_frame(
     rows: int | None = None,
     recognizers: Sequence[Recognizer] = (),
     region: str | None = None,
+    explain: bool = False,
 ) -> FrameReport:
     """Classify every column of a pandas, Polars or Arrow frame.
 
@@ -117,7 +113,8 @@ def classify_frame(
     when ``frame`` is already a sample). ``recognizers`` adds a tenant's custom
     entities to the built-in ones; ``region`` (ISO 3166 alpha-2, the tenant's
     country) is a hint for reading national phone numbers, after the frame's
-    own country column.
+    own country column. With ``explain`` every column report carries the
+    :class:`compliance.trace.ColumnTrace` of its decision (see :mod:`compliance.explain`).
     """
     df = to_polars(frame)
     every = (*BUILTIN_RECOGNIZERS, *recognizers)
@@ -129,6 +126,7 @@ def classify_frame(
         sample=sample,
         row_sample=row_sample,
         ner_sample=ner_sample,
+        explain=explain,
     )
     reports: dict[str, ColumnReport] = {}
     nested: dict[str, tuple[dict[str, ColumnReport], bool]] = {}
@@ -158,55 +156,6 @@ def classify_frame(
     for name, (leaves, json) in nested.items():
         reports[name] = nested_report(name, leaves, json)
     return FrameReport(rows=df.height if rows is None else rows, columns=reports)
-
-
-def classify_table(
-    engine: Any,
-    table: str,
-    *,
-    schema: str | None = None,
-    sample: int = DEFAULT_SAMPLE,
-    row_sample: int = ROW_SAMPLE,
-    engines: NlpEngines | None = None,
-    recognizers: Sequence[Recognizer] = (),
-    region: str | None = None,
-) -> FrameReport:
-    """Classify the columns of SQL table ``table`` through SQLAlchemy ``engine``.
-
-    Sampling happens in SQL: per column, up to ``row_sample`` non-null values
-    are read with ``LIMIT`` and only those rows leave the database.
-    """
-    import sqlalchemy as sa
-
-    meta = sa.MetaData()
-    tbl = sa.Table(table, meta, schema=schema, autoload_with=engine)
-    columns: dict[str, list[Any]] = {}
-    with engine.connect() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(tbl)).scalar_one()
-        for col in tbl.columns:
-            query = sa.select(col).where(col.is_not(None)).limit(row_sample)
-            columns[col.name] = [_sql_value(v) for v in conn.execute(query).scalars()]
-    # Columns have different non-null counts: each is classified as its own one-column frame.
-    engines = build_engines() if engines is None else engines
-    reports: dict[str, ColumnReport] = {}
-    for name, values in columns.items():
-        series = pl.Series(name, values, strict=False)
-        sub = classify_frame(
-            pl.DataFrame([series]),
-            sample=sample,
-            engines=engines,
-            row_sample=row_sample,
-            recognizers=recognizers,
-            region=region,
-        )
-        reports[name] = sub.columns[name]
-    return FrameReport(rows=int(total), columns=reports)
-
-
-def _sql_value(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", errors="replace")
-    return value
 
 
 def _country_regions(df: pl.DataFrame) -> list[str]:
@@ -246,9 +195,13 @@ class _Candidate:
 def _finish_ner(candidate: _Candidate, setup: _Setup) -> None:
     """Label a candidate column from its NER rates, its value shapes and its name."""
     report, signals, shape = candidate.report, candidate.signals, candidate.shape
-    full, contains = candidate.job.rates()
+    trace = report.trace
+    full, contains = candidate.job.rates(None if trace is None else trace.ner_samples)
+    if trace is not None:
+        trace.ner, trace.ner_contains = full, contains
     if report.free_text:
         report.entities.update({e: r for e, r in contains.items() if r})
+        decide(trace, f"free text: carries entities found in {TEXT_MIN_RATE:.0%}+ of values")
         _finish_text(report, setup)
         return
     best, best_rate = None, 0.0
@@ -260,11 +213,15 @@ def _finish_ner(candidate: _Candidate, setup: _Setup) -> None:
         needed = NER_SIGNAL_THRESHOLD if entity in signals and shape >= 0.8 else NER_THRESHOLD
         if entity == "PERSON" and candidate.full_shape >= 0.9:
             needed = min(needed, NAME_SHAPE_NER_THRESHOLD)
+        if trace is not None:
+            trace.thresholds[f"{entity} NER share"] = needed
         if rate >= needed and rate > best_rate:
             best, best_rate = entity, rate
     if best is None:
         _label_by_name_and_shape(report, signals, shape, setup)
+        decide(trace, "NER shares below their thresholds")
     else:
+        decide(trace, f"NER: {best_rate:.0%} of values are {best} spans", label=True)
         _label(report, best, best_rate, best in signals, setup)
 
 
@@ -272,6 +229,13 @@ def _label_by_name_and_shape(report: ColumnReport, signals: set[str], shape: flo
     """A name or place column the model does not know (first names, small towns): name + shape decide."""
     for entity in ("PERSON", "LOCATION"):
         if entity in signals and shape >= 0.8:
+            if report.trace is not None:
+                report.trace.thresholds["name-shape share"] = 0.8
+            decide(
+                report.trace,
+                f"column name says {entity} and {shape:.0%} of values are shaped like one",
+                label=True,
+            )
             _label(report, entity, 0.5 * shape, True, setup)
             return
 
@@ -300,37 +264,45 @@ def _classify_column(
     name: str, series: pl.Series, setup: _Setup, signal_name: str
 ) -> tuple[ColumnReport, _Candidate | None]:
     report = ColumnReport(name=name, entity=None, score=0.0, sensitivity="internal")
+    trace = report.trace = ColumnTrace() if setup.explain else None
     dtype = series.dtype
     if series.len() == 0 or series.null_count() == series.len() or dtype == pl.Null:
         report.sensitivity = "public"
+        decide(trace, "no values")
         return report, None
     reason = unreadable_reason(series)
     if reason is not None:
         return unclassifiable_report(name, reason), None
-    signals = name_signals(signal_name, setup.recognizers)
-    countered = counter_signal(signal_name)
+    evidence = name_evidence(signal_name, setup.recognizers)
+    signals, counter = set(evidence), counter_word(signal_name)
+    countered = counter is not None
+    if trace is not None:
+        trace.names, trace.counter = evidence, counter
     if dtype == pl.Boolean or dtype.is_float() or dtype.is_decimal():
+        decide(trace, f"{dtype} values are not examined")
         return report, None
     if dtype.is_temporal():
         if "DATE_OF_BIRTH" in signals and dtype in (pl.Date, pl.Datetime):
+            decide(trace, "a date column whose name says birth", label=True)
             _label(report, "DATE_OF_BIRTH", 1.0, False, setup)
+        decide(trace, "dates, and the name does not say birth")
         return report, None
     values, drawn, distinct = _sample_values(_as_text(series), setup.sample, setup.row_sample)
     values = values.str.strip_chars()
     values = values.filter(values != "")
     report.sampled = values.len()
+    if trace is not None:
+        trace.values = report.sampled
     if report.sampled == 0:
         report.sensitivity = "public"
+        decide(trace, "no non-empty values")
         return report, None
     if dtype.is_integer():
-        _pick_pattern(report, integer_rates(values, signals, setup.recognizers), signals, countered, setup)
+        rates = integer_rates(values, signals, setup.recognizers, trace)
+        if not _pick_pattern(report, rates, signals, countered, setup):
+            decide(trace, "integers: no identifier pattern reaches its threshold")
         return report, None
     return _classify_strings(report, values, signals, countered, drawn, distinct, setup)
-
-
-def _slash_name(value: str) -> str:
-    match = _LAST_SLASH_FIRST.match(value)
-    return f"{match.group(2).title()} {match.group(1).title()}" if match else value
 
 
 def _leaf_name(path: str) -> str:
@@ -342,14 +314,26 @@ def _leaf_name(path: str) -> str:
 def _pick_pattern(
     report: ColumnReport, rates: dict[str, float], signals: set[str], countered: bool, setup: _Setup
 ) -> bool:
+    trace = report.trace
     if countered:
-        rates = {e: r for e, r in rates.items() if e in signals or e not in _WEAK}
+        kept = {e: r for e, r in rates.items() if e in signals or e not in _WEAK}
+        if trace is not None and rates.keys() - kept.keys():
+            trace.set_aside = sorted(rates.keys() - kept.keys())
+            trace.decide(
+                f"counter-signal '{trace.counter}' in the name: {', '.join(trace.set_aside)} set aside"
+            )
+        rates = kept
     report.entities.update(rates)
     best = max(rates, key=lambda e: (rates[e], e in signals), default=None)
     if best is None:
         return False
     needed = SIGNAL_THRESHOLD if best in signals else THRESHOLD
+    if trace is not None:
+        trace.thresholds[f"{best} pattern share"] = needed
     if rates[best] >= needed:
+        decide(
+            trace, f"pattern: {rates[best]:.0%} of values are valid {best} (needed {needed:.0%})", label=True
+        )
         _label(report, best, rates[best], best in signals, setup)
         return True
     return False
@@ -367,42 +351,57 @@ def _classify_strings(
     n = values.len()
     machine = (values.str.contains(patterns.UUID) | values.str.contains(patterns.HEX_HASH)).sum() / n
     if machine >= 0.8:
+        decide(report.trace, f"{machine:.0%} of values are UUIDs or hex hashes (machine ids)")
         return report, None
-    rates = string_rates(values, signals, setup.recognizers, setup.region_hints)
+    trace = report.trace
+    rates = string_rates(values, signals, setup.recognizers, setup.region_hints, trace)
     if _pick_pattern(report, rates, signals, countered, setup):
         return report, None
     report.entities.clear()
     if "DATE_OF_BIRTH" in signals:
         dates = values.str.contains(patterns.DATE_LIKE).sum() / n
+        if trace is not None:
+            trace.measures["date share"], trace.thresholds["DATE_OF_BIRTH date share"] = dates, THRESHOLD
         if dates >= THRESHOLD:
+            decide(trace, f"the name says birth and {dates:.0%} of values are dates", label=True)
+            record_shape(trace, "DATE_OF_BIRTH", values, patterns.DATE_LIKE)
             _label(report, "DATE_OF_BIRTH", dates, False, setup)
             return report, None
     tokens = values.str.count_matches(r"\S+").mean() or 0.0
     address = values.str.contains(patterns.ADDRESS).sum() / n
-    if (not countered or "LOCATION" in signals) and address >= (
-        SIGNAL_THRESHOLD if "LOCATION" in signals else THRESHOLD
-    ):
+    address_needed = SIGNAL_THRESHOLD if "LOCATION" in signals else THRESHOLD
+    if trace is not None:
+        trace.measures["address share"], trace.measures["words per value"] = address, tokens
+        trace.thresholds["LOCATION address share"] = address_needed
+        trace.thresholds["free text words per value"] = TEXT_MIN_TOKENS
+    if (not countered or "LOCATION" in signals) and address >= address_needed:
+        decide(trace, f"{address:.0%} of values are street addresses", label=True)
+        record_shape(trace, "LOCATION", values, patterns.ADDRESS)
         _label(report, "LOCATION", address, "LOCATION" in signals, setup)
         return report, None
     report.free_text = tokens >= TEXT_MIN_TOKENS
     if report.free_text:
-        report.entities.update(text_rates(values, setup.recognizers, setup.region_hints))
+        report.entities.update(text_rates(values, setup.recognizers, setup.region_hints, trace))
     # Few distinct values over many rows is a code list, unless the name says names or places.
     enum_like = (
         drawn >= ENUM_MIN_ROWS and distinct <= ENUM_MAX_DISTINCT and not signals & {"PERSON", "LOCATION"}
     )
     wordy = values.str.contains(_NO_DIGITS_WORDS).sum() / n >= 0.5
     if not report.free_text:
-        values = values.str.replace(_LAST_COMMA_FIRST, "$2 $1")  # "Doe, Jane" reads as "Jane Doe"
-        # "DOE/JANE MRS" (travel and airline systems) reads as "Jane Doe"
-        values = pl.Series(values.name, [_slash_name(v) for v in values], dtype=pl.String)
-    shape = values.str.contains(_NAME_SHAPE).sum() / n
-    full_shape = values.str.contains(_FULL_NAME_SHAPE).sum() / n
+        values = given_name_first(values)
+    shape = values.str.contains(NAME_SHAPE).sum() / n
+    full_shape = values.str.contains(FULL_NAME_SHAPE).sum() / n
+    if trace is not None:
+        trace.measures["name-shape share"], trace.measures["full-name-shape share"] = shape, full_shape
+        for entity in signals & {"PERSON", "LOCATION"}:
+            record_shape(trace, entity, values, NAME_SHAPE)
     if not report.free_text and (enum_like or not wordy):
+        decide(trace, "a code list (few distinct values)" if enum_like else "no pattern, and not words")
         return report, None
     if setup.engines.analyzer is None:
         if not report.free_text and not countered:
             _label_by_name_and_shape(report, signals, shape, setup)
+        decide(trace, "free text without NER (no spaCy model)" if report.free_text else "no pattern; no NER")
         return (_finish_text(report, setup) if report.free_text else report), None
     limit = min(setup.ner_sample, NER_TEXT_SAMPLE) if report.free_text else setup.ner_sample
     ner_values = values.head(limit).str.slice(0, NER_MAX_CHARS).to_list()

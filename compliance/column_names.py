@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from compliance.name_languages import word_languages
 from compliance.recognizers import Recognizer
 
 # Whole tokens: short words that would match too much as substrings.
@@ -120,36 +121,60 @@ def name_tokens(column: str) -> list[str]:
 
 def name_signals(column: str, recognizers: Iterable[Recognizer] = ()) -> set[str]:
     """Entities that the column's name points to (``recognizers`` add their own words)."""
+    return set(name_evidence(column, recognizers))
+
+
+def name_evidence(column: str, recognizers: Iterable[Recognizer] = ()) -> dict[str, str]:
+    """Entity -> the vocabulary word of the column's name that points to it (see :func:`name_signals`)."""
     tokens = set(name_tokens(column))
     squashed = "_".join(name_tokens(column))
     flat = squashed.replace("_", "")
-    found = {entity for entity, words in _TOKENS.items() if tokens.intersection(words)}
+    found: dict[str, str] = {}
+    for entity, words in _TOKENS.items():
+        hit = next((w for w in words if w in tokens), None)
+        if hit is not None:
+            found[entity] = hit
     for entity, words in _SUBSTRINGS.items():
-        if any(_fold(w) in squashed or _fold(w).replace("_", "") in flat for w in words):
-            found.add(entity)
+        hit = next((w for w in words if _fold(w) in squashed or _fold(w).replace("_", "") in flat), None)
+        if hit is not None:
+            found.setdefault(entity, hit)
     for recognizer in recognizers:
-        if tokens.intersection(_fold(w) for w in recognizer.words) or any(
-            _fold(w).replace("_", "") in flat for w in recognizer.substrings
-        ):
-            found.add(recognizer.entity)
+        hit = next((w for w in recognizer.words if _fold(w) in tokens), None) or next(
+            (w for w in recognizer.substrings if _fold(w).replace("_", "") in flat), None
+        )
+        if hit is not None:
+            found.setdefault(recognizer.entity, hit)
     if "PERSON" in found and any(w in squashed for w in _NOT_PERSON):
-        found.discard("PERSON")
-    if found.intersection({"EMAIL_ADDRESS", "IP_ADDRESS"}):
-        found.discard("LOCATION")  # "email_address", "ip_address"
+        del found["PERSON"]
+    if found.keys() & {"EMAIL_ADDRESS", "IP_ADDRESS"}:
+        found.pop("LOCATION", None)  # "email_address", "ip_address"
     # "birth_place" or "place_of_birth" is a location, not a date.
-    place = {"place", "city", "country", "lieu", "ort", "sted", "luogo", "lugar", "miejsce", "paikka"}
-    if "DATE_OF_BIRTH" in found and tokens.intersection(place):
-        found.discard("DATE_OF_BIRTH")
-        found.add("LOCATION")
+    place = ("place", "city", "country", "lieu", "ort", "sted", "luogo", "lugar", "miejsce", "paikka")
+    where = next((w for w in place if w in tokens), None)
+    if "DATE_OF_BIRTH" in found and where is not None:
+        del found["DATE_OF_BIRTH"]
+        found["LOCATION"] = where
     return found
 
 
 def counter_signal(column: str) -> bool:
     """True when the name says the column holds a non-personal thing (an order, a version, a product)."""
-    tokens = name_tokens(column)
-    return bool(set(tokens).intersection(_COUNTER)) or any(t.startswith(_COUNTER_PREFIXES) for t in tokens)
+    return counter_word(column) is not None
+
+
+def counter_word(column: str) -> str | None:
+    """The token of the column's name that makes it a counter-signal (``order`` of ``order_id``), if any."""
+    for token in name_tokens(column):
+        if token in _COUNTER or token.startswith(_COUNTER_PREFIXES):
+            return token
+    return None
 
 
 def context_words(column: str) -> list[str]:
     """Column-name tokens handed to Presidio as context."""
     return name_tokens(column)
+
+
+def name_word_languages(word: str) -> tuple[str, ...]:
+    """The languages of a vocabulary word returned by :func:`name_evidence` (``straße`` -> ``("de",)``)."""
+    return word_languages(_fold(word))

@@ -67,8 +67,11 @@ class NerJob:
     free_text: bool
     results: list[list[Any]] = field(default_factory=list)
 
-    def rates(self) -> tuple[dict[str, float], dict[str, float]]:
-        """Per entity: share of values that *are* the entity, and share that *contain* one."""
+    def rates(self, samples: dict[str, list[str]] | None = None) -> tuple[dict[str, float], dict[str, float]]:
+        """Per entity: share of values that *are* the entity, and share that *contain* one.
+
+        ``samples``, when given, receives per entity the spans that counted (an explanation's samples).
+        """
         n = max(len(self.values), 1)
         full = dict.fromkeys(NER_ENTITIES, 0)
         contains = dict.fromkeys(NER_ENTITIES, 0)
@@ -84,6 +87,8 @@ class NerJob:
                 ]
                 if spans:
                     contains[entity] += 1
+                    if samples is not None:
+                        samples.setdefault(entity, []).extend(text[r.start : r.end] for r in spans)
                     if sum(r.end - r.start for r in spans) >= 0.6 * chars:
                         full[entity] += 1
         return {e: c / n for e, c in full.items()}, {e: c / n for e, c in contains.items()}

@@ -128,9 +128,9 @@ def _possible_share(values: Sequence[str], region: str) -> float:
     return sum(possible(v, region) for v in values) / len(values)
 
 
-def possible_share(values: Sequence[str], hints: Sequence[str] = ()) -> float:
-    """Share of ``values`` that are possible phone numbers, national ones read in the inferred region."""
+def possible_numbers(values: Sequence[str], hints: Sequence[str] = ()) -> list[str]:
+    """The ``values`` that are possible phone numbers, national ones read in the inferred region."""
     if not values:
-        return 0.0
+        return []
     region = infer_region(values, hints)
-    return sum(possible(v, region) for v in values) / len(values)
+    return [v for v in values if possible(v, region)]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compliance.entities import Sensitivity, max_sensitivity
+from compliance.trace import ColumnTrace
 
 TEXT_MIN_RATE = 0.02  # a free-text column "carries" an entity from this rate
 
@@ -17,7 +18,8 @@ class ColumnReport:
     A nested column (Struct, List, Map, JSON text) has one report per leaf path
     in ``leaves`` and summarises them: no entity, the leaves' carried entities,
     their highest score and sensitivity. ``unclassifiable`` marks a column or
-    leaf the classifier cannot read, with the ``reason``.
+    leaf the classifier cannot read, with the ``reason``. ``trace`` holds what
+    the classifier saw, only when an explanation was asked for (never serialised).
     """
 
     name: str
@@ -31,6 +33,7 @@ class ColumnReport:
     unclassifiable: bool = False
     reason: str | None = None
     json: bool = False
+    trace: ColumnTrace | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """The column's part of the ``klikkflow classify`` JSON output."""

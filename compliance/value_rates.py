@@ -17,6 +17,7 @@ from stdnum.pl import nip
 
 from compliance import patterns, phones
 from compliance.recognizers import Recognizer
+from compliance.trace import ColumnTrace, note, record_pattern, validator_name
 from compliance.validators import card_valid, iban_valid, ip_valid, ssn_valid
 
 # The built-in pattern entities other than phone numbers (which are checked by region, below).
@@ -58,9 +59,13 @@ def validated(values: pl.Series, mask: pl.Series, recognizer: Recognizer) -> lis
     return [v for v in candidates if recognizer.validator(v)]
 
 
-def validated_share(values: pl.Series, mask: pl.Series, recognizer: Recognizer) -> float:
-    """Share of ``values`` selected by ``mask`` that pass the recognizer's validator."""
-    return len(validated(values, mask, recognizer)) / values.len() if values.len() else 0.0
+def validated_share(
+    values: pl.Series, mask: pl.Series, recognizer: Recognizer, trace: ColumnTrace | None = None
+) -> float:
+    """Share of ``values`` selected by ``mask`` that pass the recognizer's validator (kept in ``trace``)."""
+    found = validated(values, mask, recognizer)
+    record_pattern(trace, recognizer.entity, int(mask.sum()), found, validator_name(recognizer.validator))
+    return len(found) / values.len() if values.len() else 0.0
 
 
 def string_rates(
@@ -68,8 +73,9 @@ def string_rates(
     signals: set[str],
     recognizers: Sequence[Recognizer],
     region_hints: Sequence[str] = (),
+    trace: ColumnTrace | None = None,
 ) -> dict[str, float]:
-    """Share of distinct string values that are each pattern entity (validated)."""
+    """Share of distinct string values that are each pattern entity (validated), recorded in ``trace``."""
     checked = [r for r in recognizers if not r.needs_name or r.entity in signals]
     frame = pl.DataFrame({"v": values})
     masks = frame.select(
@@ -88,14 +94,16 @@ def string_rates(
             recognizer.entity == "IP_ADDRESS"
             and (masks["version"].filter(mask).mean() or 0.0) >= VERSION_SHARE
         ):
+            note(trace, f"IP_ADDRESS set aside: {VERSION_SHARE:.0%}+ have parts <= 31 (versions)")
             continue
         found = validated(values, mask, recognizer)
+        record_pattern(trace, recognizer.entity, int(mask.sum()), found, validator_name(recognizer.validator))
         if found:
             rates[recognizer.entity] = max(len(found) / values.len(), rates.get(recognizer.entity, 0.0))
             claimed += found
     if "US_SSN" in signals:
         bare = values.str.contains(r"^\d{9}$")
-        rates["US_SSN"] = max(rates.get("US_SSN", 0.0), validated_share(values, bare, _SSN))
+        rates["US_SSN"] = max(rates.get("US_SSN", 0.0), validated_share(values, bare, _SSN, trace))
     phone = masks["phone"] & ~masks["date_like"] & ~values.is_in(claimed)
     phone = phone & ~values.is_in([v for v in values.filter(phone) if _not_personal(v)])
     phone = phone & (masks["digits"] >= 7) & (masks["digits"] <= 15)
@@ -103,14 +111,17 @@ def string_rates(
         phone = phone & masks["phone_shape"]
     candidates = values.filter(phone).to_list()
     if candidates:
-        rates["PHONE_NUMBER"] = (
-            phones.possible_share(candidates, region_hints) * len(candidates) / values.len()
-        )
+        possible = phones.possible_numbers(candidates, region_hints)
+        record_pattern(trace, "PHONE_NUMBER", len(candidates), possible, "phonenumbers (by region)")
+        rates["PHONE_NUMBER"] = len(possible) / values.len()
     return {e: r for e, r in rates.items() if r > 0}
 
 
 def integer_rates(
-    values: pl.Series, signals: set[str], recognizers: Sequence[Recognizer]
+    values: pl.Series,
+    signals: set[str],
+    recognizers: Sequence[Recognizer],
+    trace: ColumnTrace | None = None,
 ) -> dict[str, float]:
     """Integer columns: ids and amounts unless Luhn-valid cards, or numbers the column name announces.
 
@@ -124,12 +135,15 @@ def integer_rates(
             continue
         if recognizer.needs_name and recognizer.entity not in signals:
             continue
-        rate = validated_share(values, values.str.contains(recognizer.full), recognizer)
+        rate = validated_share(values, values.str.contains(recognizer.full), recognizer, trace)
         if rate:
             rates[recognizer.entity] = rate
     if "PHONE_NUMBER" in signals:
-        rates["PHONE_NUMBER"] = ((digits >= 7) & (digits <= 15)).mean() or 0.0
+        lengths = (digits >= 7) & (digits <= 15)
+        rates["PHONE_NUMBER"] = lengths.mean() or 0.0
+        in_range = values.filter(lengths).to_list()
+        record_pattern(trace, "PHONE_NUMBER", int(lengths.sum()), in_range, "7-15 digits")
     if "US_SSN" in signals:
         padded = values.str.zfill(9)
-        rates["US_SSN"] = validated_share(padded, padded.str.contains(r"^\d{9}$"), _SSN)
+        rates["US_SSN"] = validated_share(padded, padded.str.contains(r"^\d{9}$"), _SSN, trace)
     return {e: r for e, r in rates.items() if r > 0}

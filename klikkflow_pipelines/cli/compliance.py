@@ -10,10 +10,8 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 if TYPE_CHECKING:  # the compliance layer (polars, Dagster) loads when a command runs, not for --help
-    from compliance.classify import FrameReport
     from compliance.crypto import Keys
     from compliance.evaluate import ColumnOutcome, Labels
     from compliance.policy import Policy
@@ -38,17 +36,6 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _report_table(report: FrameReport, path: Path) -> Table:
-    table = Table(title=f"{path} ({report.rows} rows)")
-    for header in ("column", "entity", "score", "sensitivity", "entities"):
-        table.add_column(header)
-    for name, col in report.columns.items():
-        rates = ", ".join(f"{e} {r:.0%}" for e, r in sorted(col.entities.items(), key=lambda kv: -kv[1]))
-        label = col.entity or ("free text" if col.free_text else "-")
-        table.add_row(name, label, f"{col.score:.2f}", col.sensitivity, rates)
-    return table
-
-
 def classify(
     paths: list[Path] = typer.Argument(
         None, metavar="DATA", help="CSV, Parquet or JSON Lines file(s); one without --evaluate."
@@ -67,18 +54,31 @@ def classify(
         None, "--min-f1", min=0.0, max=1.0, help="With --evaluate: exit 1 when the column F1 is below this."
     ),
     policy_file: Path | None = typer.Option(
-        None, "--policy", metavar="POLICY.yaml", help="Classify with this policy's custom entities too."
+        None,
+        "--policy",
+        metavar="POLICY.yaml",
+        help="Classify with this policy's custom entities too, and preview the action on each column.",
+    ),
+    explain: bool = typer.Option(
+        False, "--explain", help="Show per column the signals, thresholds and masked samples behind it."
+    ),
+    asset: str = typer.Option(
+        "", help="With --policy: asset name matched by rule globs (default: the DATA file's stem)."
     ),
 ) -> None:
     """Classify the columns of a data file for PII, or measure the classifier on labelled files."""
     from compliance.classify import classify_frame
     from compliance.entities import ENTITIES
+    from compliance.explain import explain_frame, preview_actions
     from compliance.files import DataFileError, read_frame
+    from klikkflow_pipelines.cli.classify_explain import print_explanations, report_json, report_table
 
     paths = list(paths or [])
     policy = _load(policy_file) if policy_file is not None else None
     recognizers = policy.recognizers if policy is not None else ()
     if labels_file is not None:
+        if explain:
+            raise _fail("--explain works on one DATA file; leave off --evaluate LABELS.yaml")
         known = policy.entity_names if policy is not None else ENTITIES
         _evaluate(labels_file, paths, output, sample, min_f1, recognizers, known)
         return
@@ -91,11 +91,20 @@ def classify(
         frame = read_frame(path)
     except DataFileError as exc:
         raise _fail(str(exc)) from None
+    asset = asset or path.stem
+    if explain:
+        result = explain_frame(frame, sample=sample, recognizers=recognizers, policy=policy, asset=asset)
+        if output is OutputFormat.json:
+            typer.echo(json.dumps(result.to_json()))
+        else:
+            print_explanations(Console(), result, path)
+        return
     report = classify_frame(frame, sample=sample, recognizers=recognizers)
+    decisions = preview_actions(policy, report, asset) if policy is not None else None
     if output is OutputFormat.json:
-        typer.echo(json.dumps(report.to_json()))
+        typer.echo(json.dumps(report_json(report, decisions)))
     else:
-        Console().print(_report_table(report, path))
+        Console().print(report_table(report, path, decisions))
 
 
 def _data_files(labels: Labels, paths: list[Path]) -> list[tuple[str, Path]]:

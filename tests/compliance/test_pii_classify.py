@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from faker import Faker
 
-from compliance.classify import classify_frame, classify_table
+from compliance.classify import classify_frame
+from compliance.classify_sql import classify_table
 from compliance.column_names import name_signals
 from compliance.nlp import build_engines
 
