@@ -264,6 +264,7 @@ def _classify_column(
     name: str, series: pl.Series, setup: _Setup, signal_name: str
 ) -> tuple[ColumnReport, _Candidate | None]:
     report = ColumnReport(name=name, entity=None, score=0.0, sensitivity="internal")
+    series = series.alias("value")  # a name like ``^[a-z]{2}$`` is a column regex to Polars
     trace = report.trace = ColumnTrace() if setup.explain else None
     dtype = series.dtype
     if series.len() == 0 or series.null_count() == series.len() or dtype == pl.Null:

@@ -206,7 +206,7 @@ def _explanation(
         set_aside=tuple(trace.set_aside),
         notes=tuple(trace.notes),
         samples_entity=entity,
-        samples=tuple(mask_sample(v) for v in samples[:MAX_SAMPLES]),
+        samples=tuple(dict.fromkeys(mask_sample(v) for v in samples[:MAX_SAMPLES])),
         action=action[0],
         rule=action[1],
         unclassifiable=unclassifiable,

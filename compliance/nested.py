@@ -82,6 +82,8 @@ def read_column(name: str, series: pl.Series) -> tuple[Node, dict[str, pl.Series
 
 
 def _read(path: str, series: pl.Series, depth: int, values: dict[str, pl.Series]) -> Node:
+    # Polars reads a name like ``^[a-z]{2}$`` as a column regex in Series methods: work under a plain one.
+    series = series.alias("value")
     dtype = series.dtype
     nested = isinstance(dtype, pl.Struct | pl.List | pl.Array | pl.Map)
     if not nested and dtype == pl.String:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
@@ -31,14 +32,17 @@ def _label(entity: str | None, free_text: bool) -> str:
 
 def report_table(report: FrameReport, path: Path, decisions: dict[str, ColumnDecision] | None) -> Table:
     """The column table of ``klikkflow classify``; with ``decisions``, the policy's action per column."""
-    table = Table(title=escape(f"{path} ({report.rows} rows)"))
-    headers = ["column", "entity", "score", "sensitivity", "entities"]
+    table = Table(
+        title=escape(f"{path} ({report.rows} rows)"), box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0)
+    )
+    headers = ["column", "entity", "score", "sensitivity", "other rates"]
     if decisions is not None:
         headers.append("action")
-    for header in headers:
-        table.add_column(header, overflow="fold")
+    for header in headers:  # labels stay whole; names, rates and rules fold at 80 columns
+        table.add_column(header, no_wrap=header in ("entity", "score", "sensitivity"), overflow="fold")
     for name, col in report.columns.items():
-        rates = ", ".join(f"{e} {r:.0%}" for e, r in sorted(col.entities.items(), key=lambda kv: -kv[1]))
+        others = sorted(((e, r) for e, r in col.entities.items() if e != col.entity), key=lambda kv: -kv[1])
+        rates = ", ".join(f"{e} {r:.0%}" for e, r in others)
         row = [escape(name), _label(col.entity, col.free_text), f"{col.score:.2f}", col.sensitivity, rates]
         if decisions is not None:
             row.append(_action(decisions.get(name)))
@@ -49,7 +53,7 @@ def report_table(report: FrameReport, path: Path, decisions: dict[str, ColumnDec
 def _action(decision: ColumnDecision | None) -> str:
     if decision is None:
         return "-"
-    return escape(decision.action + (f" ({decision.rule})" if decision.rule else ""))
+    return escape(decision.action) + (f"\n[dim]{escape(decision.rule)}[/dim]" if decision.rule else "")
 
 
 def report_json(report: FrameReport, decisions: dict[str, ColumnDecision] | None) -> dict[str, Any]:
@@ -92,7 +96,7 @@ def _facts(e: ColumnExplanation) -> Table:
     grid.add_column(overflow="fold")
     grid.add_row("decision", _decision(e))
     if e.action is not None:
-        grid.add_row("policy", escape(e.action + (f" (rule {e.rule})" if e.rule else " (no rule)")))
+        grid.add_row("policy", escape(e.action + (f" (rule {e.rule})" if e.rule else " (no rule matches)")))
     grid.add_row("because", escape(e.decided_by))
     grid.add_row("examined", f"{e.values} distinct non-empty values")
     for name in e.names:
