@@ -9,7 +9,7 @@ import polars as pl
 
 from compliance import patterns, phones
 from compliance.recognizers import Recognizer
-from compliance.trace import ColumnTrace, validator_name
+from compliance.trace import MAX_SAMPLES, ColumnTrace, validator_name
 
 _VERSION = re.compile(patterns.VERSION_LIKE)
 
@@ -26,11 +26,20 @@ def _in_token(text: str, span: str) -> bool:
     return all(i > 0 and not text[i - 1].isspace() and text[i - 1] not in "([\"'" for i in starts)
 
 
-def _valid_spans(recognizer: Recognizer, text: str, spans: list[str] | None) -> list[str]:
-    """The spans of ``text`` that count: all without a validator, else valid ones not glued to a word."""
-    if not spans or recognizer.validator is None:
-        return spans or []
-    return [s for s in spans if recognizer.valid(s) and not _in_token(text, s)]
+def _trace_spans(trace: ColumnTrace | None, recognizer: Recognizer, values: pl.Series, hits: int) -> None:
+    """Record the texts with a regex span, the ``hits`` counted and a few spans that count."""
+    if trace is None:
+        return
+    found = values.str.extract_all(recognizer.span or "").to_list()
+    matched = sum(1 for spans in found if spans)
+    counted = [
+        s
+        for text, spans in zip(values.to_list(), found, strict=True)
+        for s in spans or ()
+        if recognizer.validator is None or (recognizer.valid(s) and not _in_token(text, s))
+    ]
+    if matched:
+        trace.pattern(recognizer.entity, matched, hits, counted, validator_name(recognizer.validator))
 
 
 def text_rates(
@@ -42,33 +51,34 @@ def text_rates(
     """Share of texts containing each pattern entity; a span counts only when it passes its validator.
 
     Phone-number spans must be possible numbers for their region (see :mod:`compliance.phones`).
-    ``trace`` records, per entity, the texts with a regex span, those with a valid one and valid spans.
+    ``trace`` records, per entity, the texts with a regex span, the texts counted and spans that count.
     """
     n = values.len()
     rates: dict[str, float] = {}
     for recognizer in recognizers:
         if recognizer.span is None:
             continue
-        found = values.str.extract_all(recognizer.span).to_list()
-        valid = [_valid_spans(recognizer, text, spans) for text, spans in zip(values, found, strict=True)]
-        hits = sum(1 for spans in valid if spans)
-        if trace is not None:
-            matched = sum(1 for spans in found if spans)
-            samples = [s for spans in valid for s in spans]
-            if matched:
-                trace.pattern(recognizer.entity, matched, hits, samples, validator_name(recognizer.validator))
+        if recognizer.validator is None:
+            hits = int(values.str.contains(recognizer.span).sum())
+        else:
+            found = values.str.extract_all(recognizer.span)
+            hits = sum(
+                1
+                for text, spans in zip(values, found, strict=True)
+                if spans is not None and any(recognizer.valid(s) and not _in_token(text, s) for s in spans)
+            )
+        _trace_spans(trace, recognizer, values, hits)
         if hits:
             rates[recognizer.entity] = max(hits / n, rates.get(recognizer.entity, 0.0))
     found = values.str.extract_all(patterns.SPAN["PHONE_NUMBER"]).to_list()
     spans = [s for texts in found if texts for s in texts]
     if spans:
         region = phones.infer_region(spans, region_hints)
-        valid = [[s for s in texts if phones.possible(s, region)] if texts else [] for texts in found]
-        hits = sum(1 for texts in valid if texts)
+        hits = sum(1 for texts in found if texts and any(phones.possible(s, region) for s in texts))
         if trace is not None:
+            counted = [s for s in spans if phones.possible(s, region)][:MAX_SAMPLES]
             matched = sum(1 for texts in found if texts)
-            samples = [s for texts in valid for s in texts]
-            trace.pattern("PHONE_NUMBER", matched, hits, samples, "phonenumbers (by region)")
+            trace.pattern("PHONE_NUMBER", matched, hits, counted, "phonenumbers (by region)")
         if hits:
             rates["PHONE_NUMBER"] = hits / n
     return rates
