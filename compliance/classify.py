@@ -221,7 +221,7 @@ def _finish_ner(candidate: _Candidate, setup: _Setup) -> None:
         _label_by_name_and_shape(report, signals, shape, setup)
         decide(trace, "NER shares below their thresholds")
     else:
-        decide(trace, f"NER: {best_rate:.0%} of values are {best} spans", label=True)
+        decide(trace, f"NER: {best_rate:.0%} of values are {best} spans", evidence="ner")
         _label(report, best, best_rate, best in signals, setup)
 
 
@@ -234,7 +234,7 @@ def _label_by_name_and_shape(report: ColumnReport, signals: set[str], shape: flo
             decide(
                 report.trace,
                 f"column name says {entity} and {shape:.0%} of values are shaped like one",
-                label=True,
+                evidence="shape",
             )
             _label(report, entity, 0.5 * shape, True, setup)
             return
@@ -284,7 +284,7 @@ def _classify_column(
         return report, None
     if dtype.is_temporal():
         if "DATE_OF_BIRTH" in signals and dtype in (pl.Date, pl.Datetime):
-            decide(trace, "a date column whose name says birth", label=True)
+            decide(trace, "a date column whose name says birth", evidence="type")
             _label(report, "DATE_OF_BIRTH", 1.0, False, setup)
         decide(trace, "dates, and the name does not say birth")
         return report, None
@@ -332,9 +332,8 @@ def _pick_pattern(
     if trace is not None:
         trace.thresholds[f"{best} pattern share"] = needed
     if rates[best] >= needed:
-        decide(
-            trace, f"pattern: {rates[best]:.0%} of values are valid {best} (needed {needed:.0%})", label=True
-        )
+        share = f"{rates[best]:.0%} of values are valid {best} (needed {needed:.0%})"
+        decide(trace, f"pattern: {share}", evidence="pattern")
         _label(report, best, rates[best], best in signals, setup)
         return True
     return False
@@ -364,7 +363,7 @@ def _classify_strings(
         if trace is not None:
             trace.measures["date share"], trace.thresholds["DATE_OF_BIRTH date share"] = dates, THRESHOLD
         if dates >= THRESHOLD:
-            decide(trace, f"the name says birth and {dates:.0%} of values are dates", label=True)
+            decide(trace, f"the name says birth and {dates:.0%} of values are dates", evidence="shape")
             record_shape(trace, "DATE_OF_BIRTH", values, patterns.DATE_LIKE)
             _label(report, "DATE_OF_BIRTH", dates, False, setup)
             return report, None
@@ -376,7 +375,7 @@ def _classify_strings(
         trace.thresholds["LOCATION address share"] = address_needed
         trace.thresholds["free text words per value"] = TEXT_MIN_TOKENS
     if (not countered or "LOCATION" in signals) and address >= address_needed:
-        decide(trace, f"{address:.0%} of values are street addresses", label=True)
+        decide(trace, f"{address:.0%} of values are street addresses", evidence="shape")
         record_shape(trace, "LOCATION", values, patterns.ADDRESS)
         _label(report, "LOCATION", address, "LOCATION" in signals, setup)
         return report, None

@@ -215,12 +215,19 @@ def _explanation(
 
 
 def _samples(report: ColumnReport, trace: ColumnTrace) -> tuple[str | None, list[str]]:
-    """The entity the samples show and its raw matching values: the label's, else the best candidate's."""
-    found: dict[str, list[str]] = {e: p.samples for e, p in trace.patterns.items() if p.samples}
-    for entity, spans in (*trace.ner_samples.items(), *trace.shape_samples.items()):
-        if spans:
-            found.setdefault(entity, spans)
+    """The entity the samples show and its raw matching values: the label's, from the evidence that
+    gave it, else those of the candidate with the highest rate."""
+    sources = {
+        "pattern": {e: p.samples for e, p in trace.patterns.items()},
+        "ner": trace.ner_samples,
+        "shape": trace.shape_samples,
+    }
     if report.entity is not None:
-        return (report.entity, found[report.entity]) if report.entity in found else (report.entity, [])
+        return report.entity, sources.get(trace.evidence or "", {}).get(report.entity, [])
+    found: dict[str, list[str]] = {}
+    for by_entity in sources.values():
+        for entity, values in by_entity.items():
+            if values:
+                found.setdefault(entity, values)
     ranked = sorted(found, key=lambda e: -report.entities.get(e, 0.0))
     return (ranked[0], found[ranked[0]]) if ranked else (None, [])

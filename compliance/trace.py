@@ -39,7 +39,8 @@ class ColumnTrace:
     ``ner_contains`` the NER shares (only when NER ran); ``thresholds`` the
     shares the deciding rules required; ``set_aside`` the entities the
     counter-signal outweighed; ``decided_by`` one sentence saying which rule
-    gave the label (or why there is none); ``notes`` what else a rule set aside.
+    gave the label (or why there is none) and ``evidence`` the kind of signal
+    it rests on; ``notes`` what else a rule set aside.
     """
 
     values: int = 0
@@ -54,7 +55,7 @@ class ColumnTrace:
     thresholds: dict[str, float] = field(default_factory=dict)
     set_aside: list[str] = field(default_factory=list)
     decided_by: str = ""
-    labelled: bool = False
+    evidence: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def pattern(
@@ -65,13 +66,12 @@ class ColumnTrace:
         if known is None or passed > known.passed:
             self.patterns[entity] = PatternTrace(entity, matched, passed, validator, samples[:MAX_SAMPLES])
 
-    def decide(self, sentence: str, label: bool = False) -> None:
-        """Say which rule labelled the column (``label``) or why it has none.
-
-        The first reason wins, except that a label's reason replaces an earlier reason for no label.
+    def decide(self, sentence: str, evidence: str | None = None) -> None:
+        """Say which rule labelled the column, on which ``evidence`` (pattern, ner, shape, type), or why
+        it has no label. The first reason wins, except that a label's reason replaces a reason for none.
         """
-        if not self.decided_by or (label and not self.labelled):
-            self.decided_by, self.labelled = sentence, label
+        if not self.decided_by or (evidence and not self.evidence):
+            self.decided_by, self.evidence = sentence, evidence
 
 
 def record_pattern(
@@ -94,10 +94,10 @@ def note(trace: ColumnTrace | None, sentence: str) -> None:
         trace.notes.append(sentence)
 
 
-def decide(trace: ColumnTrace | None, sentence: str, label: bool = False) -> None:
+def decide(trace: ColumnTrace | None, sentence: str, evidence: str | None = None) -> None:
     """:meth:`ColumnTrace.decide` when a trace is being recorded."""
     if trace is not None:
-        trace.decide(sentence, label)
+        trace.decide(sentence, evidence)
 
 
 _CHECKS = {
