@@ -24,6 +24,7 @@ from compliance.explain import explain_frame
 from compliance.nlp import NlpEngines, build_engines
 from compliance.sample_masks import mask_sample
 from klikkflow_pipelines.cli.compliance import classify
+from klikkflow_pipelines.paths import PROJECT_ROOT
 from tests.compliance.heldout2_set import heldout2_frames
 from tests.compliance.heldout_set import heldout_frames
 from tests.compliance.labelled_set import LabelledTable, labelled_frames
@@ -335,3 +336,16 @@ def test_every_name_vocabulary_word_has_a_language() -> None:
     assert not [w for w in sorted(words) if not column_names.name_word_languages(w)]
     assert column_names.name_word_languages("Straße") == ("de",)
     assert set(column_names.name_word_languages("telefon")) >= {"de", "pl", "sv", "no", "da"}
+
+
+def test_readme_sample_is_what_the_command_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's ``--explain`` sample is this data under the default policy, printed as shown."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    command = "$ klikkflow classify customers.csv --explain --policy deploy/policies/default.yaml\n"
+    shown = readme.split(command, 1)[1].split("```", 1)[0]
+    _frame().select("card_number", "order_id").write_csv(tmp_path / "customers.csv")
+    monkeypatch.chdir(tmp_path)
+    policy = PROJECT_ROOT / "deploy" / "policies" / "default.yaml"
+    result = runner.invoke(app, ["customers.csv", "--explain", "--policy", str(policy)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == shown
