@@ -3,7 +3,8 @@
 ``jane.doe@example.com`` -> ``j*******@e******.com``; ``4111 1111 1111 1111``
 -> ``4*** **** **** 1111``; ``Jane Doe`` -> ``J*** D**``. Separators and the
 top-level domain stay; at most the first and (for long identifiers) the last
-few letters or digits do. A value of one or two characters shows no character.
+few letters or digits do. A value of one or two characters shows no character;
+control characters (a terminal escape sequence in the data) become ``?``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _email(match: re.Match[str]) -> str:
 
 def mask_sample(value: str) -> str:
     """A masked form of ``value`` that keeps its shape and a few characters, never the whole value."""
-    value = " ".join(value.split())
+    value = "".join(ch if ch.isprintable() else "?" for ch in " ".join(value.split()))  # no terminal codes
     if _EMAIL.search(value):
         out, end = "", 0
         for match in _EMAIL.finditer(value):

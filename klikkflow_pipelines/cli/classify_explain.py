@@ -98,7 +98,8 @@ def _facts(e: ColumnExplanation) -> Table:
     if e.action is not None:
         grid.add_row("policy", escape(e.action + (f" (rule {e.rule})" if e.rule else " (no rule matches)")))
     grid.add_row("because", escape(e.decided_by))
-    grid.add_row("examined", f"{e.values} distinct non-empty values")
+    if e.values or not (e.leaves or e.unclassifiable):
+        grid.add_row("examined", f"{e.values} distinct non-empty values")
     for name in e.names:
         grid.add_row("name", escape(f"'{name.word}' -> {name.entity} ({', '.join(name.languages)})"))
     if e.counter_signal:
@@ -124,7 +125,7 @@ def _facts(e: ColumnExplanation) -> Table:
 
 def _decision(e: ColumnExplanation) -> str:
     if e.unclassifiable:
-        return escape(f"unclassifiable ({e.unclassifiable}), {e.sensitivity}")
+        return f"unclassifiable, {e.sensitivity}"
     if e.free_text:
         carried = ", ".join(f"{k} {_pct(v)}" for k, v in sorted(e.entities.items(), key=lambda kv: -kv[1]))
         return escape(f"free text, {e.sensitivity}; contains {carried or 'nothing'}")

@@ -349,3 +349,36 @@ def test_readme_sample_is_what_the_command_prints(tmp_path: Path, monkeypatch: p
     result = runner.invoke(app, ["customers.csv", "--explain", "--policy", str(policy)])
     assert result.exit_code == 0, result.output
     assert result.stdout == shown
+
+
+def test_nested_leaves_unreadable_columns_and_terminal_codes(tmp_path: Path) -> None:
+    """Leaves are explained with their own actions; a binary column is unclassifiable; attack: a terminal
+    escape sequence in the data never reaches the output."""
+    rows = [
+        {
+            "contact": {"email": f"person{i}@firma{i % 4}.no", "phone": f"+47 9{i:02d} 12 34{i % 10}"},
+            "note": f"\x1b[31mred\x1b[0m call about the delivery today, write to kari{i}@post.no",
+            "blob": b"\x00\x01\x02",
+        }
+        for i in range(30)
+    ]
+    path = tmp_path / "nested.parquet"
+    pl.DataFrame(rows).write_parquet(path)
+    policy = str(PROJECT_ROOT / "deploy" / "policies" / "default.yaml")
+    args = [str(path), "--explain", "--format", "json", "--policy", policy]
+    out = json.loads(runner.invoke(app, args).stdout)
+    contact = out["columns"]["contact"]
+    assert contact["entity"] is None and set(contact) == EXPLANATION_KEYS
+    leaves = contact["leaves"]
+    assert (leaves["contact.email"]["entity"], leaves["contact.email"]["action"]) == ("EMAIL_ADDRESS", "hash")
+    assert (leaves["contact.phone"]["entity"], leaves["contact.phone"]["action"]) == ("PHONE_NUMBER", "mask")
+    assert leaves["contact.email"]["name_signals"][0]["word"] == "email"
+    assert contact["action"] == "hash"  # the most protective of its leaves
+    blob = out["columns"]["blob"]
+    assert blob["unclassifiable"] and blob["action"] == "block" and blob["rule"] == "unclassifiable"
+    assert out["columns"]["note"]["free_text"] and out["columns"]["note"]["action"] == "redact"
+    for args in (["--explain"], ["--explain", "--format", "json"]):
+        result = runner.invoke(app, [str(path), *args, "--policy", policy])
+        assert result.exit_code == 0 and "\x1b" not in result.stdout and "kari1@post.no" not in result.stdout
+    masked = mask_sample("\x1b[31mJane Doe\x07")
+    assert masked.startswith("?[") and masked.endswith("?") and "Jane" not in masked
