@@ -178,8 +178,7 @@ def _explanation(
     leaves: tuple[ColumnExplanation, ...] = (),
     unclassifiable: str | None = None,
 ) -> ColumnExplanation:
-    n = max(trace.values, 1)
-    total = n if not report.free_text else max(report.sampled, 1)
+    total = max(trace.values, 1)
     patterns = tuple(
         PatternSignal(p.entity, p.matched / total, p.validator, p.passed / total)
         for p in sorted(trace.patterns.values(), key=lambda p: (-p.passed, p.entity))

@@ -380,5 +380,18 @@ def test_nested_leaves_unreadable_columns_and_terminal_codes(tmp_path: Path) -> 
     for args in (["--explain"], ["--explain", "--format", "json"]):
         result = runner.invoke(app, [str(path), *args, "--policy", policy])
         assert result.exit_code == 0 and "\x1b" not in result.stdout and "kari1@post.no" not in result.stdout
+    plain = json.loads(runner.invoke(app, [str(path), "--format", "json", "--policy", policy]).stdout)
+    assert plain["columns"]["contact"]["leaves"]["contact.phone"]["action"] == "mask"
+    assert (plain["columns"]["blob"]["action"], plain["columns"]["contact"]["action"]) == ("block", "hash")
     masked = mask_sample("\x1b[31mJane Doe\x07")
     assert masked.startswith("?[") and masked.endswith("?") and "Jane" not in masked
+
+
+def test_asset_option_chooses_the_rules_that_match(files: dict[str, Path]) -> None:
+    """The default policy keeps names in ``*customer*`` assets and hashes them elsewhere."""
+    policy = str(PROJECT_ROOT / "deploy" / "policies" / "default.yaml")
+    actions = {}
+    for asset in ("customers", "claims"):
+        args = [str(files["csv"]), "--format", "json", "--policy", policy, "--asset", asset]
+        actions[asset] = json.loads(runner.invoke(app, args).stdout)["columns"]["vorname"]["rule"]
+    assert actions == {"customers": "keep-customer-names", "claims": "hash-names-elsewhere"}
