@@ -232,6 +232,12 @@ def test_mask_never_returns_the_value(value: str) -> None:
     assert value not in masked and len(masked) == len(value)
 
 
+def test_attack_an_oversize_value_is_cut() -> None:
+    """Attack: a megabyte cell must not flood the explanation."""
+    masked = mask_sample("Jane " * 200_000)
+    assert len(masked) == 40 and masked.endswith("…") and "Jane" not in masked
+
+
 def test_policy_preview_actions(explained: dict[str, dict], files: dict[str, Path]) -> None:
     expected = {
         "card_number": ("tokenize", "tokenize-cards"),
