@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+import polars.selectors as cs
 
 from compliance.crypto import (
     KeyMaterialError,
@@ -134,13 +135,20 @@ def enforce(
         elif d.action == "redact":
             label = _redact_label(report.columns[d.column], d)
             expressions.append(
-                pl.when(pl.col(d.column).is_null()).then(None).otherwise(pl.lit(label)).alias(d.column)
+                pl.when(literal_column(d.column).is_null())
+                .then(None)
+                .otherwise(pl.lit(label))
+                .alias(d.column)
             )
+
+    def values(d: ColumnDecision) -> pl.Series:
+        # Series methods read a name like ``^[a-z]{2}$`` as a column regex: work under a plain one.
+        return df.get_column(d.column).alias("value")
 
     def _polars_work() -> list[pl.Series]:
         """Masking and text redaction: Polars releases the GIL, so this overlaps the per-value crypto."""
         out = [
-            redact_text(df.get_column(d.column), d.redact_entities, engines, policy.recognizers)
+            redact_text(values(d), d.redact_entities, engines, policy.recognizers).alias(d.column)
             for d in texts
         ]
         return out + (df.select(expressions).get_columns() if expressions else [])
@@ -148,16 +156,18 @@ def enforce(
     with ThreadPoolExecutor(max_workers=1) as pool:
         polars_result = pool.submit(_polars_work)
         replaced = [
-            hash_series(df.get_column(d.column), keys.hash_key)  # type: ignore[union-attr]
-            if d.action == "hash"
-            else tokenize_series(df.get_column(d.column), keys.token_key, keys.token_public_key)  # type: ignore[union-attr]
+            (
+                hash_series(values(d), keys.hash_key)  # type: ignore[union-attr]
+                if d.action == "hash"
+                else tokenize_series(values(d), keys.token_key, keys.token_public_key)  # type: ignore[union-attr]
+            ).alias(d.column)
             for d in crypto
         ]
         replaced += polars_result.result()
     if replaced:
         df = df.with_columns(replaced)
     if dropped:
-        df = df.drop(dropped)
+        df = df.drop(cs.by_name(dropped))
     return EnforcementResult(frame=df, decisions=decisions)
 
 
@@ -198,12 +208,17 @@ def _rebuild_nested(
             leaf_exprs[d.column] = lambda e, old=distinct, new=mapped: e.cast(
                 pl.String, strict=False
             ).replace_strict(old, new, default=None, return_dtype=pl.String)
-    return rebuild(pl.col(decision.column), node, leaf_exprs, dropped)
+    return rebuild(literal_column(decision.column), node, leaf_exprs, dropped)
 
 
 def mask_expr(column: str, keep_last: int) -> pl.Expr:
     """Letters and digits replaced by ``*`` except the last ``keep_last`` characters; separators stay."""
-    return mask_values(pl.col(column), keep_last).alias(column)
+    return mask_values(literal_column(column), keep_last).alias(column)
+
+
+def literal_column(name: str) -> pl.Expr:
+    """The column called ``name`` (``pl.col`` would read ``^...$`` as a pattern of names)."""
+    return cs.by_name(name).as_expr()
 
 
 def mask_values(expr: pl.Expr, keep_last: int) -> pl.Expr:

@@ -297,3 +297,32 @@ def test_column_hashing_gives_the_digests_of_hmac_sha256(key: bytes) -> None:
     values = ["a", "", "ø€ and 漢字", "x" * 5000]
     expected = [hmac.new(key, v.encode(), "sha256").hexdigest() for v in values]
     assert hash_distinct(pl.Series(values), key).to_list() == expected
+
+
+@pytest.mark.parametrize("action", ["hash", "tokenize", "mask", "redact", "drop"])
+def test_a_column_named_like_a_pattern_is_protected_as_itself(keys, action: str) -> None:  # type: ignore[no-untyped-def]
+    """``^e.*$`` is a column regex to ``pl.col``; it must protect that column, not ``extra``."""
+    emails = [f"person{i}@example.com" for i in range(20)]
+    extra = [f"e-{i}" for i in range(20)]  # its name matches the pattern ``^e.*$``
+    plain = pl.DataFrame({"email": emails, "extra": extra})
+    odd = plain.rename({"email": "^e.*$"})
+    policy = _policy(action, "EMAIL_ADDRESS")
+    expected = enforce(plain, policy, classify_frame(plain), asset="a", keys=keys).frame
+    out = enforce(odd, policy, classify_frame(odd), asset="a", keys=keys).frame
+    assert out["extra"].to_list() == extra
+    if action == "drop":
+        assert out.columns == ["extra"]
+    elif action == "tokenize":  # randomised: equal shape, never the value
+        assert all(t.startswith("tok2_") for t in out["^e.*$"]) and set(out["^e.*$"]).isdisjoint(emails)
+    else:
+        assert out["^e.*$"].to_list() == expected["email"].to_list() != emails
+
+
+def test_free_text_named_like_a_pattern_is_redacted(keys) -> None:  # type: ignore[no-untyped-def]
+    notes = [f"Write to person{i}@example.com about the claim." for i in range(20)]
+    frame = pl.DataFrame({"^n.*$": notes, "note_id": [str(i) for i in range(20)]})
+    out = enforce(
+        frame, _policy("redact", "EMAIL_ADDRESS"), classify_frame(frame), asset="a", keys=keys
+    ).frame
+    assert out["note_id"].to_list() == frame["note_id"].to_list()
+    assert not any("@example.com" in text for text in out["^n.*$"])
