@@ -47,10 +47,12 @@ def build_processed_drop_sensor(
         run = context.dagster_run
         key = run.tags.get(PARTITION_TAG)
         version = version_of(key) if key else None
+        if run.status != dg.DagsterRunStatus.SUCCESS:
+            return dg.SkipReason(f"run {run.run_id} is {run.status.value}: its drop stays for a retry")
         if run.job_name != job.name or version is None:
             return dg.SkipReason(f"run {run.run_id} has no drop partition")
         selection = run.asset_selection
-        if selection is not None and dg.AssetKey(reader_asset) not in selection:
+        if selection and dg.AssetKey(reader_asset) not in selection:  # empty: the whole job
             return dg.SkipReason(f"run {run.run_id} did not read its drop ({reader_asset} not selected)")
         moved = move_to_processed(inbox, version[0], version[1], run.run_id)
         if moved is None:
