@@ -63,7 +63,7 @@ class Seeded:
 def seed_inbox(tenant: TenantConfig) -> Seeded:
     """Put the bundled sample drops in the onboarding inbox when it holds no drop; what was written."""
     inbox = _inbox(tenant)
-    if inbox.is_dir() and any(is_drop_candidate(p) for p in inbox.iterdir()):
+    if inbox.is_dir() and any(is_drop_candidate(p) and p.suffix in DROP_SUFFIXES for p in inbox.iterdir()):
         return Seeded({}, [])
     folders = [d for d in (inbox.parent, inbox) if not d.exists()]
     written = write_sample_drops(inbox)
