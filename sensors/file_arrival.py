@@ -39,8 +39,9 @@ class ArrivedFile:
         return f"{self.path}:{self.size}:{self.mtime_ns}"
 
 
-Rejecter = Callable[[dg.SensorEvaluationContext, ArrivedFile, DropProblem], None]
-"""What a sensor does with a drop that failed its check (e.g. move it to ``rejected/``)."""
+Rejecter = Callable[[ArrivedFile, DropProblem], int | None]
+"""What a sensor does with a drop that failed its check (e.g. move it to ``rejected/``); the id of
+its dead letter, or None when the file was no longer there to reject."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,9 @@ def build_file_arrival_sensor(
             if problem is None:
                 accepted.append(arrived)
             elif on_reject is not None:
-                on_reject(context, arrived, problem)
+                entry = on_reject(arrived, problem)
+                name = arrived.path.name
+                context.log.warning(f"drop {name} rejected (dead letter {entry}): {problem.problem}")
             else:
                 context.log.warning(f"{arrived.path} ignored: {problem.problem}")
         keys = [partitions[1](f) for f in accepted] if partitions else [None] * len(accepted)

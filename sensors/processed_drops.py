@@ -5,6 +5,10 @@ run succeeded: a run that fails, or crashes half-way, leaves the file in the inb
 The file goes to ``processed/<run id>/<file>`` in one ``os.replace``; the asset still finds it
 there when the partition is materialized again. Evaluating the same run twice (a daemon restart,
 two daemons) is harmless: the second evaluation finds the file already moved.
+
+A failed run leaves its file in the inbox, unless the run found the file's content unreadable
+(broken JSON further down, bad encoding) and Dagster will not retry it: then the failed-drop
+sensor rejects it, like the file sensor's own check does.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._core.storage.tags import WILL_RETRY_TAG
 
-from klikkflow_pipelines.events.drop_inbox import move_to_processed
+from klikkflow_pipelines.events.drop_inbox import DropProblem, move_to_processed
+from sensors.file_arrival import ArrivedFile, Rejecter
 
 PARTITION_TAG = "dagster/partition"
 
@@ -61,3 +67,50 @@ def build_processed_drop_sensor(
         return None
 
     return _processed_drop
+
+
+def build_failed_drop_sensor(
+    name: str,
+    job: Any,
+    inbox: Path,
+    version_of: Callable[[str], tuple[str, int] | None],
+    problem_metadata_key: str,
+    reject: Rejecter,
+    interval_seconds: int = 30,
+) -> dg.SensorDefinition:
+    """A sensor rejecting the drop of a failed ``job`` run whose content could not be read.
+
+    Only a step failure carrying ``problem_metadata_key`` in its metadata (the asset found the
+    file's content unreadable, so a retry cannot help) rejects the file, and only when Dagster
+    will not retry the run; any other failure leaves the file in the inbox for its retry.
+    """
+
+    @dg.run_failure_sensor(
+        name=name,
+        monitored_jobs=[job],
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Moves the drop of a {job.name} run that could not read it to {inbox / 'rejected'}.",
+    )
+    def _failed_drop(context: dg.RunFailureSensorContext) -> dg.SkipReason | None:
+        run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run
+        key = run.tags.get(PARTITION_TAG)
+        version = version_of(key) if key else None
+        if run.job_name != job.name or version is None or run.tags.get(WILL_RETRY_TAG) == "true":
+            return dg.SkipReason(f"run {run.run_id}: no drop partition, or Dagster retries it")
+        problems = [
+            str(data.user_failure_data.metadata[problem_metadata_key].value)
+            for data in (e.event_specific_data for e in context.get_step_failure_events())
+            if data and data.user_failure_data and problem_metadata_key in data.user_failure_data.metadata
+        ]
+        if not problems:
+            return dg.SkipReason(f"run {run.run_id} failed for another reason: its drop stays for a retry")
+        problem = DropProblem(
+            f"run {run.run_id} could not read it: {'; '.join(problems)}",
+            "correct the file where it lies in rejected/, then replay its dead letter",
+        )
+        entry = reject(ArrivedFile(inbox / version[0], 0, version[1]), problem)
+        context.log.warning(f"drop {version[0]} of run {run.run_id} rejected (dead letter {entry})")
+        return None
+
+    return _failed_drop

@@ -1,7 +1,7 @@
 """Inbox hygiene on the real onboarding sensors, a real instance and real runs.
 
 * a drop whose run succeeded moves to ``processed/<run id>/`` and never runs again;
-* a drop whose run failed stays in the inbox for its retry;
+* a drop whose run failed stays in the inbox for its retry, unless the run could not read it;
 * an old partition materializes again from ``processed/``;
 * invalid drops go to ``rejected/`` with a reason file and a dead letter, without holding up the
   valid drop of the same tick; a dead letter's replay puts the fixed file back into the inbox.
@@ -82,6 +82,20 @@ def _after_run(defs: dg.Definitions, instance: dg.DagsterInstance, run_id: str) 
     )
 
 
+def _after_failure(defs: dg.Definitions, instance: dg.DagsterInstance, run_id: str) -> None:
+    """Evaluate the failed-drop sensor on the failed run, as the daemon does."""
+    sensor = defs.resolve_sensor_def("customer_drop_failed")
+    (record,) = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    sensor(
+        dg.build_run_status_sensor_context(
+            sensor_name=sensor.name,
+            dagster_event=record.dagster_event,
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(run_id),
+        ).for_run_failure()
+    )
+
+
 def _rows_read(instance: dg.DagsterInstance, partition: str) -> int:
     event = instance.get_latest_materialization_event(dg.AssetKey("raw_customer_drops"))
     materialization = event.asset_materialization
@@ -122,24 +136,41 @@ def test_processed_drop_moves_once_and_old_partition_materializes_again() -> Non
         assert newer.partition_key != request.partition_key
 
 
-def test_failed_run_keeps_its_drop_for_the_retry() -> None:
+def test_failed_run_keeps_its_drop_for_the_retry_unless_its_content_is_unreadable() -> None:
     defs = build_definitions(load_tenant("default"))
-    good = json.dumps(dict(zip(HEADER.split(","), ROW.format(n=1).split(","), strict=True)))
-    drop = _drop("b.jsonl", f"{good}\n{{broken\n")  # passes the header check, fails in the run
+    drop = _drop("a.csv", _csv(2))
+    warehouse = tenant_home("default") / "warehouse.db"
+    warehouse.mkdir(parents=True)  # the warehouse cannot be opened: a failure a retry can fix
     with dg.instance_for_test() as instance:
         (request,) = _tick(defs, instance).run_requests
         result = _run(defs, instance, request)
         assert not result.success
         _after_run(defs, instance, result.run_id)
-        assert drop.exists() and not (_inbox() / "processed").exists()
+        _after_failure(defs, instance, result.run_id)
+        assert drop.exists() and sorted(p.name for p in _inbox().iterdir()) == ["a.csv"]
 
-        drop.write_text(f"{good}\n")  # fixed in place: a new version, its own run
-        os.utime(drop, (time.time() - 30,) * 2)
-        (retry,) = _tick(defs, instance).run_requests[-1:]
-        fixed = _run(defs, instance, retry)
-        assert fixed.success
-        _after_run(defs, instance, fixed.run_id)
-        assert (_inbox() / "processed" / fixed.run_id / "b.jsonl").exists() and not drop.exists()
+        warehouse.rmdir()  # fixed: the retry of the same partition reads the same file
+        retry = _run(defs, instance, request)
+        assert retry.success
+        _after_run(defs, instance, retry.run_id)
+        assert (_inbox() / "processed" / retry.run_id / "a.csv").exists() and not drop.exists()
+
+        # A JSON Lines file whose first line is fine but a later one is broken passes the
+        # sensor's header check; the run cannot read it, so its file is rejected after the run.
+        good = json.dumps(dict(zip(HEADER.split(","), ROW.format(n=1).split(","), strict=True)))
+        broken = _drop("b.jsonl", f"{good}\n{{broken\n", age_seconds=30)
+        (request,) = _tick(defs, instance).run_requests[-1:]
+        assert request.partition_key.startswith("b.jsonl@")
+        result = _run(defs, instance, request)
+        assert not result.success
+        _after_run(defs, instance, result.run_id)
+        _after_failure(defs, instance, result.run_id)
+        assert not broken.exists()
+        (rejected,) = (_inbox() / "rejected").glob("b.jsonl@*/b.jsonl")
+        reason = json.loads((rejected.parent / "b.jsonl.reason.json").read_text())
+        assert result.run_id in reason["problem"] and "b.jsonl" in reason["problem"]
+        (entry,) = DeadLetters(tenant_storage_engine("default")).list()
+        assert entry.payload["drop_file"] == "b.jsonl" and entry.failed_run_id.startswith("rejected:")
 
 
 def test_invalid_drops_are_rejected_with_reason_and_dead_letter_and_replayed() -> None:

@@ -51,6 +51,8 @@ class DropConfig(dg.Config):
 
 
 PATHS_FIELD = "ops.raw_customer_drops.config.paths"
+DROP_PROBLEM_METADATA = "drop_problem"
+"""Failure metadata of a run whose drop content cannot be read (retrying cannot help): the problem."""
 
 
 def drop_paths(config: DropConfig, inbox: Path, partition_key: str) -> list[Path]:
@@ -110,18 +112,21 @@ def build_onboarding_assets(inbox: Path) -> list[dg.AssetsDefinition]:
         is reported by name in the metadata and skipped; the others load.
         """
         paths = drop_paths(config, inbox, context.partition_key)
-        frames, unreadable = [], {}
+        frames, unreadable, bad_content = [], {}, []
         for path in paths:
             try:
                 frames.append(read_drop(path))
             except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
-                unreadable[str(path)] = str(exc).splitlines()[0][:300]
+                unreadable[str(path)] = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
                 context.log.error(f"drop {path} skipped: {unreadable[str(path)]}")
+                if not isinstance(exc, OSError):
+                    bad_content.append(f"{path.name}: {unreadable[str(path)]}")
         if not frames:
             detail = f" ({len(unreadable)} unreadable)" if unreadable else ""
-            raise dg.Failure(
-                f"No readable customer drops in {inbox}{detail}", metadata={"unreadable": unreadable}
-            )
+            metadata: dict = {"unreadable": unreadable}
+            if bad_content and len(bad_content) == len(unreadable):  # no I/O error: a retry cannot help
+                metadata[DROP_PROBLEM_METADATA] = "; ".join(bad_content)
+            raise dg.Failure(f"No readable customer drops in {inbox}{detail}", metadata=metadata)
         raw = pl.concat(frames, how="vertical")
         context.add_output_metadata(
             {

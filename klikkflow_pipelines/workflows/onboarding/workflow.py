@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 from pydantic import Field
 
 from compliance.quality import SUITES_DIR, suite_asset_check
@@ -17,6 +16,7 @@ from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenancy.storage import tenant_storage_engine
 from klikkflow_pipelines.workflows.onboarding.assets import (
     CUSTOMER_DROPS,
+    DROP_PROBLEM_METADATA,
     DROP_SUFFIXES,
     GROUP,
     build_onboarding_assets,
@@ -33,7 +33,7 @@ from klikkflow_pipelines.workflows.template import (
 )
 from sensors.event_partitions import DropSource
 from sensors.file_arrival import ArrivedFile, Rejecter, build_file_arrival_sensor
-from sensors.processed_drops import build_processed_drop_sensor
+from sensors.processed_drops import build_failed_drop_sensor, build_processed_drop_sensor
 from sensors.schedules import build_tenant_schedule, unfinished_dynamic_partitions
 
 
@@ -91,7 +91,7 @@ def _rejecter(tenant: TenantConfig, inbox: Path, workflow: str) -> Rejecter:
     same name), nothing moves and the entry is withdrawn; the new version gets its own check.
     """
 
-    def reject(context: dg.SensorEvaluationContext, arrived: ArrivedFile, problem: DropProblem) -> None:
+    def reject(arrived: ArrivedFile, problem: DropProblem) -> int | None:
         name, mtime_ns = arrived.path.name, arrived.mtime_ns
         letters = DeadLetters(tenant_storage_engine(tenant.id))
         try:
@@ -106,10 +106,10 @@ def _rejecter(tenant: TenantConfig, inbox: Path, workflow: str) -> Rejecter:
             )
             if reject_drop(inbox, name, mtime_ns, problem, workflow) is None:
                 letters.purge(entry_ids=[entry.id])
-                return
+                return None
+            return entry.id
         finally:
             letters.engine.dispose()
-        context.log.warning(f"drop {name} rejected (dead letter {entry.id}): {problem.problem}")
 
     return reject
 
@@ -132,6 +132,7 @@ def build_onboarding(tenant: TenantConfig, params: OnboardingParams) -> Workflow
         partition_keys_for=unfinished_dynamic_partitions(CUSTOMER_DROPS, "warehouse_customers"),
         enabled=params.schedule_enabled,
     )
+    rejecter = _rejecter(tenant, inbox, job.name)
     sensor = build_file_arrival_sensor(
         "customer_drop_arrival",
         job,
@@ -142,7 +143,7 @@ def build_onboarding(tenant: TenantConfig, params: OnboardingParams) -> Workflow
         interval_seconds=params.sensor_interval_seconds,
         partitions=(CUSTOMER_DROPS, _drop_partition),
         check=lambda path: check_drop(path, inbox, DROP_SUFFIXES, REQUIRED_COLUMNS, params.max_drop_bytes),
-        on_reject=_rejecter(tenant, inbox, job.name),
+        on_reject=rejecter,
     )
     processed = build_processed_drop_sensor(
         "customer_drop_processed",
@@ -150,6 +151,15 @@ def build_onboarding(tenant: TenantConfig, params: OnboardingParams) -> Workflow
         inbox,
         version_of=drop_version,
         reader_asset="raw_customer_drops",
+        interval_seconds=params.sensor_interval_seconds,
+    )
+    failed = build_failed_drop_sensor(
+        "customer_drop_failed",
+        job,
+        inbox,
+        version_of=drop_version,
+        problem_metadata_key=DROP_PROBLEM_METADATA,
+        reject=rejecter,
         interval_seconds=params.sensor_interval_seconds,
     )
     return WorkflowDefs(
@@ -160,7 +170,7 @@ def build_onboarding(tenant: TenantConfig, params: OnboardingParams) -> Workflow
         ],
         jobs=[job],
         schedules=[schedule],
-        sensors=[sensor, processed],
+        sensors=[sensor, processed, failed],
         drop_sources={
             CUSTOMER_DROPS.name: DropSource(inbox, DROP_SUFFIXES, _drop_partition, _drop_run_config)
         },
