@@ -192,10 +192,15 @@ def reject_drop(inbox: Path, name: str, mtime_ns: int, problem: DropProblem, wor
 def restore_rejected(inbox: Path, rejected: Path) -> tuple[Path, int]:
     """Put a rejected file back into the inbox as a new version (mtime now); its path and mtime.
 
-    Raises :class:`FileNotFoundError` when the rejected file is gone and :class:`FileExistsError`
-    when the inbox already holds a file of that name (it would be overwritten).
+    Raises :class:`FileNotFoundError` when the rejected file is gone, :class:`FileExistsError`
+    when the inbox already holds a file of that name (it would be overwritten) and
+    :class:`PermissionError` for a path outside ``rejected/`` or a symlink (never followed).
     """
     target = inbox / rejected.name
+    if rejected.parent.parent.resolve() != (inbox / REJECTED).resolve():
+        raise PermissionError(f"{rejected} is not a rejected drop of {inbox}; drop the file yourself")
+    if rejected.is_symlink():
+        raise PermissionError(f"{rejected} is a symlink; copy the file itself into {inbox}")
     with inbox_lock(inbox):
         if not rejected.is_file():
             raise FileNotFoundError(f"{rejected} no longer exists; drop the fixed file into {inbox}")

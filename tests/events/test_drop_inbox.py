@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from klikkflow_pipelines.definitions import build_definitions
 from klikkflow_pipelines.events.dead_letters import DeadLetters
@@ -21,6 +22,7 @@ from klikkflow_pipelines.events.drop_inbox import (
     move_to_processed,
     reject_drop,
     rejected_path,
+    restore_rejected,
 )
 from klikkflow_pipelines.paths import PROJECT_ROOT, tenant_home
 from klikkflow_pipelines.tenancy.config import load_tenant
@@ -152,3 +154,14 @@ def test_a_crash_between_dead_letter_and_move_is_finished_by_the_next_tick() -> 
     assert rejected_path(inbox, "short.csv", mtime_ns).read_text() == "email\nx@example.com\n"
     (entry,) = letters.list()
     assert entry.payload["rejected_file"] == str(rejected_path(inbox, "short.csv", mtime_ns))
+
+
+def test_restore_refuses_a_path_outside_rejected(tmp_path: Path) -> None:
+    """A dead letter's stored path is only ever a file under the inbox's ``rejected/``."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("x\n")
+    with pytest.raises(PermissionError, match="not a rejected drop"):
+        restore_rejected(inbox, outside)
+    assert outside.exists() and not (inbox / "elsewhere.csv").exists()

@@ -233,6 +233,12 @@ def test_invalid_drops_are_rejected_with_reason_and_dead_letter_and_replayed() -
         assert "4 dead letter(s)" in cli.invoke(dlq_app, ["list", "--tenant", "default"]).output
         assert entry.id not in [e.id for e in letters.list()]
 
+        # The rejected symlink is never followed back: its replay refuses, /etc/passwd untouched.
+        passwd_mtime = Path("/etc/passwd").stat().st_mtime_ns
+        refused = cli.invoke(dlq_app, ["replay", str(entries["passwd.csv"].id), "--tenant", "default"])
+        assert refused.exit_code == 1 and "is a symlink" in refused.output
+        assert Path("/etc/passwd").stat().st_mtime_ns == passwd_mtime
+
         # Replaying a rejected file whose name is taken in the inbox refuses, naming the file.
         _drop("empty.csv", _csv(1))
         refused = cli.invoke(dlq_app, ["replay", str(entries["empty.csv"].id), "--tenant", "default"])
