@@ -76,13 +76,15 @@ def build_failed_drop_sensor(
     version_of: Callable[[str], tuple[str, int] | None],
     problem_metadata_key: str,
     reject: Rejecter,
+    partitions_def: dg.DynamicPartitionsDefinition,
     interval_seconds: int = 30,
 ) -> dg.SensorDefinition:
     """A sensor rejecting the drop of a failed ``job`` run whose content could not be read.
 
     Only a step failure carrying ``problem_metadata_key`` in its metadata (the asset found the
     file's content unreadable, so a retry cannot help) rejects the file, and only when Dagster
-    will not retry the run; any other failure leaves the file in the inbox for its retry.
+    will not retry the run; any other failure leaves the file in the inbox for its retry. The
+    rejected file's partition is deleted from ``partitions_def`` (its replay is a new version).
     """
 
     @dg.run_failure_sensor(
@@ -110,6 +112,9 @@ def build_failed_drop_sensor(
             "correct the file where it lies in rejected/, then replay its dead letter",
         )
         entry = reject(ArrivedFile(inbox / version[0], 0, version[1]), problem)
+        if entry is not None and partitions_def.name and key:
+            # The file is gone from the inbox: no schedule may retry this partition any more.
+            context.instance.delete_dynamic_partition(partitions_def.name, key)
         context.log.warning(f"drop {version[0]} of run {run.run_id} rejected (dead letter {entry})")
         return None
 

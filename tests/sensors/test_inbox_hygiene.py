@@ -169,6 +169,7 @@ def test_failed_run_keeps_its_drop_for_the_retry_unless_its_content_is_unreadabl
         (rejected,) = (_inbox() / "rejected").glob("b.jsonl@*/b.jsonl")
         reason = json.loads((rejected.parent / "b.jsonl.reason.json").read_text())
         assert result.run_id in reason["problem"] and "b.jsonl" in reason["problem"]
+        assert not instance.has_dynamic_partition("customer_drops", request.partition_key)
         (entry,) = DeadLetters(tenant_storage_engine("default")).list()
         assert entry.payload["drop_file"] == "b.jsonl" and entry.failed_run_id.startswith("rejected:")
 

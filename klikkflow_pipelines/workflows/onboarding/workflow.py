@@ -160,6 +160,7 @@ def build_onboarding(tenant: TenantConfig, params: OnboardingParams) -> Workflow
         version_of=drop_version,
         problem_metadata_key=DROP_PROBLEM_METADATA,
         reject=rejecter,
+        partitions_def=CUSTOMER_DROPS,
         interval_seconds=params.sensor_interval_seconds,
     )
     return WorkflowDefs(
