@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import dagster as dg
+from dagster._serdes import serialize_value
 from typer.testing import CliRunner
 
 from klikkflow_pipelines.cli.dlq import dlq_app
 from klikkflow_pipelines.definitions import build_definitions
 from klikkflow_pipelines.events.dead_letters import DeadLetters
-from klikkflow_pipelines.paths import tenant_home
+from klikkflow_pipelines.paths import PROJECT_ROOT, tenant_home
 from klikkflow_pipelines.tenancy.config import load_tenant
 from klikkflow_pipelines.tenancy.storage import tenant_storage_engine
 
@@ -244,3 +247,55 @@ def test_invalid_drops_are_rejected_with_reason_and_dead_letter_and_replayed() -
         _drop("empty.csv", _csv(1))
         refused = cli.invoke(dlq_app, ["replay", str(entries["empty.csv"].id), "--tenant", "default"])
         assert refused.exit_code == 1 and "empty.csv exists" in refused.output
+
+
+TWIN = """
+import json, sys, time
+import dagster as dg
+from dagster._serdes import deserialize_value
+from klikkflow_pipelines.definitions import build_definitions
+from klikkflow_pipelines.tenancy.config import load_tenant
+ref, run_id, start = deserialize_value(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+defs = build_definitions(load_tenant("default"))
+instance = dg.DagsterInstance.from_ref(ref)
+processed = defs.resolve_sensor_def("customer_drop_processed")
+arrival = defs.resolve_sensor_def("customer_drop_arrival")
+run = instance.get_run_by_id(run_id)
+(record,) = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
+while time.time() < start:
+    pass
+processed(dg.build_run_status_sensor_context(
+    sensor_name=processed.name, dagster_event=record.dagster_event, dagster_instance=instance, dagster_run=run
+))
+tick = arrival.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+print(json.dumps([r.partition_key for r in tick.run_requests]))
+"""
+
+
+def test_two_sensor_processes_at_once_move_and_reject_each_file_once() -> None:
+    """Two daemons evaluating the real sensors on the same inbox and run at the same moment."""
+    defs = build_definitions(load_tenant("default"))
+    _drop("good.csv", _csv(1))
+    bad = {f"bad{n}.csv": "email\nx@example.com\n" for n in range(6)} | {"empty.csv": "", "x.txt": "?"}
+    with dg.instance_for_test() as instance:
+        (request,) = _tick(defs, instance).run_requests
+        result = _run(defs, instance, request)
+        assert result.success
+        for name, text in bad.items():
+            _drop(name, text, age_seconds=30)
+        start = time.time() + 8  # both loaded their definitions well before
+        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+        argv = [sys.executable, "-c", TWIN, serialize_value(instance.get_ref()), result.run_id, str(start)]
+        twins = [subprocess.Popen(argv, stdout=subprocess.PIPE, env=env, text=True) for _ in range(2)]
+        outputs = [json.loads(t.communicate(timeout=120)[0].strip().splitlines()[-1]) for t in twins]
+    assert [t.returncode for t in twins] == [0, 0]
+    assert outputs == [[], []]  # no run for the moved file nor for the rejected ones
+    assert [p.relative_to(_inbox()).as_posix() for p in _inbox().rglob("good.csv")] == [
+        f"processed/{result.run_id}/good.csv"
+    ]
+    for name in bad:
+        (rejected,) = _inbox().rglob(name)
+        assert rejected.parent.parent.name == "rejected"
+        assert rejected.with_name(f"{name}.reason.json").exists()
+    letters = DeadLetters(tenant_storage_engine("default")).list()
+    assert sorted(e.payload["drop_file"] for e in letters) == sorted(bad)
