@@ -155,8 +155,8 @@ def build_file_arrival_sensor(
                 accepted.append(arrived)
             elif on_reject is not None:
                 entry = on_reject(arrived, problem)
-                name = arrived.path.name
-                context.log.warning(f"drop {name} rejected (dead letter {entry}): {problem.problem}")
+                dropped = arrived.path.name
+                context.log.warning(f"drop {dropped} rejected (dead letter {entry}): {problem.problem}")
             else:
                 context.log.warning(f"{arrived.path} ignored: {problem.problem}")
         keys = [partitions[1](f) for f in accepted] if partitions else [None] * len(accepted)
