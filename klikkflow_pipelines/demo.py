@@ -2,7 +2,8 @@
 
 Partitioned workflows run per partition, as the sensors and schedules run them:
 each onboarding drop is added as its own dynamic partition and materialized in its
-own run; claims run for today's business date in the tenant's time zone.
+own run; claims run for today's business date in the tenant's time zone. The sample drops the
+demo seeds into an empty inbox are removed when it ends, so the inbox is left as it was found.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ import dagster as dg
 from dagster import DagsterEventType, DagsterInstance
 from sqlalchemy.engine import make_url
 
+from klikkflow_pipelines.events.drop_inbox import drop_mtime_ns, is_drop_candidate
 from klikkflow_pipelines.paths import tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenant_definitions import build_definitions
@@ -49,12 +52,33 @@ def _inbox(tenant: TenantConfig) -> Path:
     return onboarding_inbox(tenant, OnboardingParams.model_validate(settings.params if settings else {}))
 
 
-def seed_inbox(tenant: TenantConfig) -> int:
-    """Put the bundled sample drops in the onboarding inbox when it is empty; returns files written."""
+@dataclass(frozen=True)
+class Seeded:
+    """What the demo put into an inbox: the files (with the version it wrote) and new folders."""
+
+    files: dict[Path, int]
+    folders: list[Path]
+
+
+def seed_inbox(tenant: TenantConfig) -> Seeded:
+    """Put the bundled sample drops in the onboarding inbox when it holds no drop; what was written."""
     inbox = _inbox(tenant)
-    if inbox.is_dir() and any(inbox.iterdir()):
-        return 0
-    return len(write_sample_drops(inbox))
+    if inbox.is_dir() and any(is_drop_candidate(p) and p.suffix in DROP_SUFFIXES for p in inbox.iterdir()):
+        return Seeded({}, [])
+    folders = [d for d in (inbox.parent, inbox) if not d.exists()]
+    written = write_sample_drops(inbox)
+    return Seeded({p: p.stat().st_mtime_ns for p in written}, folders)
+
+
+def clean_inbox(seeded: Seeded) -> None:
+    """Remove what :func:`seed_inbox` wrote: its files, unless replaced since (a user's file of the
+    same name stays), and the folders it created, when empty. Nothing else is touched."""
+    for path, mtime_ns in seeded.files.items():
+        if drop_mtime_ns(path) == mtime_ns:
+            path.unlink()
+    for folder in reversed(seeded.folders):
+        with suppress(OSError):  # not empty: something else was put there
+            folder.rmdir()
 
 
 def drop_partitions(tenant: TenantConfig, instance: DagsterInstance) -> list[str]:
@@ -108,8 +132,17 @@ def run_demo(
     on_start: Callable[[str], None] = lambda _job: None,
 ) -> list[JobSummary]:
     """Run every demo job of ``tenant`` on ``instance`` in order, partitioned jobs once per partition;
-    returns one summary per run."""
-    seed_inbox(tenant)
+    returns one summary per run. The sample drops it seeds are removed again afterwards."""
+    seeded = seed_inbox(tenant)
+    try:
+        return _run_jobs(tenant, instance, on_start)
+    finally:
+        clean_inbox(seeded)  # a following `klikkflow dev` finds no demo drop to run
+
+
+def _run_jobs(
+    tenant: TenantConfig, instance: DagsterInstance, on_start: Callable[[str], None]
+) -> list[JobSummary]:
     defs = build_definitions(tenant)
     partitions: dict[str, list[str | None]] = {
         "customer_onboarding_job": list(drop_partitions(tenant, instance)),

@@ -2,7 +2,8 @@
 
 Replay records the event again in the outbox, linked to the failed run; the
 tenant's outbox sensor then launches the new run, tagged
-``klikkflow/replay_of_run=<failed run id>``.
+``klikkflow/replay_of_run=<failed run id>``. A drop file rejected by validation is replayed by
+putting it back into its inbox (fix it in ``rejected/`` first).
 """
 
 from __future__ import annotations
@@ -152,11 +153,25 @@ def replay(
     tenant: str | None = TenantOption,
     store_url: str | None = StoreOption,
 ) -> None:
-    """Replay dead letters: each becomes a new event whose run is linked to the failed one."""
+    """Replay dead letters: each becomes a new event whose run is linked to the failed one
+    (a rejected drop file goes back into its inbox)."""
+    from rich.markup import escape
+
     console = _console()
     letters, outbox = _store(tenant, store_url)
     for entry_id in entry_ids:
         entry = _entry_or_exit(letters, entry_id)
+        if entry.is_rejected_drop:
+            try:
+                letters.replay(entry_id, outbox)
+            except OSError as exc:
+                console.print(f"[red]Cannot replay {entry_id}:[/red] {escape(str(exc))}")
+                raise typer.Exit(code=1) from None
+            console.print(
+                f"replayed {entry_id}: {escape(entry.payload['drop_file'])} is back in "
+                f"{escape(entry.payload['inbox'])}; the inbox's sensor runs it"
+            )
+            continue
         event_id = letters.replay(entry_id, outbox)
         console.print(f"replayed {entry_id} as event {event_id} (replay_of_run={entry.failed_run_id})")
 

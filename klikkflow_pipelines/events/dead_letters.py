@@ -3,18 +3,25 @@
 Replaying a dead letter records a new outbox event (same payload, tags linking
 the old run and event) so the ordinary outbox sensor launches the new run.
 Replaying the same dead letter twice is a no-op that returns the same event.
+
+A drop file rejected by validation is a dead letter too (``failed_run_id`` ``rejected:<hash>``,
+no run): its replay puts the (fixed) file back into the inbox as a new version, so the inbox's
+arrival sensor runs it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from klikkflow_pipelines.events.drop_inbox import DropProblem, restore_rejected
 from klikkflow_pipelines.events.outbox import Outbox, OutboxEvent
 from klikkflow_pipelines.events.tables import dead_letters, ensure_tables
 
@@ -34,6 +41,14 @@ class DeadLetter:
     created_at: float
     replayed_event_id: str | None
     replayed_at: float | None
+
+    @property
+    def is_rejected_drop(self) -> bool:
+        """True for a drop file rejected by validation (replay restores the file, no event)."""
+        return self.failed_run_id.startswith(REJECTED_DROP_PREFIX)
+
+
+REJECTED_DROP_PREFIX = "rejected:"
 
 
 def _to_dead_letter(row: Any) -> DeadLetter:
@@ -81,6 +96,38 @@ class DeadLetters:
         assert entry is not None
         return entry
 
+    def add_rejected_drop(
+        self,
+        *,
+        tenant: str,
+        workflow: str,
+        inbox: Path,
+        name: str,
+        mtime_ns: int,
+        rejected_file: Path,
+        problem: DropProblem,
+    ) -> DeadLetter:
+        """Dead-letter version ``mtime_ns`` of drop ``name``, rejected by validation (idempotent)."""
+        digest = hashlib.sha256(f"{inbox}/{name}@{mtime_ns}".encode()).hexdigest()[:40]
+        event = OutboxEvent(
+            seq=0,
+            event_id=f"drop:{digest}",
+            dedupe_key="",
+            tenant=tenant,
+            workflow=workflow,
+            source="inbox",
+            payload={
+                "drop_file": name,
+                "inbox": str(inbox),
+                "rejected_file": str(rejected_file),
+                "problem": problem.problem,
+                "fix": problem.fix,
+            },
+            received_at=time.time(),
+        )
+        reason = f"rejected drop {name}: {problem.problem}. Fix: {problem.fix}"
+        return self.add(event, failed_run_id=f"{REJECTED_DROP_PREFIX}{digest}", reason=reason, attempts=0)
+
     def for_run(self, run_id: str) -> DeadLetter | None:
         """The dead letter created for the failed run ``run_id``, if any."""
         with self.engine.connect() as conn:
@@ -104,10 +151,21 @@ class DeadLetters:
             return [_to_dead_letter(row) for row in conn.execute(query)]
 
     def replay(self, entry_id: int, outbox: Outbox) -> str:
-        """Record the dead letter's event again (linked to the failed run); return the new event id."""
+        """Record the dead letter's event again (linked to the failed run); return the new event id.
+
+        A rejected drop is not an event: its file goes back into the inbox as a new version
+        (``inbox@<mtime ns>`` is returned); :class:`OSError` when it cannot (file gone, name taken).
+        """
         entry = self.get(entry_id)
         if entry is None:
             raise KeyError(entry_id)
+        if entry.is_rejected_drop:
+            if entry.replayed_event_id:
+                return entry.replayed_event_id
+            payload = entry.payload
+            _, mtime_ns = restore_rejected(Path(payload["inbox"]), Path(payload["rejected_file"]))
+            self._mark_replayed(entry_id, f"inbox@{mtime_ns}")
+            return f"inbox@{mtime_ns}"
         result = outbox.record(
             tenant=entry.tenant,
             workflow=entry.workflow,
@@ -117,13 +175,16 @@ class DeadLetters:
             replay_of_run=entry.failed_run_id,
             replay_of_event=entry.event_id,
         )
+        self._mark_replayed(entry_id, result.event_id)
+        return result.event_id
+
+    def _mark_replayed(self, entry_id: int, replayed_as: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 update(dead_letters)
                 .where(dead_letters.c.id == entry_id)
-                .values(replayed_event_id=result.event_id, replayed_at=time.time())
+                .values(replayed_event_id=replayed_as, replayed_at=time.time())
             )
-        return result.event_id
 
     def purge(self, *, entry_ids: list[int] | None = None, replayed_only: bool = False) -> int:
         """Delete the given entries (or all, or all replayed ones); return how many were deleted."""

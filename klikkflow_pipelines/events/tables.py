@@ -107,9 +107,13 @@ def ensure_tables(engine: Engine) -> None:
         return
     with _lock:
         if key not in _created:
-            try:
-                metadata.create_all(engine, checkfirst=True)
-            except (exc.ProgrammingError, exc.IntegrityError, exc.OperationalError):
-                # Another process created the tables between our check and our CREATE.
-                metadata.create_all(engine, checkfirst=True)
+            # Another process may create a table between our check and our CREATE, once per table
+            # at most (it raced us on that one): try again, up to once per table.
+            for attempt in range(len(metadata.tables) + 1):
+                try:
+                    metadata.create_all(engine, checkfirst=True)
+                    break
+                except (exc.ProgrammingError, exc.IntegrityError, exc.OperationalError):
+                    if attempt == len(metadata.tables):
+                        raise
             _created.add(key)

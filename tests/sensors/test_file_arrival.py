@@ -12,6 +12,8 @@ from klikkflow_pipelines.definitions import build_definitions
 from klikkflow_pipelines.paths import tenant_home
 from klikkflow_pipelines.tenancy.config import load_tenant
 
+HEADER = "customer_ref,first_name,last_name,email,phone,country,signup_date,channel"
+
 
 def _drop(inbox: Path, name: str, text: str, age_seconds: float = 60) -> Path:
     inbox.mkdir(parents=True, exist_ok=True)
@@ -36,7 +38,7 @@ def test_same_file_twice_makes_one_run_and_cursor_persists() -> None:
     defs = build_definitions(load_tenant("default"))
     sensor = defs.resolve_sensor_def("customer_drop_arrival")
     inbox = tenant_home("default") / "inbox" / "onboarding"
-    first = _drop(inbox, "a.csv", "email\nx@example.com\n", age_seconds=120)
+    first = _drop(inbox, "a.csv", f"{HEADER}\nC1,X,Y,x@example.com,1,NO,2026-01-01,web\n", age_seconds=120)
 
     with dg.instance_for_test() as instance:
         requests, cursor = _tick(sensor, instance, None, defs)
@@ -62,13 +64,15 @@ def test_same_file_twice_makes_one_run_and_cursor_persists() -> None:
         replay, _ = _tick(sensor, instance, None, defs)
         assert [r.run_key for r in replay] == [requests[0].run_key]
 
-        # A second file arriving later, and one still being written (too new), and an ignored suffix.
+        # A second file arriving later, one still being written (too new), and an unsupported
+        # format, which gets no run: it is rejected (see tests/sensors/test_inbox_hygiene.py).
         second = _drop(inbox, "b.json", '{"email": "y@example.com"}\n', age_seconds=30)
         _drop(inbox, "c.csv", "email\n", age_seconds=0)
         _drop(inbox, "notes.txt", "ignore me", age_seconds=30)
         new, cursor3 = _tick(sensor, instance, cursor2, defs)
         assert [r.run_config["ops"]["raw_customer_drops"]["config"]["paths"] for r in new] == [[str(second)]]
         assert _tick(sensor, instance, cursor3, defs)[0] == []
+        assert not (inbox / "notes.txt").exists()
 
 
 def test_sensor_run_key_deduplicates_on_a_real_instance() -> None:
@@ -76,8 +80,7 @@ def test_sensor_run_key_deduplicates_on_a_real_instance() -> None:
     defs = build_definitions(load_tenant("default"))
     sensor = defs.resolve_sensor_def("customer_drop_arrival")
     inbox = tenant_home("default") / "inbox" / "onboarding"
-    header = "customer_ref,first_name,last_name,email,phone,country,signup_date,channel"
-    _drop(inbox, "a.csv", f"{header}\nC1,Ola,Nordmann,ola@example.com,91234567,NO,2026-01-02,web\n")
+    _drop(inbox, "a.csv", f"{HEADER}\nC1,Ola,Nordmann,ola@example.com,91234567,NO,2026-01-02,web\n")
     job = defs.resolve_job_def("customer_onboarding_job")
     with dg.instance_for_test() as instance:
         for _ in range(2):

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from klikkflow_pipelines.events.drop_inbox import find_drop_version
 from klikkflow_pipelines.workflows.onboarding.cleaning import REQUIRED_COLUMNS, split_clean_and_rejected
 from klikkflow_pipelines.workflows.onboarding.customers_table import CUSTOMERS, upsert_customers
 from klikkflow_pipelines.workflows.template import GOVERNED_IO_MANAGER
@@ -33,6 +34,12 @@ def drop_file_name(partition_key: str) -> str:
     return partition_key.rsplit("@", 1)[0]
 
 
+def drop_version(partition_key: str) -> tuple[str, int] | None:
+    """The file name and modification time (ns) a drop partition key stands for; None if it names none."""
+    name, _, stamp = partition_key.rpartition("@")
+    return (name, int(stamp)) if name and stamp.isdigit() else None
+
+
 class DropConfig(dg.Config):
     """Which drop files this partition ingests; empty means the file named by the partition key.
 
@@ -44,20 +51,36 @@ class DropConfig(dg.Config):
 
 
 PATHS_FIELD = "ops.raw_customer_drops.config.paths"
+DROP_PROBLEM_METADATA = "drop_problem"
+"""Failure metadata of a run whose drop content cannot be read (retrying cannot help): the problem."""
 
 
 def drop_paths(config: DropConfig, inbox: Path, partition_key: str) -> list[Path]:
     """The drop files a run may read: the configured ones, else the partition's file, confined to ``inbox``.
+
+    The partition's own file is looked up by version, so it is found in ``processed/`` too.
 
     Raises ``dg.Failure`` naming the config field (or the partition key) and the allowed root
     when a path leads outside the inbox.
     """
     try:
         if config.paths:
-            return [confine(raw, [inbox], f"{PATHS_FIELD}[{i}]") for i, raw in enumerate(config.paths)]
-        return [confine(drop_file_name(partition_key), [inbox], f"partition key {partition_key!r}")]
+            paths = [confine(raw, [inbox], f"{PATHS_FIELD}[{i}]") for i, raw in enumerate(config.paths)]
+        else:
+            paths = [confine(drop_file_name(partition_key), [inbox], f"partition key {partition_key!r}")]
+        return [_partition_version(path, inbox, partition_key) for path in paths]
     except PathOutsideRoot as exc:
         raise dg.Failure(description=f"run config {exc}; nothing was read.") from None
+
+
+def _partition_version(path: Path, inbox: Path, partition_key: str) -> Path:
+    """``path``, or (for the partition's own file) that file's version wherever it now is: still in
+    the inbox, or under ``processed/<run id>/`` after an earlier run succeeded."""
+    version = drop_version(partition_key)
+    if version is None or path.parent != inbox.resolve() or path.name != version[0]:
+        return path
+    found = find_drop_version(inbox, *version)
+    return confine(found, [inbox], f"partition key {partition_key!r}") if found else path
 
 
 def read_drop(path: Path) -> pl.DataFrame:
@@ -89,18 +112,21 @@ def build_onboarding_assets(inbox: Path) -> list[dg.AssetsDefinition]:
         is reported by name in the metadata and skipped; the others load.
         """
         paths = drop_paths(config, inbox, context.partition_key)
-        frames, unreadable = [], {}
+        frames, unreadable, bad_content = [], {}, []
         for path in paths:
             try:
                 frames.append(read_drop(path))
             except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
-                unreadable[str(path)] = str(exc).splitlines()[0][:300]
+                unreadable[str(path)] = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
                 context.log.error(f"drop {path} skipped: {unreadable[str(path)]}")
+                if not isinstance(exc, OSError):
+                    bad_content.append(f"{path.name}: {unreadable[str(path)]}")
         if not frames:
             detail = f" ({len(unreadable)} unreadable)" if unreadable else ""
-            raise dg.Failure(
-                f"No readable customer drops in {inbox}{detail}", metadata={"unreadable": unreadable}
-            )
+            metadata: dict = {"unreadable": unreadable}
+            if bad_content and len(bad_content) == len(unreadable):  # no I/O error: a retry cannot help
+                metadata[DROP_PROBLEM_METADATA] = "; ".join(bad_content)
+            raise dg.Failure(f"No readable customer drops in {inbox}{detail}", metadata=metadata)
         raw = pl.concat(frames, how="vertical")
         context.add_output_metadata(
             {
