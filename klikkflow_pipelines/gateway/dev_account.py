@@ -73,6 +73,7 @@ def ensure_dev_account(store: GatewayStore, home: Path) -> DevAccount:
     if store.get_user(DEV_USER) is not None:
         return DevAccount(DEV_USER, None, path, created=False)
     password = secrets.token_urlsafe(18)
-    accounts.create_user(DEV_USER, password, owner=True)
+    # The file first: a crash before the account exists is mended by the next start (above).
     _write_private(path, f"user: {DEV_USER}\npassword: {password}\n")
+    accounts.create_user(DEV_USER, password, owner=True)
     return DevAccount(DEV_USER, password, path, created=True)
