@@ -24,16 +24,25 @@ _console = Console(stderr=True)
 
 def _open_log(tenant: str, *, nothing: str | None = None) -> AuditLog:
     """The audit log of ``tenant``; with ``nothing`` (a read command), exit 0 saying it when there is none."""
-    from compliance.audit import audit_log_for_tenant
+    from compliance.audit.log import AuditLog
     from klikkflow_pipelines.cli.known_tenants import require_known_tenant
-    from klikkflow_pipelines.cli.local_state import exit_if_no_store
-    from klikkflow_pipelines.gateway.store import platform_audit_log
+    from klikkflow_pipelines.cli.local_state import existing_local_store_url, exit_if_no_store
 
     require_known_tenant(tenant, also_allowed=["platform"])
     if nothing is not None:
         exit_if_no_store(tenant, nothing)
+    url = existing_local_store_url(tenant)
+    if url is not None:  # the same engine, without the tenancy/gateway modules (which import Dagster)
+        from resources.sql_engine import create_storage_engine
 
-    return platform_audit_log() if tenant == "platform" else audit_log_for_tenant(tenant)
+        return AuditLog(create_storage_engine(url), tenant)
+    if tenant == "platform":
+        from klikkflow_pipelines.gateway.store import platform_audit_log
+
+        return platform_audit_log()
+    from compliance.audit.log import audit_log_for_tenant
+
+    return audit_log_for_tenant(tenant)
 
 
 def _iso(value: str | None, option: str) -> str | None:
@@ -146,7 +155,7 @@ def chain_events(
     """Append the compliance layer's new ``compliance_events`` rows to the tenant's audit log."""
     from compliance.audit.compliance_bridge import chain_compliance_events
 
-    count = chain_compliance_events(_open_log(tenant))
+    count = chain_compliance_events(_open_log(tenant, nothing="no compliance events, chained 0"))
     _console.print(f"chained {count} compliance events")
 
 

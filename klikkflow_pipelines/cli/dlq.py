@@ -43,16 +43,18 @@ StoreOption = typer.Option(
 )
 
 
-def _store(tenant: str | None, store_url: str | None) -> tuple[DeadLetters, Outbox]:
-    """The tenant's dead letters and outbox; exits 0 (creating nothing) when the tenant has no store yet."""
+def _store(
+    tenant: str | None, store_url: str | None, *, nothing: str = "no dead letters", code: int = 0
+) -> tuple[DeadLetters, Outbox]:
+    """The tenant's dead letters and outbox; says ``nothing`` and exits ``code`` (creating nothing)
+    when the store (the tenant's own, or the SQLite file of ``--store-url``) does not exist."""
     from klikkflow_pipelines.cli.local_state import exit_if_no_store
     from klikkflow_pipelines.events.dead_letters import DeadLetters
     from klikkflow_pipelines.events.outbox import Outbox
     from klikkflow_pipelines.tenancy.storage import create_storage_engine, tenant_storage_url
 
     tenant = require_known_tenant(tenant or os.environ.get("KLIKKFLOW_TENANT", "default"))
-    if store_url is None:
-        exit_if_no_store(tenant, "no dead letters")
+    exit_if_no_store(tenant, nothing, store_url=store_url, code=code)
     engine = create_storage_engine(store_url or tenant_storage_url(tenant))
     return DeadLetters(engine), Outbox(engine)
 
@@ -158,7 +160,8 @@ def replay(
     from rich.markup import escape
 
     console = _console()
-    letters, outbox = _store(tenant, store_url)
+    ids = ", ".join(map(str, entry_ids))
+    letters, outbox = _store(tenant, store_url, nothing=f"no dead letters, nothing replayed ({ids})", code=1)
     for entry_id in entry_ids:
         entry = _entry_or_exit(letters, entry_id)
         if entry.is_rejected_drop:
@@ -193,6 +196,6 @@ def purge(
     if purge_all and not yes:
         console.print("[red]--all deletes every dead letter;[/red] add --yes to confirm.")
         raise typer.Exit(code=2)
-    letters, _ = _store(tenant, store_url)
+    letters, _ = _store(tenant, store_url, nothing="no dead letters, purged 0")
     deleted = letters.purge(entry_ids=list(entry_ids) if entry_ids else None, replayed_only=replayed)
     console.print(f"purged {deleted} dead letter(s)")

@@ -16,25 +16,54 @@ import typer
 from klikkflow_pipelines.paths import klikkflow_home
 
 
+def _local_store_path(tenant: str) -> Path | None:
+    """Where the local SQLite store of ``tenant`` (or ``platform``) is; ``None`` when it is not a file."""
+    if tenant == "platform":
+        if os.environ.get("KLIKKFLOW_GATEWAY_DB_URL"):
+            return None
+        return klikkflow_home(create=False) / "gateway.db"
+    if os.environ.get("KLIKKFLOW_ENV", "local") == "production":
+        return None
+    return klikkflow_home(create=False) / "tenants" / tenant / "klikkflow.db"
+
+
 def missing_local_store(tenant: str) -> Path | None:
     """The local SQLite file of ``tenant`` (or ``platform``) when it does not exist yet, else ``None``.
 
     ``None`` too when the store is not a local file (production Postgres, or a configured URL).
     """
-    if tenant == "platform":
-        if os.environ.get("KLIKKFLOW_GATEWAY_DB_URL"):
-            return None
-        path = klikkflow_home(create=False) / "gateway.db"
-    else:
-        if os.environ.get("KLIKKFLOW_ENV", "local") == "production":
-            return None
-        path = klikkflow_home(create=False) / "tenants" / tenant / "klikkflow.db"
+    path = _local_store_path(tenant)
+    return None if path is None or path.exists() else path
+
+
+def existing_local_store_url(tenant: str) -> str | None:
+    """The SQLAlchemy URL of the local SQLite store of ``tenant`` (or ``platform``) when the file exists.
+
+    Lets a command open an existing local store without importing the tenancy and gateway
+    modules (and through them Dagster); ``None`` means: open it the usual way.
+    """
+    path = _local_store_path(tenant)
+    return f"sqlite:///{path}" if path is not None and path.exists() else None
+
+
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite ``url`` when it does not exist (opening it would create it), else ``None``."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
     return None if path.exists() else path
 
 
-def exit_if_no_store(tenant: str, nothing: str) -> None:
-    """Say ``nothing`` (e.g. "no audit entries to verify") and exit 0 when ``tenant`` has no local store."""
-    path = missing_local_store(tenant)
+def exit_if_no_store(tenant: str, nothing: str, *, store_url: str | None = None, code: int = 0) -> None:
+    """Say ``nothing`` (e.g. "no audit entries to verify") and exit ``code`` when the store is missing.
+
+    The store is ``store_url`` when given (only a SQLite file can be seen missing), else the
+    tenant's own local store.
+    """
+    path = missing_local_store(tenant) if store_url is None else missing_sqlite_file(store_url)
     if path is not None:
         typer.echo(f"tenant {tenant}: {nothing} ({path} does not exist yet; nothing was created)", err=True)
-        raise typer.Exit(code=0)
+        raise typer.Exit(code=code)
