@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import typer
 from rich.console import Console
@@ -15,6 +15,7 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from compliance.audit.log import AuditLog
+    from klikkflow_pipelines.cli.progress import Steps
 
 audit_app = typer.Typer(
     help="Verify, checkpoint and export the tamper-evident audit log.", no_args_is_help=True
@@ -68,8 +69,11 @@ def verify(
 ) -> None:
     """Check the HMAC chain, the signed checkpoints and the witness; exit 1 on any problem."""
     from compliance.audit import verify_log
+    from klikkflow_pipelines.cli.progress import progress_steps
 
-    report = verify_log(_open_log(tenant, nothing="no audit log yet, nothing to verify"))
+    log = _open_log(tenant, nothing="no audit log yet, nothing to verify")
+    with progress_steps(f"verifying the audit log of {tenant}"):
+        report = verify_log(log)
     for problem in report.problems:
         _console.print(
             f"[red]{problem.kind}[/red] at entry {problem.seq}: {escape(problem.message)}", soft_wrap=True
@@ -169,14 +173,30 @@ def export(
 ) -> None:
     """Export entries in a time window as JSON Lines or CSV."""
     from compliance.audit.export import EXPORT_FORMATS, export_entries
+    from klikkflow_pipelines.cli.progress import progress_steps
 
     if fmt not in EXPORT_FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
     log = _open_log(tenant, nothing="no audit log yet, exported 0 entries")
     start, end = _iso(since, "--since"), _iso(until, "--until")
-    if output is None:
-        count = export_entries(log, sys.stdout, fmt, start, end)
-    else:
-        with output.open("w", encoding="utf-8", newline="") as handle:
-            count = export_entries(log, handle, fmt, start, end)
+    to_terminal = output is None and sys.stdout.isatty()  # the entries scrolling by are the progress
+    opened = output.open("w", encoding="utf-8", newline="") if output is not None else None
+    with (
+        opened or contextlib.nullcontext(sys.stdout) as handle,
+        progress_steps(f"exporting the audit log of {tenant}", enabled=not to_terminal) as steps,
+    ):
+        count = export_entries(log, _Counted(handle, steps), fmt, start, end)
     _console.print(f"exported {count} entries")
+
+
+class _Counted:
+    """A text stream that counts each write (one per exported entry, and the CSV header) as progress."""
+
+    def __init__(self, out: TextIO, steps: Steps) -> None:
+        self._out = out
+        self._steps = steps
+
+    def write(self, text: str) -> int:
+        """Write ``text`` through and count it."""
+        self._steps.advance()
+        return self._out.write(text)

@@ -6,7 +6,7 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -72,6 +72,7 @@ def classify(
     from compliance.explain import explain_frame, preview_actions
     from compliance.files import DataFileError, read_frame
     from klikkflow_pipelines.cli.classify_explain import print_explanations, report_json, report_table
+    from klikkflow_pipelines.cli.progress import progress_steps
 
     paths = list(paths or [])
     policy = _load(policy_file) if policy_file is not None else None
@@ -88,23 +89,31 @@ def classify(
         raise _fail("give one DATA file (several only with --evaluate LABELS.yaml)")
     path = paths[0]
     try:
-        frame = read_frame(path)
+        with progress_steps(f"reading {path.name}"):
+            frame = read_frame(path)
     except DataFileError as exc:
         raise _fail(str(exc)) from None
     asset = asset or path.stem
     if explain:
-        result = explain_frame(frame, sample=sample, recognizers=recognizers, policy=policy, asset=asset)
+        with progress_steps(_classifying(frame)):
+            result = explain_frame(frame, sample=sample, recognizers=recognizers, policy=policy, asset=asset)
         if output is OutputFormat.json:
             typer.echo(json.dumps(result.to_json()))
         else:
             print_explanations(Console(), result, path)
         return
-    report = classify_frame(frame, sample=sample, recognizers=recognizers)
+    with progress_steps(_classifying(frame)):
+        report = classify_frame(frame, sample=sample, recognizers=recognizers)
     decisions = preview_actions(policy, report, asset) if policy is not None else None
     if output is OutputFormat.json:
         typer.echo(json.dumps(report_json(report, decisions)))
     else:
         Console().print(report_table(report, path, decisions))
+
+
+def _classifying(frame: Any) -> str:
+    """What the progress display says while ``frame`` (a Polars frame) is classified."""
+    return f"classifying {frame.width} columns of {frame.height:,} rows"
 
 
 def _data_files(labels: Labels, paths: list[Path]) -> list[tuple[str, Path]]:
@@ -141,19 +150,25 @@ def _evaluate(
     from compliance.files import DataFileError, read_frame
     from compliance.nlp import build_engines
     from klikkflow_pipelines.cli.evaluation_tables import print_evaluation
+    from klikkflow_pipelines.cli.progress import progress_steps
     from klikkflow_pipelines.config_errors import ConfigError
 
     try:
         labels = load_labels(labels_file, known=known)
-        engines = build_engines()
+        pairs = _data_files(labels, paths)
         outcomes: list[ColumnOutcome] = []
         unlabelled: dict[str, list[str]] = {}
-        for key, path in _data_files(labels, paths):
-            report = classify_frame(read_frame(path), sample=sample, engines=engines, recognizers=recognizers)
-            found, rest = column_outcomes(labels, key, path, report)
-            outcomes += found
-            if rest:
-                unlabelled[str(path)] = rest
+        with progress_steps("loading the NER model", total=len(pairs)) as steps:
+            engines = build_engines()
+            for key, path in pairs:
+                steps.step(f"classifying {path.name}")
+                frame = read_frame(path)
+                report = classify_frame(frame, sample=sample, engines=engines, recognizers=recognizers)
+                found, rest = column_outcomes(labels, key, path, report)
+                outcomes += found
+                if rest:
+                    unlabelled[str(path)] = rest
+                steps.advance()
     except (ConfigError, DataFileError) as exc:
         raise _fail(str(exc)) from None
     result = evaluate(outcomes, unlabelled)

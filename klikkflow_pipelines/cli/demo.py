@@ -6,8 +6,7 @@ import time
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.markup import escape
 
 from klikkflow_pipelines.cli.known_tenants import require_known_tenant
 
@@ -22,43 +21,17 @@ def demo(tenant: str = typer.Option("default", help="tenant to run the demo for"
     console = Console()
     config = load_tenant(tenant)
     started = time.perf_counter()
+    from klikkflow_pipelines.cli.demo_output import print_summary, show_run
+    from klikkflow_pipelines.cli.progress import progress_steps
+
     with (
         tenant_instance(config) as instance,
-        Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
-        ) as progress,
+        progress_steps(f"demo for tenant {config.id}: loading its workflows", plain=True) as steps,
     ):
-        task = progress.add_task("starting", total=None)
-        summaries = run_demo(
-            config, instance, on_start=lambda job: progress.update(task, description=f"running {job}")
-        )
-        progress.update(task, description="done")
-    table = Table(
-        "job",
-        "partition",
-        "status",
-        "assets",
-        "rows",
-        "checks passed",
-        "checks failed",
-        "seconds",
-        title=f"KlikkFlow demo — tenant {config.id}",
-    )
-    for s in summaries:
-        status = "[green]success[/green]" if s.success else "[red]failed[/red]"
-        table.add_row(
-            s.job,
-            s.partition or "",
-            status,
-            str(s.assets),
-            f"{s.rows:,}",
-            str(s.checks_passed),
-            str(s.checks_failed),
-            f"{s.seconds:.1f}",
-        )
-    console.print(table)
+        summaries = run_demo(config, instance, on_start=lambda job: show_run(steps, job))
+    print_summary(console, config.id, summaries)
     console.print(
-        f"total {time.perf_counter() - started:.1f} s · warehouse {demo_warehouse(config)} · "
+        f"total {time.perf_counter() - started:.1f} s · warehouse {escape(demo_warehouse(config))} · "
         "open the UI with [bold]klikkflow dev[/bold]"
     )
     if not all(s.success for s in summaries):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from compliance.evaluate import Evaluation, Scores
@@ -18,20 +19,23 @@ def _label(entity: str | None) -> str:
 
 def print_evaluation(console: Console, result: Evaluation) -> None:
     """Print the per-column, per-entity and confusion tables, then the overall column scores."""
-    columns = Table(title="Columns")
-    for header in ("file", "column", "expected", "predicted", "score", "ok"):
-        columns.add_column(header)
-    for c in result.columns:
-        predicted = _label(c.predicted) + (" (free text)" if c.free_text else "")
-        mark = "[green]yes[/green]" if c.ok else "[red]no[/red]"
-        columns.add_row(c.file, c.column, _label(c.expected), predicted, f"{c.score:.2f}", mark)
-    console.print(columns)
+    files = dict.fromkeys(c.file for c in result.columns)
+    for file in files:  # one table per file, titled with its whole path: 80 columns hold the rest
+        console.print(f"[bold]Columns[/] of {escape(file)}", highlight=False)
+        columns = Table()
+        for header in ("column", "expected", "predicted", "score", "ok"):
+            columns.add_column(header, overflow="fold")
+        for c in (c for c in result.columns if c.file == file):
+            predicted = _label(c.predicted) + (" (free text)" if c.free_text else "")
+            mark = "[green]yes[/green]" if c.ok else "[red]no[/red]"
+            columns.add_row(escape(c.column), _label(c.expected), predicted, f"{c.score:.2f}", mark)
+        console.print(columns)
 
     entities = Table(title="Entities")
     for header in ("entity", "precision", "recall", "F1", "support", "tp", "fp", "fn"):
         entities.add_column(header, justify="left" if header == "entity" else "right")
     for entity, scores in result.entities.items():
-        entities.add_row(entity, *_score_cells(scores))
+        entities.add_row(escape(entity), *_score_cells(scores))
     console.print(entities)
 
     if result.confusions:
@@ -43,13 +47,13 @@ def print_evaluation(console: Console, result: Evaluation) -> None:
         console.print(confusions)
 
     for file, names in result.unlabelled.items():
-        console.print(f"not scored (no label): {file}: {', '.join(names)}", soft_wrap=True)
+        console.print(f"not scored (no label): {escape(file)}: {escape(', '.join(names))}", highlight=False)
     o = result.overall
+    console.print(f"columns: {len(result.columns)} labelled, {o.support} with PII")
     console.print(
-        f"columns: {len(result.columns)} labelled, {o.support} with PII; "
         f"precision {_ratio(o.precision)}, recall {_ratio(o.recall)}, F1 {_ratio(o.f1)} "
         f"(tp {o.tp}, fp {o.fp}, fn {o.fn})",
-        soft_wrap=True,
+        highlight=False,
     )
 
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from klikkflow_pipelines.cli.narrow import print_table_or_blocks
+
+if TYPE_CHECKING:
+    from klikkflow_pipelines.rehearsal.run import RehearsalResult
 
 
 def rehearse(
@@ -36,25 +43,34 @@ def rehearse(
     from klikkflow_pipelines.rehearsal.run import rehearse as run
 
     refuse_password_in_url(pg_admin_url, "--pg-admin-url")
-    console = Console() if sys.stdout.isatty() else Console(width=160)  # a log keeps whole rows
+    wide_log = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    console = Console(width=160) if wide_log else Console()  # a log keeps whole rows
     console.print("[bold]KlikkFlow production rehearsal[/bold] — Ctrl-C stops every process")
     result = run(RehearsalOptions(workdir=workdir, keep=keep, pg_admin_url=pg_admin_url, run_timeout=timeout))
-    table = Table("tenant", "trigger", "job", "run id", "status", "seconds", "frames in S3", title="Runs")
-    for row in result.runs:
-        colour = "green" if row.status == "SUCCESS" else "red"
-        seconds = f"{row.seconds:.1f}" if row.seconds is not None else ""
-        table.add_row(
-            row.tenant, row.trigger, row.job, row.run_id[:8], f"[{colour}]{row.status}[/]", seconds,
-            f"{row.frames_found}/{len(row.frames)}",
-        )  # fmt: skip
-    console.print(table)
-    for check in result.checks:
-        mark = "[green]✓[/]" if check.ok else "[bold red]✗[/]"
-        console.print(
-            f"{mark} [bold]{escape(check.name)}[/]: {escape(check.detail)}", soft_wrap=True, highlight=False
-        )
-    where = f" · kept {result.workdir}" if result.kept else ""
-    verdict = "[green]passed[/]" if result.ok else "[bold red]FAILED[/]"
-    console.print(f"rehearsal {verdict} in {result.seconds:.0f} s{where}")
+    print_result(console, result)
     if not result.ok:
         raise typer.Exit(code=1)
+
+
+def print_result(console: Console, result: RehearsalResult) -> None:
+    """The runs (a table when it fits, else one block per run, run ids whole), the checks, the verdict."""
+    table = Table("tenant", "trigger", "job", "run id", "status", "seconds", "frames in S3", title="Runs")
+    blocks = []
+    for row in result.runs:
+        colour = "green" if row.status == "SUCCESS" else "red"
+        status = f"[{colour}]{escape(row.status)}[/]"
+        seconds = f"{row.seconds:.1f}" if row.seconds is not None else ""
+        frames = f"{row.frames_found}/{len(row.frames)}"
+        table.add_row(
+            escape(row.tenant), escape(row.trigger), escape(row.job), row.run_id, status, seconds, frames
+        )
+        fields = [("run id", row.run_id), ("seconds", seconds), ("frames in S3", frames)]
+        heading = f"[bold]{escape(row.tenant)}[/] {escape(row.trigger)} → {escape(row.job)} {status}"
+        blocks.append((heading, fields))
+    print_table_or_blocks(console, table, blocks)
+    for check in result.checks:
+        mark = "[green]✓[/]" if check.ok else "[bold red]✗[/]"
+        console.print(f"{mark} [bold]{escape(check.name)}[/]: {escape(check.detail)}", highlight=False)
+    where = f" · kept {escape(str(result.workdir))}" if result.kept else ""
+    verdict = "[green]passed[/]" if result.ok else "[bold red]FAILED[/]"
+    console.print(f"rehearsal {verdict} in {result.seconds:.0f} s{where}")

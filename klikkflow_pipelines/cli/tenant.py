@@ -32,6 +32,11 @@ if TYPE_CHECKING:  # imported when a command runs: `klikkflow --help` stays fast
     from klikkflow_pipelines.tenancy.deploy_settings import DeploySettings
     from klikkflow_pipelines.tenancy.postgres_server import PostgresServer
 
+_PROVISIONING = {  # what `tenant create` does, shown while it runs
+    "sqlite": "storage, tenant file, instance config, code location, k8s manifests, Helm values",
+    "postgres": "roles, database, migrations, secrets, tenant file, instance config, code location, "
+    "k8s manifests, Helm values",
+}
 NARROW_WIDTH = 100  # below this many columns, lists print one block per entry instead of a table
 tenant_app = typer.Typer(help="Create, list, show, migrate and delete tenants.", no_args_is_help=True)
 tenant_app.command("init-code")(init_code)
@@ -109,6 +114,7 @@ def create(
     import psycopg2
     from sqlalchemy.exc import DBAPIError
 
+    from klikkflow_pipelines.cli.progress import progress_steps
     from klikkflow_pipelines.config_errors import ConfigError, load_yaml_model
     from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant_file
     from klikkflow_pipelines.tenancy.db_roles import RoleConflict
@@ -138,15 +144,17 @@ def create(
         else:
             config = _config_from_options(tenant_id, options)
         settings = _deploy_settings()
-        result = provision_tenant(
-            config,
-            storage=storage,  # type: ignore[arg-type]
-            server=_server(storage, pg_url),
-            tenants_dir=directory,
-            settings=settings,
-            rotate_password=rotate_password,
-            pod_database=pod_database(pod_pg_host, pod_pg_port, settings),
-        )
+        server = _server(storage, pg_url)
+        with progress_steps(f"provisioning tenant {tenant_id}: {_PROVISIONING[storage]}"):
+            result = provision_tenant(
+                config,
+                storage=storage,  # type: ignore[arg-type]
+                server=server,
+                tenants_dir=directory,
+                settings=settings,
+                rotate_password=rotate_password,
+                pod_database=pod_database(pod_pg_host, pod_pg_port, settings),
+            )
     except ConfigError as exc:
         _report_config_error(exc)
         raise typer.Exit(1) from None
@@ -254,8 +262,8 @@ def show(
     where = TenantLocation(tenant.id, directory)
     plan = tenant.plan
     table = Table(title=f"Tenant {tenant.id}", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")  # paths and ids fold at 80 columns, never cut
     rows = [
         ("name", tenant.name),
         ("region / timezone", f"{tenant.region} / {tenant.timezone}"),
