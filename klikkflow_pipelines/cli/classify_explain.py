@@ -20,6 +20,7 @@ from rich.table import Table
 from compliance.decisions import ColumnDecision
 from compliance.explain import ColumnExplanation, FrameExplanation
 from compliance.reports import FrameReport
+from klikkflow_pipelines.cli.narrow import print_table_or_blocks
 
 
 def _pct(share: float) -> str:
@@ -30,24 +31,38 @@ def _label(entity: str | None, free_text: bool) -> str:
     return entity or ("free text" if free_text else "-")
 
 
-def report_table(report: FrameReport, path: Path, decisions: dict[str, ColumnDecision] | None) -> Table:
-    """The column table of ``klikkflow classify``; with ``decisions``, the policy's action per column."""
-    table = Table(
-        title=escape(f"{path} ({report.rows} rows)"), box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0)
-    )
+def print_report(
+    console: Console, report: FrameReport, path: Path, decisions: dict[str, ColumnDecision] | None
+) -> None:
+    """The columns of ``klikkflow classify`` under the file's name: a table when it fits the console,
+    else one block per column (names whole); with ``decisions``, the policy's action per column."""
+    console.print(escape(f"{path} ({report.rows} rows)"), style="bold", highlight=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
     headers = ["column", "entity", "score", "sensitivity", "other rates"]
     if decisions is not None:
         headers.append("action")
-    for header in headers:  # labels stay whole; names, rates and rules fold at 80 columns
-        table.add_column(header, no_wrap=header in ("entity", "score", "sensitivity"), overflow="fold")
+    for header in headers:
+        table.add_column(header)
+    blocks = []
     for name, col in report.columns.items():
         others = sorted(((e, r) for e, r in col.entities.items() if e != col.entity), key=lambda kv: -kv[1])
         rates = ", ".join(f"{e} {r:.0%}" for e, r in others)
-        row = [escape(name), _label(col.entity, col.free_text), f"{col.score:.2f}", col.sensitivity, rates]
+        label = _label(col.entity, col.free_text)
+        row = [escape(name), label, f"{col.score:.2f}", col.sensitivity, rates]
+        fields = [("other rates", rates)]
         if decisions is not None:
-            row.append(_action(decisions.get(name)))
+            decision = decisions.get(name)
+            row.append(_action(decision))
+            fields.append(("action", _plain_action(decision)))
         table.add_row(*row)
-    return table
+        blocks.append((f"[bold]{escape(name)}[/]: {label}, score {col.score:.2f}, {col.sensitivity}", fields))
+    print_table_or_blocks(console, table, blocks)
+
+
+def _plain_action(decision: ColumnDecision | None) -> str:
+    if decision is None:
+        return "-"
+    return decision.action + (f" (rule {decision.rule})" if decision.rule else "")
 
 
 def _action(decision: ColumnDecision | None) -> str:

@@ -71,7 +71,7 @@ def classify(
     from compliance.entities import ENTITIES
     from compliance.explain import explain_frame, preview_actions
     from compliance.files import DataFileError, read_frame
-    from klikkflow_pipelines.cli.classify_explain import print_explanations, report_json, report_table
+    from klikkflow_pipelines.cli.classify_explain import print_explanations, print_report, report_json
     from klikkflow_pipelines.cli.progress import progress_steps
 
     paths = list(paths or [])
@@ -108,7 +108,7 @@ def classify(
     if output is OutputFormat.json:
         typer.echo(json.dumps(report_json(report, decisions)))
     else:
-        Console().print(report_table(report, path, decisions))
+        print_report(Console(), report, path, decisions)
 
 
 def _classifying(frame: Any) -> str:

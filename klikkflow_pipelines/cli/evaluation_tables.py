@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from compliance.evaluate import Evaluation, Scores
+from klikkflow_pipelines.cli.narrow import print_table_or_blocks
 
 
 def _ratio(value: float | None) -> str:
@@ -20,16 +21,20 @@ def _label(entity: str | None) -> str:
 def print_evaluation(console: Console, result: Evaluation) -> None:
     """Print the per-column, per-entity and confusion tables, then the overall column scores."""
     files = dict.fromkeys(c.file for c in result.columns)
-    for file in files:  # one table per file, titled with its whole path: 80 columns hold the rest
+    for file in files:  # one table per file under its whole path; blocks when a table does not fit
         console.print(f"[bold]Columns[/] of {escape(file)}", highlight=False)
         columns = Table()
         for header in ("column", "expected", "predicted", "score", "ok"):
-            columns.add_column(header, overflow="fold")
+            columns.add_column(header)
+        blocks = []
         for c in (c for c in result.columns if c.file == file):
             predicted = _label(c.predicted) + (" (free text)" if c.free_text else "")
             mark = "[green]yes[/green]" if c.ok else "[red]no[/red]"
-            columns.add_row(escape(c.column), _label(c.expected), predicted, f"{c.score:.2f}", mark)
-        console.print(columns)
+            cells = (_label(c.expected), predicted, f"{c.score:.2f}")
+            columns.add_row(escape(c.column), *cells, mark)
+            fields = list(zip(("expected", "predicted", "score"), cells, strict=True))
+            blocks.append((f"[bold]{escape(c.column)}[/] ok: {mark}", fields))
+        print_table_or_blocks(console, columns, blocks)
 
     entities = Table(title="Entities")
     for header in ("entity", "precision", "recall", "F1", "support", "tp", "fp", "fn"):
