@@ -84,6 +84,8 @@ def list_entries(
     from rich.markup import escape
     from rich.table import Table
 
+    from klikkflow_pipelines.cli.narrow import print_table_or_blocks
+
     console = _console()
     letters, _ = _store(tenant, store_url)
     entries = letters.list(workflow=workflow, include_replayed=show_all)
@@ -110,17 +112,12 @@ def list_entries(
         )
         for e in entries
     ]
-    if console.width >= 140:
-        table = Table(*columns)
-        for row in rows:
-            table.add_row(*(escape(cell) for cell in row))
-        console.print(table)
-    else:  # narrow: one block per entry, ids and run ids whole
-        for row in rows:
-            console.print(f"[bold]{row[0]}[/] {escape(row[1])}", soft_wrap=True)
-            for name, cell in zip(columns[2:], row[2:], strict=True):
-                if cell:
-                    console.print(f"  {name}: {escape(cell)}", soft_wrap=True)
+    table = Table(*columns)
+    blocks = []
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+        blocks.append((f"[bold]{row[0]}[/] {escape(row[1])}", list(zip(columns[2:], row[2:], strict=True))))
+    print_table_or_blocks(console, table, blocks)  # narrow: one block per entry, ids and run ids whole
     console.print(f"{len(entries)} dead letter(s)")
 
 

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from klikkflow_pipelines.cli.known_tenants import require_known_tenant
+from klikkflow_pipelines.cli.narrow import print_table_or_blocks
 from klikkflow_pipelines.cli.platform import (
     PG_URL_HELP,
     POD_HOST_HELP,
@@ -37,7 +38,6 @@ _PROVISIONING = {  # what `tenant create` does, shown while it runs
     "postgres": "roles, database, migrations, secrets, tenant file, instance config, code location, "
     "k8s manifests, Helm values",
 }
-NARROW_WIDTH = 100  # below this many columns, lists print one block per entry instead of a table
 tenant_app = typer.Typer(help="Create, list, show, migrate and delete tenants.", no_args_is_help=True)
 tenant_app.command("init-code")(init_code)
 _out = Console()
@@ -222,18 +222,14 @@ def list_tenants(
             rows.append((t.id, t.name, *values, tenant_namespace(t.id), "[green]ok[/]"))
         else:
             rows.append((tenant_id, "", "", "", "", "", "", "[bold red]BROKEN[/] (see below)"))
-    console = Console()  # per call: the width (COLUMNS) chooses the layout
-    if console.width >= NARROW_WIDTH:
-        table = Table(*columns, title="Tenants")
-        for row in rows:
-            table.add_row(*(escape(cell) for cell in row[:-1]), row[-1])
-        console.print(table)
-    else:  # a narrow terminal: one block per tenant, every value whole
-        for row in rows:
-            console.print(f"[bold]{escape(row[0])}[/] {row[-1]}", soft_wrap=True)
-            for name, cell in zip(columns[1:-1], row[1:-1], strict=True):
-                if cell:
-                    console.print(f"  {name}: {escape(cell)}", soft_wrap=True)
+    table = Table(*columns, title="Tenants")
+    blocks = []
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row[:-1]), row[-1])
+        fields = list(zip(columns[1:-1], row[1:-1], strict=True))
+        blocks.append((f"[bold]{escape(row[0])}[/] {row[-1]}", fields))
+    # per call: the width (COLUMNS) chooses the layout; a narrow terminal gets one block per tenant
+    print_table_or_blocks(Console(), table, blocks)
     for error in failed.values():
         _report_config_error(error)
     if failed:
