@@ -50,10 +50,11 @@ def operator_env(layout: Layout, admin_url: str, extra: Mapping[str, str] | None
     return {**env, **(extra or {})}
 
 
-def run_cli(args: list[str], env: Mapping[str, str], log: Path, cwd: Path) -> str:
-    """Run ``klikkflow <args>``; its output goes to ``log`` and is returned; raise if it fails."""
+def run_cli(args: list[str], env: Mapping[str, str], log: Path, cwd: Path, stdin: str | None = None) -> str:
+    """Run ``klikkflow <args>`` (``stdin`` on its standard input: secrets never go in ``args``);
+    its output goes to ``log`` and is returned; raise if it fails."""
     result = subprocess.run(
-        [*CLI, *args], env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+        [*CLI, *args], env=dict(env), cwd=cwd, input=stdin, capture_output=True, text=True, timeout=300
     )
     output = result.stdout + result.stderr
     with log.open("a", encoding="utf-8") as handle:
@@ -110,4 +111,5 @@ def add_local_account(layout: Layout, admin_url: str, username: str, password: s
     """``klikkflow gateway add-user`` with the gateway's Secret (its database and cookie secret)."""
     gateway_secret = read_env_file(secret_env_file(layout, GATEWAY_ENV_SECRET))
     env = operator_env(layout, admin_url, gateway_secret)
-    run_cli(["gateway", "add-user", username, "--password", password], env, layout.log_file, layout.root)
+    args = ["gateway", "add-user", username, "--password-stdin"]
+    run_cli(args, env, layout.log_file, layout.root, stdin=f"{password}\n")
