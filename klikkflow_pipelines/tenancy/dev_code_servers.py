@@ -2,8 +2,9 @@
 
 Plain ``dagster dev`` starts one ``dagster code-server start`` per location and hands its webserver
 and daemon a workspace of ``grpc_server`` entries pointing at them. ``klikkflow dev`` does the same
-per tenant: each location of each tenant is one supervised ``dagster code-server start`` on a free
-loopback port chosen at start, and the tenant's daemon and the gateway both read the tenant's
+per tenant: each location of each tenant is one supervised ``dagster code-server start`` on a unix
+socket in a private (0700) directory of the run, like ``dagster dev``'s, so no TCP port besides the
+UI's is opened; the tenant's daemon and the gateway both read the tenant's
 ``grpc_server`` workspace (:func:`~klikkflow_pipelines.tenancy.grpc_workspace.write_grpc_workspace`,
 the layout production's gateway reads). ``code-server start`` is a proxy that loads the code in a
 ``dagster api grpc`` child: the UI's "Reload" (GraphQL ``reloadRepositoryLocation``) makes it start
@@ -29,7 +30,6 @@ from pathlib import Path
 
 from compliance.home import platform_home
 from klikkflow_pipelines.paths import PROJECT_ROOT, tenant_home
-from klikkflow_pipelines.rehearsal.processes import code_server_answers, free_port
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenancy.grpc_workspace import location_names, write_grpc_workspace
 from klikkflow_pipelines.tenancy.supervisor import ProcessSpec, Supervisor
@@ -43,10 +43,10 @@ WORKSPACES_DIR = "dev-workspaces"
 
 @dataclass(frozen=True)
 class TenantCodeServers:
-    """One tenant's code servers: location -> loopback port, their workspace file and process specs."""
+    """One tenant's code servers: location -> unix socket, their workspace file and process specs."""
 
     tenant_id: str
-    ports: dict[str, int]
+    sockets: dict[str, Path]
     workspace: Path
     specs: list[ProcessSpec]
 
@@ -56,13 +56,12 @@ def code_server_name(tenant_id: str, location: str) -> str:
     return f"{tenant_id}/{CODE_SERVER_ROLE}-{location}"
 
 
-def code_server_argv(tenant_id: str, location: str, port: int) -> list[str]:
-    """``dagster code-server start`` for ``location`` of ``tenant_id`` on ``127.0.0.1:port``."""
+def code_server_argv(tenant_id: str, location: str, socket: Path) -> list[str]:
+    """``dagster code-server start`` for ``location`` of ``tenant_id``, answering on ``socket``."""
     return [
-        *(sys.executable, "-m", "dagster", "code-server", "start"),
-        *("--host", "127.0.0.1", "--port", str(port), "--location-name", location),
-        *("--module-name", LOCATIONS_MODULE, "--attribute", location_attribute(tenant_id, location)),
-        *("--working-directory", str(PROJECT_ROOT)),
+        *(sys.executable, "-m", "dagster", "code-server", "start", "--socket", str(socket)),
+        *("--location-name", location, "--module-name", LOCATIONS_MODULE),
+        *("--attribute", location_attribute(tenant_id, location), "--working-directory", str(PROJECT_ROOT)),
         *("--use-python-environment-entry-point", "--log-level", "warning"),
     ]
 
@@ -76,25 +75,37 @@ def code_server_environment(tenant: TenantConfig, home: Path) -> dict[str, str]:
     return env
 
 
-def tenant_code_servers(tenant: TenantConfig) -> TenantCodeServers:
-    """Choose a free port per location of ``tenant``, write its ``grpc_server`` workspace; the specs."""
-    ports = {name: free_port() for name in location_names(tenant)}
+def tenant_code_servers(tenant: TenantConfig, socket_dir: Path) -> TenantCodeServers:
+    """A unix socket in ``socket_dir`` (a private directory of this run) per location of ``tenant``,
+    its ``grpc_server`` workspace (written to the platform directory) and its code servers' specs."""
+    sockets = {name: socket_dir / f"{tenant.id}-{i}.sock" for i, name in enumerate(location_names(tenant))}
     directory = platform_home() / WORKSPACES_DIR
     directory.mkdir(mode=0o700, exist_ok=True)
-    workspace = write_grpc_workspace(tenant, {n: ("127.0.0.1", p) for n, p in ports.items()}, directory)
+    workspace = write_grpc_workspace(tenant, dict(sockets), directory)
     home = tenant_home(tenant.id)
     env = code_server_environment(tenant, home)
     specs = [  # inherit_env=False: ``env`` is the whole environment, never the platform's
         ProcessSpec(
             code_server_name(tenant.id, name),
-            code_server_argv(tenant.id, name, port),
+            code_server_argv(tenant.id, name, socket),
             env,
             home,
             inherit_env=False,
         )
-        for name, port in ports.items()
+        for name, socket in sockets.items()
     ]
-    return TenantCodeServers(tenant.id, ports, workspace, specs)
+    return TenantCodeServers(tenant.id, sockets, workspace, specs)
+
+
+def code_server_answers(socket: Path) -> bool:
+    """True when the code server on ``socket`` answers a ping (its code loaded or its load error known)."""
+    from dagster._grpc.client import DagsterGrpcClient
+
+    try:
+        DagsterGrpcClient(socket=str(socket)).ping("ready")
+    except Exception:  # not listening yet
+        return False
+    return True
 
 
 def wait_for_code_servers(
@@ -109,13 +120,13 @@ def wait_for_code_servers(
     wait. Returns the names of those that did not answer within ``timeout`` seconds or were given
     up (their locations then show a load error in the UI; the other tenants serve).
     """
-    ports = {code_server_name(s.tenant_id, loc): port for s in servers for loc, port in s.ports.items()}
-    pending = dict(ports)
+    sockets = {code_server_name(s.tenant_id, loc): path for s in servers for loc, path in s.sockets.items()}
+    pending = dict(sockets)
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline and not (stop and stop.is_set()):
-        for name, port in list(pending.items()):
-            if supervisor.processes[name].given_up or code_server_answers(port):
+        for name, path in list(pending.items()):
+            if supervisor.processes[name].given_up or code_server_answers(path):
                 del pending[name]
         if pending:
             time.sleep(0.25)
-    return [name for name in ports if name in pending or supervisor.processes[name].given_up]
+    return [name for name in sockets if name in pending or supervisor.processes[name].given_up]

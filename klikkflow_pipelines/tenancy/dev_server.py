@@ -21,11 +21,14 @@ import errno
 import ipaddress
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from klikkflow_pipelines.tenancy.config import TenantConfig
@@ -168,7 +171,8 @@ def serve_dev(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         with _own_output_prefixed(output or sys.stdout) as (real, set_logger):
-            code = [tenant_code_servers(tenant) for tenant in tenants]
+            socket_dir = Path(tempfile.mkdtemp(prefix="klikkflow-dev-"))  # mode 0700, this user only
+            code = [tenant_code_servers(tenant, socket_dir) for tenant in tenants]
             daemons = [
                 spec
                 for tenant, tenant_code in zip(tenants, code, strict=True)
@@ -196,6 +200,7 @@ def serve_dev(
                 if checkpointing.is_alive():
                     checkpointing.join(10)
                 _stop_gateway_children()
+                shutil.rmtree(socket_dir, ignore_errors=True)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
