@@ -48,7 +48,7 @@ defs = dg.Definitions(assets=[{names}])
 """
 LOCATIONS_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries { name
   displayMetadata { key value }
-  locationOrLoadError { __typename ... on RepositoryLocation { repositories { assetNodes {
+  locationOrLoadError { __typename ... on RepositoryLocation { serverId repositories { assetNodes {
     assetKey { path } } } } } } } } }"""
 RELOAD = """mutation { reloadRepositoryLocation(repositoryLocationName: "orders") {
   __typename ... on WorkspaceLocationEntry { name } } }"""
@@ -103,9 +103,11 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             assert sign_in(client, username, password).status_code == 303
             yield Dev(run, home, client, code, seen)
+        sockets = {Path(_option(p, "--socket")).parent for p in _code_servers(run)}
         leftover = run.stop(signal.SIGTERM)
         assert run.popen.returncode == 0, run.text[-2000:]
         assert leftover == [], [p.cmdline() for p in leftover]
+        assert len(sockets) == 1 and not sockets.pop().exists()  # the socket directory is removed
 
 
 def _tenant_of(proc: psutil.Process) -> str | None:
@@ -130,7 +132,8 @@ def _listening_socket(proc: psutil.Process) -> str:
 
 
 def _gateway_locations(client: httpx.Client, tenant: str) -> dict[str, dict]:
-    """Location name -> {"socket": the code server the gateway uses, "loaded": bool, "assets": keys}."""
+    """Location name -> {"socket": the code server the gateway uses, "loaded": bool, "server": its
+    server id, "assets": asset keys}."""
     answer = graphql(client, tenant, LOCATIONS_QUERY)
     assert answer.status_code == 200, answer.text
     found = {}
@@ -142,6 +145,7 @@ def _gateway_locations(client: httpx.Client, tenant: str) -> dict[str, dict]:
         found[entry["name"]] = {
             "socket": metadata["socket"],
             "loaded": location.get("__typename") == "RepositoryLocation",
+            "server": location.get("serverId"),
             "assets": assets,
         }
     return found
@@ -206,11 +210,13 @@ def test_tenant_code_servers_hold_only_their_tenants_environment(dev: Dev) -> No
 def test_reload_in_the_ui_reimports_the_location_code(dev: Dev) -> None:
     [proxy] = [p for p in _code_servers(dev.run) if "orders" in p.cmdline()]
     [old_child] = proxy.children()
+    before = _gateway_locations(dev.client, "initech")["orders"]["server"]
     (dev.code / "dev_orders.py").write_text(orders_code(dev.seen, ["dev_orders", "dev_orders_v2"]))
     answer = graphql(dev.client, "initech", RELOAD)
     assert answer.status_code == 200, answer.text
     assert answer.json()["data"]["reloadRepositoryLocation"]["__typename"] == "WorkspaceLocationEntry"
-    assert _gateway_locations(dev.client, "initech")["orders"]["assets"] == {"dev_orders", "dev_orders_v2"}
+    orders = _gateway_locations(dev.client, "initech")["orders"]
+    assert orders["assets"] == {"dev_orders", "dev_orders_v2"} and orders["server"] != before
     assert _gateway_locations(dev.client, "initech")["initech"]["loaded"]  # the other location still serves
     deadline = time.monotonic() + 30
     while old_child.is_running() and time.monotonic() < deadline:  # the old code's process goes away
@@ -219,6 +225,27 @@ def test_reload_in_the_ui_reimports_the_location_code(dev: Dev) -> None:
     [new_child] = proxy.children()
     assert new_child.pid != old_child.pid and new_child.environ()["KLIKKFLOW_TENANT"] == "initech"
     assert len(_code_servers(dev.run)) == 3  # reloading started no extra code server
+
+
+def test_a_killed_code_server_is_restarted_on_its_socket_and_the_gateway_follows(dev: Dev) -> None:
+    [proxy] = [p for p in _code_servers(dev.run) if _tenant_of(p) == "hooli"]
+    socket = _option(proxy, "--socket")
+    before = _gateway_locations(dev.client, "hooli")["hooli"]["server"]
+    proxy.kill()
+    deadline, restarted = time.monotonic() + 90, []
+    while not restarted and time.monotonic() < deadline:
+        time.sleep(0.5)
+        restarted = [p for p in _code_servers(dev.run) if _tenant_of(p) == "hooli" and p.pid != proxy.pid]
+    assert restarted, dev.run.text[-3000:]
+    assert _option(restarted[0], "--socket") == socket  # same socket: the workspaces stay valid
+    assert "hooli/code-server-hooli] exited with code" in dev.run.text
+    while time.monotonic() < deadline:  # the gateway reconnects by itself (no reload needed)
+        location = _gateway_locations(dev.client, "hooli")["hooli"]
+        if location["loaded"] and location["server"] not in (None, before):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError(f"the gateway did not reconnect to {socket}: {location}")
 
 
 def test_a_viewer_without_a_session_cannot_reload(dev: Dev) -> None:
