@@ -27,12 +27,13 @@ def open_gateway(
 ) -> Iterator[Gateway]:
     """Open every tenant's instance and workspace and yield the gateway; close them all on exit.
 
-    ``workspace_for(tenant)`` chooses each tenant's workspace file. Without it, when
+    ``workspace_for(tenant)`` chooses each tenant's workspace file (``klikkflow dev``: the
+    ``grpc_server`` workspace of the code servers it shares with the tenant's daemon). Without it, when
     ``KLIKKFLOW_GATEWAY_WORKSPACES_DIR`` is set (production), it is ``<dir>/<tenant id>.yaml``
     there: ``grpc_server`` entries of the tenant's running code servers
     (:mod:`klikkflow_pipelines.tenancy.grpc_workspace`); a tenant without that file is not
-    served. Otherwise it is the ``workspace.yaml`` in the tenant's home (the one ``klikkflow dev``
-    uses), rewritten from the tenant file: the built-in location plus one per tenant code
+    served. Otherwise it is the ``workspace.yaml`` in the tenant's home, rewritten from the
+    tenant file: the built-in location plus one per tenant code
     location, each a code server subprocess of the gateway. A tenant whose config, workspace or
     instance fails to load is logged and left out; a tenant location that fails to load is logged
     and shown with its error; the others serve. Tenants are opened side by side (threads). On a

@@ -191,7 +191,7 @@ def test_tenant_code_servers_hold_only_their_tenants_environment(dev: Dev) -> No
         other = "hooli" if tenant == "initech" else "initech"
         for proc in (proxy, *proxy.children(recursive=True)):
             env = proc.environ()
-            assert env["KLIKKFLOW_TENANT"] == tenant
+            assert env["KLIKKFLOW_TENANT"] == tenant and env["KLIKKFLOW_EXECUTOR"] == "in_process"
             assert env["KLIKKFLOW_TENANT_KEY"] == SECRETS[f"KLIKKFLOW_TENANT_KEY__{tenant.upper()}"]
             assert not forbidden_names & set(env), proc.cmdline()
             values = set(env.values())
