@@ -21,7 +21,6 @@ import errno
 import ipaddress
 import os
 import re
-import shutil
 import signal
 import socket
 import sys
@@ -90,8 +89,8 @@ def bind_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _stop_gateway_children() -> None:
-    """Terminate code servers the gateway started that outlived its workspaces (then kill them)."""
+def _stop_leftover_children() -> None:
+    """Terminate any child of this process still alive once the supervisor stopped (then kill it)."""
     import psutil
 
     children = psutil.Process().children(recursive=True)
@@ -106,11 +105,11 @@ def _stop_gateway_children() -> None:
 
 @contextlib.contextmanager
 def _own_output_prefixed(output: TextIO) -> Iterator[tuple[TextIO, Callable[[str, str], None] | None]]:
-    """Route this process's stdout/stderr (the gateway's logs, its code servers' output) through a
-    pipe whose lines are logged as ``[gateway]``; yield the real output and the hook to set the logger.
+    """Route this process's stdout/stderr (the gateway's and Dagster's logs) through a pipe whose
+    lines are logged as ``[gateway]``; yield the real output and the hook to set the logger.
 
-    Dagster's code servers colour their logs whatever the output is; going through the supervisor's
-    log they lose the colour codes when the output is not a terminal.
+    Dagster colours its logs whatever the output is; going through the supervisor's log they lose
+    the colour codes when the output is not a terminal.
     """
     real_fd = os.dup(output.fileno())
     real = os.fdopen(real_fd, "w", buffering=1, encoding="utf-8", errors="replace")
@@ -170,9 +169,11 @@ def serve_dev(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        with _own_output_prefixed(output or sys.stdout) as (real, set_logger):
-            socket_dir = Path(tempfile.mkdtemp(prefix="klikkflow-dev-"))  # mode 0700, this user only
-            code = [tenant_code_servers(tenant, socket_dir) for tenant in tenants]
+        with (
+            _own_output_prefixed(output or sys.stdout) as (real, set_logger),
+            tempfile.TemporaryDirectory(prefix="klikkflow-dev-", ignore_cleanup_errors=True) as sockets,
+        ):  # the code servers' sockets: a directory of mode 0700, removed at the end
+            code = [tenant_code_servers(tenant, Path(sockets)) for tenant in tenants]
             daemons = [
                 spec
                 for tenant, tenant_code in zip(tenants, code, strict=True)
@@ -199,8 +200,7 @@ def serve_dev(
                 supervising.join(30)
                 if checkpointing.is_alive():
                     checkpointing.join(10)
-                _stop_gateway_children()
-                shutil.rmtree(socket_dir, ignore_errors=True)
+                _stop_leftover_children()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
