@@ -31,7 +31,8 @@ USER_CODE_GRPC_PORT = 3030
 GATEWAY_WORKSPACES_DIR_ENV = "KLIKKFLOW_GATEWAY_WORKSPACES_DIR"
 GATEWAY_WORKSPACES_CONFIGMAP = "klikkflow-gateway-workspaces"
 
-Endpoint = tuple[str, int]
+Endpoint = tuple[str, int] | Path
+"""Where a code server answers: ``(host, port)``, or the path of its unix socket (``klikkflow dev``)."""
 
 
 def location_names(tenant: TenantConfig) -> list[str]:
@@ -59,7 +60,8 @@ def k8s_code_server_endpoints(tenant: TenantConfig) -> dict[str, Endpoint]:
 
 
 def grpc_workspace_config(tenant: TenantConfig, endpoints: Mapping[str, Endpoint]) -> dict[str, Any]:
-    """The tenant's workspace: one ``grpc_server`` entry per location at ``endpoints[location]``.
+    """The tenant's workspace: one ``grpc_server`` entry per location at ``endpoints[location]``
+    (host and port, or a unix socket).
 
     ``endpoints`` must name every location of the tenant and nothing else (a ``ValueError`` says
     which are missing or unknown), so a workspace never silently drops a location.
@@ -72,12 +74,13 @@ def grpc_workspace_config(tenant: TenantConfig, endpoints: Mapping[str, Endpoint
             f"tenant {tenant.id!r}: code server endpoints must cover exactly its locations {names}; "
             f"missing {missing}, unknown {unknown}"
         )
-    return {
-        "load_from": [
-            {"grpc_server": {"host": endpoints[name][0], "port": endpoints[name][1], "location_name": name}}
-            for name in names
-        ]
-    }
+    return {"load_from": [{"grpc_server": _grpc_server_entry(endpoints[name], name)} for name in names]}
+
+
+def _grpc_server_entry(endpoint: Endpoint, location: str) -> dict[str, Any]:
+    if isinstance(endpoint, Path):
+        return {"socket": str(endpoint), "location_name": location}
+    return {"host": endpoint[0], "port": endpoint[1], "location_name": location}
 
 
 def grpc_workspace_yaml(tenant: TenantConfig, endpoints: Mapping[str, Endpoint]) -> str:

@@ -110,6 +110,8 @@ class Supervisor:
         self.processes = {spec.name: SupervisedProcess(spec, backoff=min_backoff) for spec in specs}
         self._output = output or sys.stdout
         self._lock = threading.Lock()
+        self._state_lock = threading.Lock()  # start() against stop() from another thread
+        self._stopped = False
         self._min_backoff, self._max_backoff = min_backoff, max_backoff
         self._quiet = quiet
         self._max_quick_failures = max_quick_failures
@@ -149,10 +151,17 @@ class Supervisor:
         self.log(spec.name, f"started (pid {process.popen.pid})")
 
     def start(self, names: Iterable[str] | None = None) -> None:
-        """Start every process (or those named: the others wait until a later ``start``)."""
-        for name, process in self.processes.items():
-            if names is None or name in names:
-                self._start(process)
+        """Start every process (or those named: the others wait until a later ``start``).
+
+        Once :meth:`stop` has run, it starts nothing (a late start from another thread leaves no orphan).
+        """
+        wanted = None if names is None else set(names)
+        with self._state_lock:
+            if self._stopped:
+                return
+            for name, process in self.processes.items():
+                if wanted is None or name in wanted:
+                    self._start(process)
 
     def check(self) -> None:
         """Restart processes that died (after their back-off delay); call this periodically."""
@@ -197,6 +206,8 @@ class Supervisor:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate every process group (SIGTERM, then SIGKILL after ``timeout``)."""
+        with self._state_lock:
+            self._stopped = True
         running = [p.popen for p in self.processes.values() if p.popen is not None and p.popen.poll() is None]
         for popen in running:
             _signal_group(popen, signal.SIGTERM)
@@ -211,12 +222,18 @@ class Supervisor:
             process.popen = None
             process.restart_at = None
 
-    def run(self, stop_event: threading.Event | None = None, poll_seconds: float = 0.5) -> None:
-        """Start everything and supervise until ``stop_event`` is set, Ctrl-C, SIGTERM or SIGHUP;
-        then stop everything (a container runtime or ``kill`` stops ``klikkflow dev`` with SIGTERM)."""
+    def run(
+        self,
+        stop_event: threading.Event | None = None,
+        poll_seconds: float = 0.5,
+        first: Iterable[str] | None = None,
+    ) -> None:
+        """Start everything (or only the processes named in ``first``: the others wait for a later
+        :meth:`start`) and supervise until ``stop_event`` is set, Ctrl-C, SIGTERM or SIGHUP; then
+        stop everything (a container runtime or ``kill`` stops ``klikkflow dev`` with SIGTERM)."""
         stop_event = stop_event or threading.Event()
         restore = _stop_on_signals(stop_event)
-        self.start()
+        self.start(first)
         try:
             while not stop_event.wait(poll_seconds):
                 self.check()
@@ -247,13 +264,18 @@ def _signal_group(popen: subprocess.Popen[str], sig: signal.Signals) -> None:
 
 
 def tenant_process_specs(
-    tenant: TenantConfig, webserver_port: int | None, host: str = "127.0.0.1"
+    tenant: TenantConfig, webserver_port: int | None, host: str = "127.0.0.1", workspace: Path | None = None
 ) -> list[ProcessSpec]:
-    """Write the tenant's instance config and code location; return its daemon (and webserver) specs."""
+    """Write the tenant's instance config and code location; return its daemon (and webserver) specs.
+
+    Without ``workspace`` they start their own code servers (the tenant's ``workspace.yaml`` of
+    ``python_module`` entries); with it (``klikkflow dev``'s ``grpc_server`` workspace) they use
+    the code servers it names.
+    """
     # open the instance once so its storage exists before the daemon and webserver race to create it
     with tenant_instance(tenant) as instance:
         home = Path(instance.root_directory)
-    workspace = write_workspace(tenant, home / "workspace.yaml")
+    workspace = workspace or write_workspace(tenant, home / "workspace.yaml")
     env = {"DAGSTER_HOME": str(home), "KLIKKFLOW_TENANT": tenant.id}
     if tenant.source_path:
         env["KLIKKFLOW_TENANTS_DIR"] = str(Path(tenant.source_path).parent)

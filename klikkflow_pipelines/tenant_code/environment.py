@@ -1,7 +1,7 @@
 """The environment a tenant's code runs in: an allow-list, never the platform's whole environment.
 
 A tenant's code servers (and the run workers and step processes they start) are children of a
-platform process — the gateway, ``klikkflow dev``'s daemon and webserver, ``klikkflow validate`` —
+platform process — the gateway, ``klikkflow dev``, a local daemon or webserver, ``klikkflow validate`` —
 whose environment holds platform secrets (session and OIDC secrets, key directories, database
 URLs, other tenants' keys). :func:`tenant_environment` builds the only environment they get:
 
@@ -45,6 +45,7 @@ PASSED = (
     "KLIKKFLOW_HOME",
     "KLIKKFLOW_TENANTS_DIR",
     "KLIKKFLOW_ENV",
+    "KLIKKFLOW_EXECUTOR",
     "KLIKKFLOW_SPACY_MODEL",
     "KLIKKFLOW_TOKEN_PUBLIC_KEY",
     "KLIKKFLOW_PG_HOST",

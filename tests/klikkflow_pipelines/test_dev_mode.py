@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,10 +71,12 @@ class DevRun:
         return alive
 
 
-def start_dev(home: Path, port: int, *args: str) -> DevRun:
-    """Start ``klikkflow dev`` with ``home`` as ``KLIKKFLOW_HOME``, output piped and collected."""
+def start_dev(home: Path, port: int, *args: str, extra_env: Mapping[str, str] | None = None) -> DevRun:
+    """Start ``klikkflow dev`` with ``home`` as ``KLIKKFLOW_HOME`` (and ``extra_env``), output piped
+    and collected."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "KLIKKFLOW_"))}
     env.update(KLIKKFLOW_HOME=str(home), PYTHONPATH=str(PROJECT_ROOT), PYTHONUNBUFFERED="1")
+    env.update(extra_env or {})
     argv = [sys.executable, "-m", "klikkflow_pipelines.cli", "dev", "--port", str(port), *args]
     popen = subprocess.Popen(
         argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -91,9 +93,11 @@ def start_dev(home: Path, port: int, *args: str) -> DevRun:
 
 
 @contextlib.contextmanager
-def running_dev(home: Path, port: int, *args: str) -> Iterator[DevRun]:
+def running_dev(
+    home: Path, port: int, *args: str, extra_env: Mapping[str, str] | None = None
+) -> Iterator[DevRun]:
     """A started dev whose gateway answers; killed (whole tree) if the test did not stop it."""
-    run = start_dev(home, port, *args)
+    run = start_dev(home, port, *args, extra_env=extra_env)
     try:
         run.wait_for("[gateway] ready on", 150)
         yield run
