@@ -28,15 +28,17 @@ def _load(tenant_id: str, location: str) -> object:
     from klikkflow_pipelines.governance.path_guard import install_path_guard
 
     install_path_guard(tenant_id)  # before any tenant code runs, also its import-time code
+    from klikkflow_pipelines.executor_choice import with_chosen_executor
+
     tenant = load_tenant(tenant_id)
     if location == tenant_id:
         from klikkflow_pipelines.tenant_definitions import build_definitions
 
-        return build_definitions(tenant)
+        return with_chosen_executor(build_definitions(tenant))
     from klikkflow_pipelines.governance import govern_definitions
     from klikkflow_pipelines.tenant_code.importing import import_location
 
-    return govern_definitions(import_location(tenant, location), tenant, location)
+    return with_chosen_executor(govern_definitions(import_location(tenant, location), tenant, location))
 
 
 def __getattr__(name: str) -> object:
