@@ -33,6 +33,7 @@ from typing import Any, TextIO
 from klikkflow_pipelines.tenancy.config import TenantConfig
 from klikkflow_pipelines.tenancy.dev_code_servers import (
     TenantCodeServers,
+    code_server_environment,
     tenant_code_servers,
     wait_for_code_servers,
 )
@@ -174,8 +175,10 @@ def serve_dev(
             tempfile.TemporaryDirectory(prefix="klikkflow-dev-", ignore_cleanup_errors=True) as sockets,
         ):  # the code servers' sockets: a directory of mode 0700, removed at the end
             code = [tenant_code_servers(tenant, Path(sockets)) for tenant in tenants]
-            daemons = [
-                spec
+            daemons = [  # a daemon gets its tenant's allow-list too: no other tenant's key or secret
+                dataclasses.replace(
+                    spec, env={**code_server_environment(tenant, spec.cwd), **spec.env}, inherit_env=False
+                )
                 for tenant, tenant_code in zip(tenants, code, strict=True)
                 for spec in tenant_process_specs(tenant, None, workspace=tenant_code.workspace)
             ]
@@ -190,7 +193,10 @@ def serve_dev(
             )
             supervising.start()
             checkpointing = threading.Thread(
-                target=run_checkpointer_thread, args=(stop, supervisor.log), name="checkpointer", daemon=True
+                target=run_checkpointer_thread,
+                args=(stop, supervisor.log, [tenant.id for tenant in tenants]),
+                name="checkpointer",
+                daemon=True,
             )
             try:
                 started = _Started(supervisor, [spec.name for spec in daemons], checkpointing)
@@ -266,9 +272,10 @@ def _serve_gateway(
 
 
 def run_checkpointer_thread(
-    stop: threading.Event, log: Callable[[str, str], None], interval: float = 5.0
+    stop: threading.Event, log: Callable[[str, str], None], tenant_ids: Sequence[str], interval: float = 5.0
 ) -> None:
-    """The audit checkpointer of every tenant's log and the platform log, until ``stop`` is set.
+    """The audit checkpointer of the served tenants' logs and the platform log, until ``stop`` is set
+    (a tenant ``--tenant`` left out is not opened, so its home is not created).
 
     It runs as a thread of ``klikkflow dev``, a platform process that already reads the signing key's
     directory; no tenant code runs in this process (it runs in the code servers, each a process with
@@ -279,13 +286,12 @@ def run_checkpointer_thread(
     from compliance.audit.checkpointer import run_checkpointer
     from compliance.audit.keys import load_signing_key
     from klikkflow_pipelines.gateway.store import platform_audit_log
-    from klikkflow_pipelines.tenancy.config import load_all_tenants
 
     def say(line: str) -> None:
         log(CHECKPOINTER, line)
 
     def open_logs() -> Iterator[Any]:
-        for tenant_id in ["platform", *sorted(load_all_tenants()[0])]:
+        for tenant_id in ["platform", *sorted(tenant_ids)]:
             try:
                 yield platform_audit_log() if tenant_id == "platform" else audit_log_for_tenant(tenant_id)
             except Exception as exc:  # one unreachable database must not stop the others

@@ -170,6 +170,8 @@ def test_one_tenant_same_port_known_account_and_sigterm(tmp_path: Path) -> None:
         leftover = run.stop(signal.SIGTERM)
         assert run.popen.returncode == 0, run.text[-2000:]
         assert leftover == [], [p.pid for p in leftover]
+    assert "checkpoint" in run.text  # the audit checkpointer ran, for the served tenant only:
+    assert sorted(path.name for path in (home / "tenants").iterdir()) == ["acme"]
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])

@@ -119,6 +119,11 @@ def _code_servers(run: DevRun) -> list[psutil.Process]:
     return [p for p in run.descendants() if "code-server" in p.cmdline() and "start" in p.cmdline()]
 
 
+def _daemons(run: DevRun) -> list[psutil.Process]:
+    """The tenants' ``dagster-daemon run`` processes under ``klikkflow dev``."""
+    return [p for p in run.descendants() if "dagster-daemon" in " ".join(p.cmdline())]
+
+
 def _option(proc: psutil.Process, option: str) -> str:
     argv = proc.cmdline()
     return argv[argv.index(option) + 1]
@@ -162,9 +167,7 @@ def test_one_code_server_per_location_shared_by_daemon_and_gateway(dev: Dev) -> 
         workspace = dev.home / "platform" / WORKSPACES_DIR / f"{tenant}.yaml"
         entries = yaml.safe_load(workspace.read_text())["load_from"]
         assert {e["grpc_server"]["location_name"]: e["grpc_server"]["socket"] for e in entries} == sockets
-        [daemon] = [
-            p for p in processes if "dagster-daemon" in " ".join(p.cmdline()) and _tenant_of(p) == tenant
-        ]
+        [daemon] = [p for p in _daemons(dev.run) if _tenant_of(p) == tenant]
         assert _option(daemon, "-w") == str(workspace)
         assert daemon.children() == []  # the daemon starts no code server of its own
         gateway = _gateway_locations(dev.client, tenant)
@@ -177,7 +180,7 @@ def test_one_code_server_per_location_shared_by_daemon_and_gateway(dev: Dev) -> 
     assert initech["orders"]["assets"] == {"dev_orders"} and initech["initech"]["loaded"]
 
 
-def test_tenant_code_servers_hold_only_their_tenants_environment(dev: Dev) -> None:
+def test_tenant_code_servers_and_daemons_hold_only_their_tenants_environment(dev: Dev) -> None:
     platform_values = {SECRETS[WRITER_KEY_ENV], SECRETS["KLIKKFLOW_OIDC_CLIENT_SECRET"]}
     forbidden_names = {
         SIGNING_KEY_FILE_ENV,
@@ -186,7 +189,9 @@ def test_tenant_code_servers_hold_only_their_tenants_environment(dev: Dev) -> No
         "KLIKKFLOW_OIDC_CLIENT_SECRET",
     }
     checked = 0
-    for proxy in _code_servers(dev.run):
+    daemons = _daemons(dev.run)
+    assert len(daemons) == len(LOCATIONS)
+    for proxy in [*_code_servers(dev.run), *daemons]:
         tenant = _tenant_of(proxy)
         other = "hooli" if tenant == "initech" else "initech"
         for proc in (proxy, *proxy.children(recursive=True)):
@@ -199,7 +204,7 @@ def test_tenant_code_servers_hold_only_their_tenants_environment(dev: Dev) -> No
             assert not platform_values & values
             assert not any(name.endswith("__" + other.upper()) for name in env)
             checked += 1
-    assert checked >= 2 * sum(len(locations) for locations in LOCATIONS.values())
+    assert checked >= 2 * sum(len(locations) for locations in LOCATIONS.values()) + len(daemons)
     seen = [json.loads(path.read_text()) for path in dev.seen.glob("*.json")]
     assert seen, "the orders location's code never ran"
     for env in seen:  # what the tenant's own code could read
