@@ -114,14 +114,22 @@ def _tenant_of(proc: psutil.Process) -> str | None:
     return proc.environ().get("KLIKKFLOW_TENANT")
 
 
+def _argv(proc: psutil.Process) -> list[str]:
+    """``proc``'s command line; empty for a process that has exited (a zombie not yet reaped)."""
+    try:
+        return proc.cmdline()
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return []
+
+
 def _code_servers(run: DevRun) -> list[psutil.Process]:
     """The ``dagster code-server start`` processes under ``klikkflow dev``."""
-    return [p for p in run.descendants() if "code-server" in p.cmdline() and "start" in p.cmdline()]
+    return [p for p in run.descendants() if "code-server" in _argv(p) and "start" in _argv(p)]
 
 
 def _daemons(run: DevRun) -> list[psutil.Process]:
     """The tenants' ``dagster-daemon run`` processes under ``klikkflow dev``."""
-    return [p for p in run.descendants() if "dagster-daemon" in " ".join(p.cmdline())]
+    return [p for p in run.descendants() if "dagster-daemon" in " ".join(_argv(p))]
 
 
 def _option(proc: psutil.Process, option: str) -> str:
@@ -173,7 +181,7 @@ def test_one_code_server_per_location_shared_by_daemon_and_gateway(dev: Dev) -> 
         gateway = _gateway_locations(dev.client, tenant)
         assert {name: entry["socket"] for name, entry in gateway.items()} == sockets
     # every process that loads tenant code is a code server's child; the gateway starts none
-    loaders = [p for p in processes if "api" in p.cmdline() and "grpc" in p.cmdline()]
+    loaders = [p for p in processes if "api" in _argv(p) and "grpc" in _argv(p)]
     assert len(loaders) == sum(len(locations) for locations in LOCATIONS.values())
     assert all(p.parent() in proxies for p in loaders)
     initech = _gateway_locations(dev.client, "initech")
