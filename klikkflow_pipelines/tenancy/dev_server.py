@@ -44,7 +44,7 @@ from klikkflow_pipelines.tenancy.supervisor import Supervisor, tenant_process_sp
 SENSOR_CHATTER = re.compile(
     r"dagster\.daemon\.SensorDaemon\S* - \S*INFO\S* - (Checking for new runs for sensor|Sensor \S+ skipped)"
 )
-#: ``klikkflow dev`` runs each run's steps in the run worker (see :mod:`klikkflow_pipelines.definitions`).
+#: ``klikkflow dev`` runs each run's steps in the run worker (see :mod:`klikkflow_pipelines.executor_choice`).
 DEV_EXECUTOR = "in_process"
 CHECKPOINTER = "platform/checkpointer"
 
