@@ -14,10 +14,12 @@ from compliance.home import PROJECT_ROOT, klikkflow_home
 __all__ = ["PROJECT_ROOT", "klikkflow_home", "tenant_home", "tenants_config_dir"]
 
 
-def tenant_home(tenant_id: str) -> Path:
-    """Return the local directory of one tenant (its SQLite storage, warehouse, inbox)."""
-    path = klikkflow_home() / "tenants" / tenant_id
-    path.mkdir(parents=True, exist_ok=True)
+def tenant_home(tenant_id: str, create: bool = True) -> Path:
+    """Return the local directory of one tenant (its SQLite storage, warehouse, inbox); ``create``:
+    make it if missing."""
+    path = klikkflow_home(create) / "tenants" / tenant_id
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

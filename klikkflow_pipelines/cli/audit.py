@@ -25,18 +25,12 @@ _console = Console(stderr=True)
 
 def _open_log(tenant: str, *, nothing: str | None = None) -> AuditLog:
     """The audit log of ``tenant``; with ``nothing`` (a read command), exit 0 saying it when there is none."""
-    from compliance.audit.log import AuditLog
     from klikkflow_pipelines.cli.known_tenants import require_known_tenant
-    from klikkflow_pipelines.cli.local_state import existing_local_store_url, exit_if_no_store
+    from klikkflow_pipelines.cli.local_state import exit_if_no_store
 
     require_known_tenant(tenant, also_allowed=["platform"])
     if nothing is not None:
         exit_if_no_store(tenant, nothing)
-    url = existing_local_store_url(tenant)
-    if url is not None:  # the same engine, without the tenancy/gateway modules (which import Dagster)
-        from resources.sql_engine import create_storage_engine
-
-        return AuditLog(create_storage_engine(url), tenant)
     if tenant == "platform":
         from klikkflow_pipelines.gateway.store import platform_audit_log
 

@@ -13,18 +13,17 @@ from pathlib import Path
 
 import typer
 
-from klikkflow_pipelines.paths import klikkflow_home
-
 
 def _local_store_path(tenant: str) -> Path | None:
     """Where the local SQLite store of ``tenant`` (or ``platform``) is; ``None`` when it is not a file."""
     if tenant == "platform":
-        if os.environ.get("KLIKKFLOW_GATEWAY_DB_URL"):
-            return None
-        return klikkflow_home(create=False) / "gateway.db"
-    if os.environ.get("KLIKKFLOW_ENV", "local") == "production":
-        return None
-    return klikkflow_home(create=False) / "tenants" / tenant / "klikkflow.db"
+        from klikkflow_pipelines.gateway.settings import GATEWAY_DB_URL_ENV, local_gateway_database
+
+        return None if os.environ.get(GATEWAY_DB_URL_ENV) else local_gateway_database(create=False)
+    from klikkflow_pipelines.tenancy.deploy_settings import is_production
+    from klikkflow_pipelines.tenancy.storage import local_store_file
+
+    return None if is_production() else local_store_file(tenant, create=False)
 
 
 def missing_local_store(tenant: str) -> Path | None:
@@ -34,16 +33,6 @@ def missing_local_store(tenant: str) -> Path | None:
     """
     path = _local_store_path(tenant)
     return None if path is None or path.exists() else path
-
-
-def existing_local_store_url(tenant: str) -> str | None:
-    """The SQLAlchemy URL of the local SQLite store of ``tenant`` (or ``platform``) when the file exists.
-
-    Lets a command open an existing local store without importing the tenancy and gateway
-    modules (and through them Dagster); ``None`` means: open it the usual way.
-    """
-    path = _local_store_path(tenant)
-    return f"sqlite:///{path}" if path is not None and path.exists() else None
 
 
 def missing_sqlite_file(url: str) -> Path | None:

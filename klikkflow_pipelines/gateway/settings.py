@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -11,6 +12,8 @@ from compliance.keyfiles import read_or_create_key_file
 from klikkflow_pipelines.gateway.forwarded import parse_trusted_proxies
 from klikkflow_pipelines.gateway.graphql_limits import GraphQLLimits
 from klikkflow_pipelines.paths import klikkflow_home
+
+GATEWAY_DB_URL_ENV = "KLIKKFLOW_GATEWAY_DB_URL"
 
 
 class OidcSettings(BaseModel):
@@ -75,10 +78,16 @@ class GatewaySettings(BaseModel):
         return self.public_url.startswith("https://")
 
 
+def local_gateway_database(create: bool = True) -> Path:
+    """The platform database's SQLite file when no ``KLIKKFLOW_GATEWAY_DB_URL`` is set (``create``:
+    make ``$KLIKKFLOW_HOME``)."""
+    return klikkflow_home(create) / "gateway.db"
+
+
 def gateway_database_url(env: Mapping[str, str] | None = None) -> str:
     """The platform database: ``KLIKKFLOW_GATEWAY_DB_URL``, else SQLite under ``$KLIKKFLOW_HOME``."""
     env = os.environ if env is None else env
-    return env.get("KLIKKFLOW_GATEWAY_DB_URL") or f"sqlite:///{klikkflow_home() / 'gateway.db'}"
+    return env.get(GATEWAY_DB_URL_ENV) or f"sqlite:///{local_gateway_database()}"
 
 
 def _secret_from_file(name: str) -> str:

@@ -27,6 +27,16 @@ AUDIT_SIGNING_SECRET = "klikkflow-audit-signing"
 AUDIT_SIGNING_KEY_FILE = "audit-signing.key"
 
 
+def is_production() -> bool:
+    """True when ``KLIKKFLOW_ENV=production`` selects the Postgres instance config."""
+    return os.environ.get("KLIKKFLOW_ENV", "local") == "production"
+
+
+def tenant_database_name(tenant_id: str) -> str:
+    """The Postgres database that holds a tenant's Dagster storage in production."""
+    return f"klikkflow_{tenant_id.replace('-', '_')}"
+
+
 def tenant_namespace(tenant_id: str) -> str:
     """The Kubernetes namespace where the tenant's Dagster deployment and its runs live."""
     return f"kf-{tenant_id}"

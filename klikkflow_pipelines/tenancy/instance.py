@@ -19,6 +19,8 @@ from klikkflow_pipelines.paths import PROJECT_ROOT, tenant_home
 from klikkflow_pipelines.tenancy.config import TenantConfig, load_tenant
 from klikkflow_pipelines.tenancy.deploy_settings import (
     RUN_SERVICE_ACCOUNT,
+    is_production,
+    tenant_database_name,
     tenant_namespace,
     tenant_postgres_secret,
 )
@@ -28,16 +30,6 @@ EMBEDDED_CONFIG = PROJECT_ROOT / "dagster.yaml"
 PRODUCTION_CONFIG = PROJECT_ROOT / "deploy" / "dagster.production.yaml"
 RUN_LAUNCHER_ENV = "KLIKKFLOW_RUN_LAUNCHER"
 """``k8s`` in the gateway's pod: its tenant instances terminate runs through dagster-k8s."""
-
-
-def is_production() -> bool:
-    """True when ``KLIKKFLOW_ENV=production`` selects the Postgres instance config."""
-    return os.environ.get("KLIKKFLOW_ENV", "local") == "production"
-
-
-def tenant_database_name(tenant_id: str) -> str:
-    """The Postgres database that holds a tenant's Dagster storage in production."""
-    return f"klikkflow_{tenant_id.replace('-', '_')}"
 
 
 def k8s_run_launcher_config(tenant: TenantConfig) -> dict[str, Any]:
